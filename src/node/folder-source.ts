@@ -1,0 +1,77 @@
+// Node-only: a checkpoint folder on disk, and crash-safe file writes.
+
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { CheckpointSource } from '../checkpoint';
+import { CheckpointError } from '../errors';
+
+/** Reads in slices so progress can be reported for files of a gigabyte. */
+const READ_SLICE_BYTES = 16 * 1024 * 1024;
+
+function isMissingFile(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export function folderSource(dir: string): CheckpointSource {
+  /** A missing file yields null, but a missing folder is an error: nothing could be loaded. */
+  const missingFileOrThrow = async (name: string, error: unknown): Promise<null> => {
+    if (!isMissingFile(error)) throw new CheckpointError(`${join(dir, name)}: ${(error as Error).message}`);
+    const folder = await stat(dir).catch(() => null);
+    if (!folder) throw new CheckpointError(`${dir}: checkpoint folder does not exist`);
+    if (!folder.isDirectory()) throw new CheckpointError(`${dir}: is not a folder`);
+    return null;
+  };
+
+  const readBytes: CheckpointSource['readBytes'] = async (name, onProgress) => {
+    const path = join(dir, name);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      return missingFileOrThrow(name, error);
+    }
+    try {
+      const { size } = await handle.stat();
+      const bytes = new Uint8Array(size);
+      onProgress?.({ file: name, loaded: 0, total: size });
+      let loaded = 0;
+      while (loaded < size) {
+        const { bytesRead } = await handle.read(bytes, loaded, Math.min(READ_SLICE_BYTES, size - loaded), loaded);
+        if (bytesRead === 0) throw new CheckpointError(`${path}: file shrank while reading (${loaded} of ${size} bytes)`);
+        loaded += bytesRead;
+        onProgress?.({ file: name, loaded, total: size });
+      }
+      return bytes;
+    } finally {
+      await handle.close();
+    }
+  };
+
+  return {
+    label: dir,
+    readBytes,
+    async readText(name) {
+      const bytes = await readBytes(name);
+      return bytes && new TextDecoder().decode(bytes);
+    },
+  };
+}
+
+/** Writes to a temporary file beside `path`, then renames it over `path`: readers see the old or the new file, never half of one. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`;
+  const temporary = join(dirname(path), `.${basename(path)}.${unique}.tmp`);
+  try {
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw new CheckpointError(`${path}: could not write the file (${(error as Error).message})`);
+  }
+}
