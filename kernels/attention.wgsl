@@ -1,0 +1,134 @@
+// attention: bidirectional softmax(q k^T / sqrt(D) + keyMask) v, per (sequence, head).
+//   Keys whose attention_mask is 0 get -inf; no causal mask. Padded query rows are computed
+//   (they attend to the valid keys) but are meaningless, as in the reference.
+// Layout:   q, k, v f32 [B, H, L, D]; keyMask u32 [B, L] (1 = attend); out f32 [B, L, H, D]
+//           (= [tokens, C], heads concatenated, ready for the wo projection).
+// Dispatch: (ceil(L / BLOCK_Q), H, B) workgroups of WG threads. A workgroup owns BLOCK_Q query
+//           rows; keys stream through workgroup memory BLOCK_K rows at a time with an online
+//           softmax (running max, running sum, rescaled accumulator), so memory is O(L), never
+//           L x L, and 4096-token sequences run within default limits. Each key tile runs in
+//           three barrier-separated phases: scores (one thread per (query, key) pair), softmax
+//           update (one thread per query row), accumulate (one thread per (query, dim/4)).
+//           Everything per-row lives in workgroup memory, not private arrays: large private
+//           arrays take minutes to compile on software drivers.
+// Numerics: scores, softmax and accumulation in f32.
+// Limits:   HEAD_DIM % 4 == 0; workgroup memory (2*BLOCK_K + 2*BLOCK_Q) * HEAD_DIM * 4 bytes +
+//           BLOCK_Q * BLOCK_K * 4 must fit the device (checked on the host; D = 64 uses 17 KB);
+//           every sequence has at least one unmasked key (checked on the host; the reference
+//           would give NaN).
+// Reference: attentionRef in src/reference.ts.
+override HEAD_DIM: u32;
+override NUM_HEADS: u32;
+const BLOCK_Q = 16u;
+const BLOCK_K = 16u;
+const WG = 64u;
+const NEG_BIG = -3.0e38;
+
+struct Params { seqLen: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> keyMask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+
+var<workgroup> queryTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;  // pre-scaled by 1/sqrt(D)
+var<workgroup> keyTile: array<vec4<f32>, BLOCK_K * HEAD_DIM / 4u>;
+var<workgroup> valueTile: array<vec4<f32>, BLOCK_K * HEAD_DIM / 4u>;
+var<workgroup> accTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;
+var<workgroup> probs: array<f32, BLOCK_Q * BLOCK_K>;                 // scores, then exp(s - max)
+var<workgroup> keyValid: array<u32, BLOCK_K>;
+var<workgroup> rowMax: array<f32, BLOCK_Q>;
+var<workgroup> rowSum: array<f32, BLOCK_Q>;
+var<workgroup> rowCorrection: array<f32, BLOCK_Q>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let quads = HEAD_DIM / 4u;
+  let L = params.seqLen;
+  let h = wid.y;
+  let b = wid.z;
+  let headBase = (b * NUM_HEADS + h) * L; // row of (b, h, position 0) in q/k/v
+  let q0 = wid.x * BLOCK_Q;
+
+  for (var i = lid; i < BLOCK_Q * quads; i += WG) {
+    let row = q0 + i / quads;
+    var value = vec4<f32>(0.0);
+    if (row < L) { value = q[(headBase + row) * quads + i % quads] * params.scale; }
+    queryTile[i] = value;
+    accTile[i] = vec4<f32>(0.0);
+  }
+  if (lid < BLOCK_Q) {
+    rowMax[lid] = NEG_BIG;
+    rowSum[lid] = 0.0;
+  }
+
+  for (var key0 = 0u; key0 < L; key0 += BLOCK_K) {
+    for (var i = lid; i < BLOCK_K * quads; i += WG) {
+      let key = key0 + i / quads;
+      var kv = vec4<f32>(0.0);
+      var vv = vec4<f32>(0.0);
+      if (key < L) {
+        kv = k[(headBase + key) * quads + i % quads];
+        vv = v[(headBase + key) * quads + i % quads];
+      }
+      keyTile[i] = kv;
+      valueTile[i] = vv;
+    }
+    if (lid < BLOCK_K) {
+      var valid = 0u;
+      if (key0 + lid < L) { valid = keyMask[b * L + key0 + lid]; }
+      keyValid[lid] = valid;
+    }
+    workgroupBarrier();
+
+    // Phase 1: scores s[i, j] = q_i . k_j (q already scaled).
+    for (var pair = lid; pair < BLOCK_Q * BLOCK_K; pair += WG) {
+      let i = pair / BLOCK_K;
+      let j = pair % BLOCK_K;
+      var dot4 = vec4<f32>(0.0);
+      for (var d = 0u; d < quads; d++) { dot4 += queryTile[i * quads + d] * keyTile[j * quads + d]; }
+      probs[pair] = dot4.x + dot4.y + dot4.z + dot4.w;
+    }
+    workgroupBarrier();
+
+    // Phase 2: online softmax update per query row; masked keys get probability 0.
+    if (lid < BLOCK_Q) {
+      let previousMax = rowMax[lid];
+      var tileMax = previousMax;
+      for (var j = 0u; j < BLOCK_K; j++) {
+        if (keyValid[j] != 0u) { tileMax = max(tileMax, probs[lid * BLOCK_K + j]); }
+      }
+      let correction = exp(previousMax - tileMax);
+      var sum = rowSum[lid] * correction;
+      for (var j = 0u; j < BLOCK_K; j++) {
+        var p = 0.0;
+        if (keyValid[j] != 0u) { p = exp(probs[lid * BLOCK_K + j] - tileMax); }
+        probs[lid * BLOCK_K + j] = p;
+        sum += p;
+      }
+      rowMax[lid] = tileMax;
+      rowSum[lid] = sum;
+      rowCorrection[lid] = correction;
+    }
+    workgroupBarrier();
+
+    // Phase 3: acc[i, :] = acc[i, :] * correction_i + sum_j p[i, j] v_j.
+    for (var e = lid; e < BLOCK_Q * quads; e += WG) {
+      let i = e / quads;
+      let d = e % quads;
+      var a = accTile[e] * rowCorrection[i];
+      for (var j = 0u; j < BLOCK_K; j++) { a += probs[i * BLOCK_K + j] * valueTile[j * quads + d]; }
+      accTile[e] = a;
+    }
+    workgroupBarrier();
+  }
+
+  for (var e = lid; e < BLOCK_Q * quads; e += WG) {
+    let row = q0 + e / quads;
+    if (row < L) {
+      out[((b * L + row) * NUM_HEADS + h) * quads + e % quads] = accTile[e] / rowSum[e / quads];
+    }
+  }
+}

@@ -1,0 +1,185 @@
+// Device acquisition, limits, error capture and buffer helpers. The only module that knows
+// whether we run on a browser's navigator.gpu or on Dawn in Node (npm package `webgpu`).
+import { NeoBERTError } from './errors';
+
+export class GPUUnavailableError extends NeoBERTError {}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  features: string[];
+  /** Name used for result files: "vendor-architecture" with unsafe characters replaced. */
+  slug: string;
+}
+
+export interface GPUContext {
+  device: GPUDevice;
+  adapter: AdapterDescription;
+  /** Whether the device was created with shader-f16 (used by the f16 path). */
+  hasF16: boolean;
+  /** Whether timestamp queries are available for per-dispatch timing. */
+  hasTimestamps: boolean;
+  /** Resolves when the device is lost, with the reason; the model turns this into an error. */
+  lost: Promise<GPUDeviceLostInfo>;
+  /** The GPU (navigator.gpu or Dawn instance) the device came from; null after destroy(). */
+  readonly instance: GPU | null;
+  destroy(): void;
+}
+
+export interface CreateGPUOptions {
+  /** Extra Dawn toggles for Node, e.g. 'enable-dawn-features=vulkan_enable_f16_on_nvidia'. */
+  dawnFlags?: string[];
+  powerPreference?: GPUPowerPreference;
+}
+
+// Node has no navigator.gpu: load Dawn's binding lazily so browser bundles never see it.
+async function nodeGPU(flags: string[]): Promise<GPU> {
+  const moduleName = 'webgpu';
+  let dawn: { create(flags: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    dawn = await import(/* @vite-ignore */ moduleName);
+  } catch (e) {
+    throw new GPUUnavailableError(
+      `WebGPU is not available: no navigator.gpu and the npm package "webgpu" (Dawn for Node) could not be loaded (${(e as Error).message})`,
+    );
+  }
+  // GPUBufferUsage, GPUMapMode, ... are used as globals by this code and by callers.
+  for (const [name, value] of Object.entries(dawn.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  return dawn.create(flags);
+}
+
+function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info;
+  const features = [...adapter.features].sort();
+  const slug = `${info.vendor || 'unknown'}-${info.architecture || info.device || 'gpu'}`
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-');
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    features,
+    slug,
+  };
+}
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
+
+export async function createGPU(options: CreateGPUOptions = {}): Promise<GPUContext> {
+  const gpu: GPU =
+    typeof navigator !== 'undefined' && (navigator as Navigator).gpu
+      ? (navigator as Navigator).gpu
+      : await nodeGPU(options.dawnFlags ?? []);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new GPUUnavailableError(
+      'WebGPU is not available: requestAdapter() returned null. In Node this means no Vulkan driver was found ' +
+        '(install Mesa lavapipe: scripts/install-vulkan-driver.sh); in a browser, use a recent Chrome/Edge (113+) or enable WebGPU.',
+    );
+  }
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  // Ask for the adapter's full buffer limits: the default 128 MiB binding would cap the
+  // vocabulary matrices (30522 x 768 f32 = 94 MB fits; bigger models would not).
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const description = describeAdapter(adapter);
+  let destroyed = false;
+  // Dawn for Node tears the instance down when the GPU object is garbage collected, even with a
+  // live device (then mapAsync never resolves or the process aborts): keep it until destroy().
+  let instance: GPU | null = gpu;
+  return {
+    device,
+    adapter: description,
+    hasF16: device.features.has('shader-f16'),
+    hasTimestamps: device.features.has('timestamp-query'),
+    lost: device.lost,
+    get instance() {
+      return instance;
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      device.destroy();
+      instance = null;
+    },
+  };
+}
+
+/** Runs `body` and throws the first validation or out-of-memory error it produced, labelled. */
+export async function withErrorScope<T>(device: GPUDevice, label: string, body: () => T): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = body();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const error = validation ?? oom;
+    if (error) throw new NeoBERTError(`WebGPU error in ${label}: ${error.message}`);
+  }
+  return result!;
+}
+
+export function createBufferFrom(
+  device: GPUDevice,
+  label: string,
+  data: ArrayBufferView,
+  usage: GPUBufferUsageFlags = GPUBufferUsage.STORAGE,
+): GPUBuffer {
+  const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
+  checkBufferSize(device, label, size);
+  const buffer = device.createBuffer({ label, size, usage, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  buffer.unmap();
+  return buffer;
+}
+
+export function createStorageBuffer(device: GPUDevice, label: string, byteLength: number, extraUsage = 0): GPUBuffer {
+  const size = Math.max(16, Math.ceil(byteLength / 4) * 4);
+  checkBufferSize(device, label, size);
+  return device.createBuffer({
+    label,
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+  });
+}
+
+/** A binding larger than the device allows fails validation deep inside WebGPU; say it here. */
+export function checkBufferSize(device: GPUDevice, label: string, byteLength: number): void {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  if (byteLength > limit) {
+    throw new NeoBERTError(
+      `${label} needs ${(byteLength / 2 ** 20).toFixed(1)} MiB, over this device's storage binding limit of ` +
+        `${(limit / 2 ** 20).toFixed(1)} MiB; use fewer tokens per batch`,
+    );
+  }
+}
+
+export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, byteLength = buffer.size): Promise<ArrayBuffer> {
+  const staging = device.createBuffer({ size: byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, byteLength);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0);
+  // Unmap before destroy: Dawn's Node binding aborts the process on destroying a mapped buffer.
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}

@@ -1,0 +1,373 @@
+// The only place that knows each kernel's bindings, params layout and workgroup math.
+// Each kernel: a class built once per device/model (pipeline compiled at load), whose `bind`
+// checks shapes on the host and returns a Dispatch that owns its uniform buffer and bind group,
+// so the same shape can be recorded again and again with no allocation.
+import embeddingWGSL from '../kernels/embedding.wgsl?raw';
+import rmsnormWGSL from '../kernels/rmsnorm.wgsl?raw';
+import matmulWGSL from '../kernels/matmul.wgsl?raw';
+import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
+import attentionWGSL from '../kernels/attention.wgsl?raw';
+import swigluWGSL from '../kernels/swiglu.wgsl?raw';
+import poolingWGSL from '../kernels/pooling.wgsl?raw';
+import l2normWGSL from '../kernels/l2norm.wgsl?raw';
+import { NeoBERTError } from './errors';
+
+export class KernelShapeError extends NeoBERTError {}
+
+/** A GPU buffer with the logical f32/u32 shape it holds. */
+export interface GPUTensor {
+  label: string;
+  buffer: GPUBuffer;
+  shape: number[];
+}
+
+/** One recorded compute dispatch: label for timing and debugging, encode into an open pass. */
+export interface Dispatch {
+  label: string;
+  encode(pass: GPUComputePassEncoder): void;
+}
+
+type BindingKind = 'uniform' | 'read' | 'write';
+type Constants = Record<string, number | boolean>;
+
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+export function elementCount(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function requireTensor(kernel: string, name: string, t: GPUTensor, shape: number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new KernelShapeError(`${kernel}: ${name} (${t.label}) has shape [${t.shape}], expected [${shape}]`);
+  }
+  if (t.buffer.size < elementCount(shape) * 4) {
+    throw new KernelShapeError(`${kernel}: ${name} buffer (${t.label}) holds ${t.buffer.size} bytes, needs ${elementCount(shape) * 4}`);
+  }
+}
+
+function requireDistinct(kernel: string, out: GPUTensor, inputs: GPUTensor[]): void {
+  for (const input of inputs) {
+    if (input.buffer === out.buffer) {
+      throw new KernelShapeError(`${kernel}: output ${out.label} aliases input ${input.label}`);
+    }
+  }
+}
+
+/** Spreads `count` workgroups over x and y (WebGPU caps each dimension at 65535). */
+export function foldWorkgroups(count: number): [number, number] {
+  if (count <= MAX_WORKGROUPS_PER_DIM) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
+  if (y > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`dispatch of ${count} workgroups is too large`);
+  return [Math.ceil(count / y), y];
+}
+
+/** Packs a params struct of 32-bit fields (u32 unless listed in `floats`), padded to 16 bytes. */
+function packParams(values: number[], floats: Set<number> = new Set()): ArrayBuffer {
+  const bytes = new ArrayBuffer(Math.ceil((values.length * 4) / 16) * 16);
+  const view = new DataView(bytes);
+  values.forEach((v, i) => {
+    if (floats.has(i)) view.setFloat32(i * 4, v, true);
+    else view.setUint32(i * 4, v, true);
+  });
+  return bytes;
+}
+
+class Kernel {
+  protected constructor(
+    readonly name: string,
+    protected readonly device: GPUDevice,
+    protected readonly pipeline: GPUComputePipeline,
+    protected readonly layout: GPUBindGroupLayout,
+  ) {}
+
+  protected static async build(
+    device: GPUDevice,
+    name: string,
+    code: string,
+    bindings: BindingKind[],
+    constants: Constants,
+  ): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
+    const layout = device.createBindGroupLayout({
+      label: name,
+      entries: bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    });
+    const module = device.createShaderModule({ label: name, code });
+    const pipeline = await device.createComputePipelineAsync({
+      label: name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      // WebGPU takes override values as numbers; a bool override reads 0 as false.
+      compute: { module, entryPoint: 'main', constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)])) },
+    });
+    return { pipeline, layout };
+  }
+
+  /** Binds params + buffers once; the returned Dispatch can be encoded any number of times. */
+  protected dispatch(label: string, params: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): Dispatch {
+    const uniform = this.device.createBuffer({
+      label: `${label}.params`,
+      size: params.byteLength,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(uniform.getMappedRange()).set(new Uint8Array(params));
+    uniform.unmap();
+    const bindGroup = this.device.createBindGroup({
+      label,
+      layout: this.layout,
+      entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const pipeline = this.pipeline;
+    return {
+      label,
+      encode(pass) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+      },
+    };
+  }
+}
+
+export class EmbeddingKernel extends Kernel {
+  static async create(device: GPUDevice, hidden: number): Promise<EmbeddingKernel> {
+    if (hidden % 4 !== 0) throw new KernelShapeError(`embedding: hidden size ${hidden} must be a multiple of 4`);
+    const { pipeline, layout } = await Kernel.build(device, 'embedding', embeddingWGSL, ['uniform', 'read', 'read', 'write'], {
+      HIDDEN: hidden,
+    });
+    const k = new EmbeddingKernel('embedding', device, pipeline, layout);
+    k.hidden = hidden;
+    return k;
+  }
+  private hidden = 0;
+
+  /** ids u32 [tokens], table [V, C] -> hidden [tokens, C]. Ids must be validated by the caller. */
+  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor): Dispatch {
+    const tokens = ids.shape[0];
+    const vocab = table.shape[0];
+    requireTensor(this.name, 'ids', ids, [tokens]);
+    requireTensor(this.name, 'table', table, [vocab, this.hidden]);
+    requireTensor(this.name, 'out', out, [tokens, this.hidden]);
+    const [x, y] = foldWorkgroups(tokens);
+    return this.dispatch(label, packParams([tokens]), [ids.buffer, table.buffer, out.buffer], [x, y, 1]);
+  }
+}
+
+export class RMSNormKernel extends Kernel {
+  static async create(device: GPUDevice): Promise<RMSNormKernel> {
+    const { pipeline, layout } = await Kernel.build(device, 'rmsnorm', rmsnormWGSL, ['uniform', 'read', 'read', 'write'], {});
+    return new RMSNormKernel('rmsnorm', device, pipeline, layout);
+  }
+
+  /** x [rows, cols], weight [cols] -> out [rows, cols]. */
+  bind(label: string, x: GPUTensor, weight: GPUTensor, out: GPUTensor, eps: number): Dispatch {
+    const [rows, cols] = x.shape;
+    requireTensor(this.name, 'x', x, [rows, cols]);
+    requireTensor(this.name, 'weight', weight, [cols]);
+    requireTensor(this.name, 'out', out, [rows, cols]);
+    requireDistinct(this.name, out, [x]);
+    const [gx, gy] = foldWorkgroups(rows);
+    return this.dispatch(label, packParams([rows, cols, eps], new Set([2])), [x.buffer, weight.buffer, out.buffer], [gx, gy, 1]);
+  }
+}
+
+export interface MatmulEpilogue {
+  bias?: boolean;
+  residual?: boolean;
+  activation?: 'none' | 'tanh';
+}
+
+export class MatmulKernel extends Kernel {
+  static readonly TILE = 64;
+
+  static async create(device: GPUDevice, epilogue: MatmulEpilogue = {}): Promise<MatmulKernel> {
+    const name = `matmul${epilogue.bias ? '+bias' : ''}${epilogue.activation === 'tanh' ? '+tanh' : ''}${epilogue.residual ? '+residual' : ''}`;
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      matmulWGSL,
+      ['uniform', 'read', 'read', 'read', 'read', 'write'],
+      { HAS_BIAS: !!epilogue.bias, HAS_RESIDUAL: !!epilogue.residual, ACTIVATION: epilogue.activation === 'tanh' ? 1 : 0 },
+    );
+    const k = new MatmulKernel(name, device, pipeline, layout);
+    k.epilogue = epilogue;
+    // Unused epilogue bindings still need a buffer in the bind group.
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    return k;
+  }
+  private epilogue: MatmulEpilogue = {};
+  private placeholder!: GPUBuffer;
+
+  /** x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]. */
+  bind(label: string, x: GPUTensor, w: GPUTensor, out: GPUTensor, extra: { bias?: GPUTensor; residual?: GPUTensor } = {}): Dispatch {
+    const [M, K] = x.shape;
+    const N = w.shape[0];
+    if (K % 4 !== 0) throw new KernelShapeError(`${this.name}: K = ${K} (${x.label}) must be a multiple of 4`);
+    requireTensor(this.name, 'x', x, [M, K]);
+    requireTensor(this.name, 'w', w, [N, K]);
+    requireTensor(this.name, 'out', out, [M, N]);
+    if (!!extra.bias !== !!this.epilogue.bias) throw new KernelShapeError(`${this.name}: bias ${extra.bias ? 'given but not compiled in' : 'missing'}`);
+    if (!!extra.residual !== !!this.epilogue.residual) {
+      throw new KernelShapeError(`${this.name}: residual ${extra.residual ? 'given but not compiled in' : 'missing'}`);
+    }
+    if (extra.bias) requireTensor(this.name, 'bias', extra.bias, [N]);
+    if (extra.residual) requireTensor(this.name, 'residual', extra.residual, [M, N]);
+    requireDistinct(this.name, out, [x, w, ...(extra.residual ? [extra.residual] : [])]);
+    const T = MatmulKernel.TILE;
+    return this.dispatch(
+      label,
+      packParams([M, N, K]),
+      [x.buffer, w.buffer, extra.bias?.buffer ?? this.placeholder, extra.residual?.buffer ?? this.placeholder, out.buffer],
+      [Math.ceil(N / T), Math.ceil(M / T), 1],
+    );
+  }
+}
+
+export class RopeQkvKernel extends Kernel {
+  static readonly WG = 64;
+  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<RopeQkvKernel> {
+    if (headDim % 2 !== 0) throw new KernelShapeError(`rope_qkv: head dim ${headDim} must be even`);
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      'rope_qkv',
+      ropeQkvWGSL,
+      ['uniform', 'read', 'read', 'write', 'write', 'write'],
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG },
+    );
+    const k = new RopeQkvKernel('rope_qkv', device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    return k;
+  }
+  private numHeads = 0;
+  private headDim = 0;
+
+  /** qkv [B*L, H*3*D], rope [maxLen, D/2, 2] -> q, k, v [B, H, L, D]. */
+  bind(label: string, qkv: GPUTensor, rope: GPUTensor, q: GPUTensor, k: GPUTensor, v: GPUTensor, batch: number, seqLen: number): Dispatch {
+    const H = this.numHeads;
+    const D = this.headDim;
+    const tokens = batch * seqLen;
+    const maxLen = rope.shape[0];
+    if (seqLen > maxLen) throw new KernelShapeError(`rope_qkv: sequence length ${seqLen} exceeds the RoPE table (${maxLen} positions)`);
+    requireTensor(this.name, 'qkv', qkv, [tokens, 3 * H * D]);
+    requireTensor(this.name, 'rope', rope, [maxLen, D / 2, 2]);
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [batch, H, seqLen, D]);
+    const threads = (tokens * H * D) / 2;
+    const [x, y] = foldWorkgroups(Math.ceil(threads / RopeQkvKernel.WG));
+    return this.dispatch(label, packParams([tokens, seqLen]), [qkv.buffer, rope.buffer, q.buffer, k.buffer, v.buffer], [x, y, 1]);
+  }
+}
+
+export class AttentionKernel extends Kernel {
+  static readonly BLOCK_Q = 16;
+  static readonly BLOCK_K = 16;
+
+  /** Workgroup memory the kernel declares for a head dim (see kernels/attention.wgsl). */
+  static workgroupBytes(headDim: number): number {
+    const { BLOCK_Q, BLOCK_K } = AttentionKernel;
+    return (2 * BLOCK_K + 2 * BLOCK_Q) * headDim * 4 + BLOCK_Q * BLOCK_K * 4 + BLOCK_K * 4 + 3 * BLOCK_Q * 4;
+  }
+
+  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<AttentionKernel> {
+    if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
+    const bytes = AttentionKernel.workgroupBytes(headDim);
+    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+      throw new KernelShapeError(
+        `attention: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`,
+      );
+    }
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      'attention',
+      attentionWGSL,
+      ['uniform', 'read', 'read', 'read', 'read', 'write'],
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+    );
+    const k = new AttentionKernel('attention', device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    return k;
+  }
+  private numHeads = 0;
+  private headDim = 0;
+
+  /** q, k, v [B, H, L, D], keyMask u32 [B, L] -> out [B*L, H*D]. Every row of keyMask needs a 1. */
+  bind(label: string, q: GPUTensor, k: GPUTensor, v: GPUTensor, keyMask: GPUTensor, out: GPUTensor): Dispatch {
+    const [B, H, L, D] = q.shape;
+    if (H !== this.numHeads || D !== this.headDim) {
+      throw new KernelShapeError(`attention: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
+    }
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [B, H, L, D]);
+    requireTensor(this.name, 'keyMask', keyMask, [B, L]);
+    requireTensor(this.name, 'out', out, [B * L, H * D]);
+    return this.dispatch(
+      label,
+      packParams([L, 1 / Math.sqrt(D)], new Set([1])),
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, out.buffer],
+      [Math.ceil(L / AttentionKernel.BLOCK_Q), H, B],
+    );
+  }
+}
+
+export class SwiGLUKernel extends Kernel {
+  static readonly WG = 256;
+  static async create(device: GPUDevice): Promise<SwiGLUKernel> {
+    const { pipeline, layout } = await Kernel.build(device, 'swiglu', swigluWGSL, ['uniform', 'read', 'write'], { WG: SwiGLUKernel.WG });
+    return new SwiGLUKernel('swiglu', device, pipeline, layout);
+  }
+
+  /** u [tokens, 2F] -> out [tokens, F]. */
+  bind(label: string, u: GPUTensor, out: GPUTensor): Dispatch {
+    const [tokens, twoF] = u.shape;
+    if (twoF % 2 !== 0) throw new KernelShapeError(`swiglu: input width ${twoF} must be even`);
+    requireTensor(this.name, 'u', u, [tokens, twoF]);
+    requireTensor(this.name, 'out', out, [tokens, twoF / 2]);
+    const [x, y] = foldWorkgroups(Math.ceil((tokens * twoF) / 2 / SwiGLUKernel.WG));
+    return this.dispatch(label, packParams([tokens, twoF / 2]), [u.buffer, out.buffer], [x, y, 1]);
+  }
+}
+
+export class PoolingKernel extends Kernel {
+  static readonly WG = 64;
+  static async create(device: GPUDevice): Promise<PoolingKernel> {
+    const { pipeline, layout } = await Kernel.build(device, 'pooling', poolingWGSL, ['uniform', 'read', 'read', 'write', 'write'], {
+      WG: PoolingKernel.WG,
+    });
+    return new PoolingKernel('pooling', device, pipeline, layout);
+  }
+
+  /** x [B*L, C], mask u32 [B, L] -> cls [B, C], mean [B, C]. Every mask row needs a 1. */
+  bind(label: string, x: GPUTensor, mask: GPUTensor, cls: GPUTensor, mean: GPUTensor): Dispatch {
+    const [B, L] = mask.shape;
+    const C = x.shape[1];
+    requireTensor(this.name, 'x', x, [B * L, C]);
+    requireTensor(this.name, 'mask', mask, [B, L]);
+    requireTensor(this.name, 'cls', cls, [B, C]);
+    requireTensor(this.name, 'mean', mean, [B, C]);
+    return this.dispatch(label, packParams([B, L, C]), [x.buffer, mask.buffer, cls.buffer, mean.buffer], [
+      Math.ceil(C / PoolingKernel.WG),
+      B,
+      1,
+    ]);
+  }
+}
+
+export class L2NormKernel extends Kernel {
+  static async create(device: GPUDevice): Promise<L2NormKernel> {
+    const { pipeline, layout } = await Kernel.build(device, 'l2norm', l2normWGSL, ['uniform', 'read', 'write'], {});
+    return new L2NormKernel('l2norm', device, pipeline, layout);
+  }
+
+  /** x [rows, cols] -> out [rows, cols], rows scaled to unit L2 norm. */
+  bind(label: string, x: GPUTensor, out: GPUTensor): Dispatch {
+    const [rows, cols] = x.shape;
+    requireTensor(this.name, 'x', x, [rows, cols]);
+    requireTensor(this.name, 'out', out, [rows, cols]);
+    requireDistinct(this.name, out, [x]);
+    const [gx, gy] = foldWorkgroups(rows);
+    return this.dispatch(label, packParams([rows, cols]), [x.buffer, out.buffer], [gx, gy, 1]);
+  }
+}

@@ -1,0 +1,244 @@
+// Plain TypeScript CPU reference: one function per kernel (same layouts, see kernels/*.wgsl
+// headers) and the whole NeoBERT forward. Slow and obvious on purpose: it is the oracle the
+// GPU kernels are tested against. Sums are accumulated in f64 (JS numbers).
+import type { NeoBERTConfig } from './config';
+import type { NeoBERTWeights } from './weights';
+
+/** hidden[t, :] = table[ids[t], :]; table [V, C]. */
+export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, hidden: number): Float32Array {
+  const out = new Float32Array(ids.length * hidden);
+  for (let t = 0; t < ids.length; t++) out.set(table.subarray(ids[t] * hidden, (ids[t] + 1) * hidden), t * hidden);
+  return out;
+}
+
+/** out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight. */
+export function rmsnormRef(x: Float32Array, weight: Float32Array, rows: number, cols: number, eps: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += x[r * cols + c] ** 2;
+    const inv = 1 / Math.sqrt(sum / cols + eps);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = x[r * cols + c] * inv * weight[c];
+  }
+  return out;
+}
+
+/** out = act(x [M, K] @ w[N, K]^T + bias) + residual. */
+export function matmulRef(
+  x: Float32Array,
+  w: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  extra: { bias?: Float32Array; residual?: Float32Array; activation?: 'none' | 'tanh' } = {},
+): Float32Array {
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      const xo = m * K;
+      const wo = n * K;
+      for (let k = 0; k < K; k++) acc += x[xo + k] * w[wo + k];
+      if (extra.bias) acc += extra.bias[n];
+      if (extra.activation === 'tanh') acc = Math.tanh(acc);
+      if (extra.residual) acc += extra.residual[m * N + n];
+      out[m * N + n] = acc;
+    }
+  }
+  return out;
+}
+
+/** cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin. */
+export function ropeTable(maxLen: number, headDim: number, theta: number): Float32Array {
+  const pairs = headDim / 2;
+  const table = new Float32Array(maxLen * pairs * 2);
+  const invFreq = new Float32Array(pairs);
+  // torch: 1.0 / (theta ** (arange(0, D, 2)[: D/2].float() / D)), in f32.
+  for (let j = 0; j < pairs; j++) invFreq[j] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * j) / headDim)));
+  for (let p = 0; p < maxLen; p++) {
+    for (let j = 0; j < pairs; j++) {
+      const angle = Math.fround(p * invFreq[j]); // the f32 product torch.outer makes
+      table[(p * pairs + j) * 2] = Math.cos(angle);
+      table[(p * pairs + j) * 2 + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}
+
+/** qkv [B*L, H, 3, D] -> q, k, v [B, H, L, D], RoPE (adjacent pairs) on q and k. */
+export function ropeQkvRef(
+  qkv: Float32Array,
+  rope: Float32Array,
+  batch: number,
+  seqLen: number,
+  numHeads: number,
+  headDim: number,
+): { q: Float32Array; k: Float32Array; v: Float32Array } {
+  const size = batch * numHeads * seqLen * headDim;
+  const q = new Float32Array(size);
+  const k = new Float32Array(size);
+  const v = new Float32Array(size);
+  const pairs = headDim / 2;
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < seqLen; p++) {
+      const token = b * seqLen + p;
+      for (let h = 0; h < numHeads; h++) {
+        const src = (token * numHeads + h) * 3 * headDim;
+        const dst = ((b * numHeads + h) * seqLen + p) * headDim;
+        for (let j = 0; j < pairs; j++) {
+          const c = rope[(p * pairs + j) * 2];
+          const s = rope[(p * pairs + j) * 2 + 1];
+          for (const [target, offset] of [[q, 0], [k, headDim]] as const) {
+            const a = qkv[src + offset + 2 * j];
+            const bb = qkv[src + offset + 2 * j + 1];
+            target[dst + 2 * j] = a * c - bb * s;
+            target[dst + 2 * j + 1] = a * s + bb * c;
+          }
+        }
+        v.set(qkv.subarray(src + 2 * headDim, src + 3 * headDim), dst);
+      }
+    }
+  }
+  return { q, k, v };
+}
+
+/** softmax(q k^T / sqrt(D), masked keys -inf) v; q, k, v [B, H, L, D] -> out [B*L, H*D]. */
+export function attentionRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  keyMask: ArrayLike<number>,
+  batch: number,
+  numHeads: number,
+  seqLen: number,
+  headDim: number,
+): Float32Array {
+  const out = new Float32Array(batch * seqLen * numHeads * headDim);
+  const scale = 1 / Math.sqrt(headDim);
+  const scores = new Float64Array(seqLen);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < numHeads; h++) {
+      const base = (b * numHeads + h) * seqLen;
+      for (let i = 0; i < seqLen; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < seqLen; j++) {
+          if (!keyMask[b * seqLen + j]) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot += q[(base + i) * headDim + d] * k[(base + j) * headDim + d];
+          scores[j] = dot * scale;
+          max = Math.max(max, scores[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < seqLen; j++) {
+          scores[j] = Math.exp(scores[j] - max);
+          sum += scores[j];
+        }
+        const dst = ((b * seqLen + i) * numHeads + h) * headDim;
+        for (let d = 0; d < headDim; d++) {
+          let acc = 0;
+          for (let j = 0; j < seqLen; j++) acc += scores[j] * v[(base + j) * headDim + d];
+          out[dst + d] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** u [tokens, 2F] -> silu(u[:, :F]) * u[:, F:]. */
+export function swigluRef(u: Float32Array, tokens: number, width: number): Float32Array {
+  const out = new Float32Array(tokens * width);
+  for (let t = 0; t < tokens; t++) {
+    for (let j = 0; j < width; j++) {
+      const gate = u[t * 2 * width + j];
+      out[t * width + j] = (gate / (1 + Math.exp(-gate))) * u[t * 2 * width + width + j];
+    }
+  }
+  return out;
+}
+
+/** x [B*L, C] -> CLS rows and masked means, each [B, C]. */
+export function poolingRef(
+  x: Float32Array,
+  mask: ArrayLike<number>,
+  batch: number,
+  seqLen: number,
+  hidden: number,
+): { cls: Float32Array; mean: Float32Array } {
+  const cls = new Float32Array(batch * hidden);
+  const mean = new Float32Array(batch * hidden);
+  for (let b = 0; b < batch; b++) {
+    cls.set(x.subarray(b * seqLen * hidden, (b * seqLen + 1) * hidden), b * hidden);
+    for (let c = 0; c < hidden; c++) {
+      let sum = 0;
+      let count = 0;
+      for (let t = 0; t < seqLen; t++) {
+        if (mask[b * seqLen + t]) {
+          sum += x[(b * seqLen + t) * hidden + c];
+          count++;
+        }
+      }
+      mean[b * hidden + c] = sum / count;
+    }
+  }
+  return { cls, mean };
+}
+
+/** Rows scaled to unit L2 norm (torch.nn.functional.normalize, eps 1e-12). */
+export function l2normRef(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += x[r * cols + c] ** 2;
+    const inv = 1 / Math.max(Math.sqrt(sum), 1e-12);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = x[r * cols + c] * inv;
+  }
+  return out;
+}
+
+export interface ForwardOutputs {
+  lastHiddenState: Float32Array; // [B, L, C]
+  pooledCls: Float32Array; // [B, C]
+  pooledMean: Float32Array; // [B, C]
+  logits: Float32Array | null; // [B, L, V] (MLM) or [B, labels] (classification)
+}
+
+/** The whole model on the CPU, composed from the functions above (spec: neobert-spec.md). */
+export function referenceForward(
+  config: NeoBERTConfig,
+  weights: NeoBERTWeights,
+  inputIds: ArrayLike<number>,
+  attentionMask: ArrayLike<number>,
+  batch: number,
+  seqLen: number,
+): ForwardOutputs {
+  const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = config;
+  const N = batch * seqLen;
+  const rope = ropeTable(seqLen, D, config.ropeTheta);
+  let x = embeddingRef(inputIds, weights.embedding, C); // (N, C)
+  for (const layer of weights.layers) {
+    const h = rmsnormRef(x, layer.attentionNorm, N, C, eps); // (N, C)
+    const qkv = matmulRef(h, layer.qkv, N, 3 * C, C); // (N, H*3*D)
+    const { q, k, v } = ropeQkvRef(qkv, rope, batch, seqLen, H, D); // (B, H, L, D) each
+    const o = attentionRef(q, k, v, attentionMask, batch, H, seqLen, D); // (N, C)
+    x = matmulRef(o, layer.wo, N, C, C, { residual: x }); // (N, C)
+    const g = rmsnormRef(x, layer.ffnNorm, N, C, eps); // (N, C)
+    const u = matmulRef(g, layer.w12, N, 2 * F, C); // (N, 2F)
+    const s = swigluRef(u, N, F); // (N, F)
+    x = matmulRef(s, layer.w3, N, C, F, { residual: x }); // (N, C)
+  }
+  const last = rmsnormRef(x, weights.finalNorm, N, C, eps); // (N, C)
+  const { cls, mean } = poolingRef(last, attentionMask, batch, seqLen, C);
+  let logits: Float32Array | null = null;
+  const head = weights.head;
+  if (head.kind === 'mlm') {
+    logits = matmulRef(last, head.weight, N, config.vocabSize, C, { bias: head.bias }); // (N, V)
+  } else if (head.kind === 'classification') {
+    const dense = matmulRef(cls, head.denseWeight, batch, C, C, { bias: head.denseBias, activation: 'tanh' }); // (B, C)
+    logits = matmulRef(dense, head.weight, batch, head.bias.length, C, { bias: head.bias }); // (B, labels)
+  }
+  return { lastHiddenState: last, pooledCls: cls, pooledMean: mean, logits };
+}

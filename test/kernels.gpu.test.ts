@@ -1,0 +1,253 @@
+// Every WGSL kernel against its CPU reference (src/reference.ts) at odd shapes: 1, 57, 1001 and
+// sizes that are not multiples of any tile. Runs on whatever adapter is present (lavapipe in CI).
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  AttentionKernel,
+  EmbeddingKernel,
+  L2NormKernel,
+  MatmulKernel,
+  PoolingKernel,
+  RMSNormKernel,
+  RopeQkvKernel,
+  SwiGLUKernel,
+} from '../src/kernels';
+import {
+  attentionRef,
+  embeddingRef,
+  l2normRef,
+  matmulRef,
+  poolingRef,
+  rmsnormRef,
+  ropeQkvRef,
+  ropeTable,
+  swigluRef,
+} from '../src/reference';
+import { expectClose, randomArray } from './compare';
+import { emptyTensor, readTensor, runDispatches, tensorFrom, testGPU } from './gpu-context';
+
+let device: GPUDevice;
+beforeAll(async () => {
+  device = (await testGPU()).device;
+});
+
+function randomIds(n: number, vocab: number, seed: number): Uint32Array {
+  return Uint32Array.from(randomArray(n, seed), (r) => Math.floor(((r + 1) / 2) * vocab) % vocab);
+}
+
+/** Right-padded mask: sequence b keeps lengths[b] tokens. */
+function paddedMask(lengths: number[], seqLen: number): Uint32Array {
+  const mask = new Uint32Array(lengths.length * seqLen);
+  lengths.forEach((len, b) => mask.fill(1, b * seqLen, b * seqLen + len));
+  return mask;
+}
+
+describe('embedding', () => {
+  it.each([1, 57, 1001])('gathers %i tokens', async (tokens) => {
+    const [V, C] = [1000, 68];
+    const table = randomArray(V * C, 1);
+    const ids = randomIds(tokens, V, tokens);
+    const kernel = await EmbeddingKernel.create(device, C);
+    const out = emptyTensor(device, 'out', [tokens, C]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out)]);
+    expectClose(await readTensor(device, out), embeddingRef(ids, table, C), { atol: 0, rtol: 0, label: 'embedding' });
+  });
+});
+
+describe('rmsnorm', () => {
+  it.each([
+    [1, 64],
+    [57, 768],
+    [1001, 57],
+  ])('rows=%i cols=%i', async (rows, cols) => {
+    const x = randomArray(rows * cols, 2, 40); // large values: the real model's residuals reach ~1300
+    const w = randomArray(cols, 3);
+    const kernel = await RMSNormKernel.create(device);
+    const out = emptyTensor(device, 'out', [rows, cols]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
+    expectClose(await readTensor(device, out), rmsnormRef(x, w, rows, cols, 1e-5), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm' });
+  });
+});
+
+describe('matmul', () => {
+  it.each([
+    [1, 1, 4],
+    [57, 1001, 60],
+    [1001, 57, 1004],
+    [64, 64, 64],
+    [130, 2304, 768],
+  ])('M=%i N=%i K=%i', async (M, N, K) => {
+    const x = randomArray(M * K, 4);
+    const w = randomArray(N * K, 5, 0.1);
+    const kernel = await MatmulKernel.create(device);
+    const out = emptyTensor(device, 'out', [M, N]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), tensorFrom(device, 'w', w, [N, K]), out)]);
+    expectClose(await readTensor(device, out), matmulRef(x, w, M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul' });
+  });
+
+  it('bias + tanh + residual epilogues at 57 x 75 x 36', async () => {
+    const [M, N, K] = [57, 75, 36];
+    const x = randomArray(M * K, 6, 2);
+    const w = randomArray(N * K, 7);
+    const bias = randomArray(N, 8);
+    const residual = randomArray(M * N, 9);
+    const t = (label: string, d: Float32Array, s: number[]) => tensorFrom(device, label, d, s);
+    const out = emptyTensor(device, 'out', [M, N]);
+    const outTanh = emptyTensor(device, 'outTanh', [M, N]);
+    const outRes = emptyTensor(device, 'outRes', [M, N]);
+    const [withBias, withTanh, withResidual] = await Promise.all([
+      MatmulKernel.create(device, { bias: true }),
+      MatmulKernel.create(device, { bias: true, activation: 'tanh' }),
+      MatmulKernel.create(device, { residual: true }),
+    ]);
+    const X = t('x', x, [M, K]);
+    const W = t('w', w, [N, K]);
+    const B = t('bias', bias, [N]);
+    await runDispatches(device, [
+      withBias.bind('b', X, W, out, { bias: B }),
+      withTanh.bind('bt', X, W, outTanh, { bias: B }),
+      withResidual.bind('r', X, W, outRes, { residual: t('res', residual, [M, N]) }),
+    ]);
+    expectClose(await readTensor(device, out), matmulRef(x, w, M, N, K, { bias }), { label: 'bias' });
+    expectClose(await readTensor(device, outTanh), matmulRef(x, w, M, N, K, { bias, activation: 'tanh' }), { label: 'tanh' });
+    expectClose(await readTensor(device, outRes), matmulRef(x, w, M, N, K, { residual }), { label: 'residual' });
+  });
+
+  it('rejects K not a multiple of 4, wrong shapes and aliasing', async () => {
+    const kernel = await MatmulKernel.create(device);
+    const x = emptyTensor(device, 'x57', [3, 57]);
+    expect(() => kernel.bind('t', x, emptyTensor(device, 'w', [5, 57]), emptyTensor(device, 'o', [3, 5]))).toThrow(/K = 57.*multiple of 4/);
+    const x4 = emptyTensor(device, 'x', [3, 8]);
+    expect(() => kernel.bind('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 6]))).toThrow(/out.*shape \[3,6\], expected \[3,5\]/);
+    const square = emptyTensor(device, 'sq', [8, 8]);
+    expect(() => kernel.bind('t', square, emptyTensor(device, 'w', [8, 8]), square)).toThrow(/aliases/);
+    expect(() => kernel.bind('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 5]), { bias: emptyTensor(device, 'b', [5]) })).toThrow(
+      /bias given but not compiled in/,
+    );
+  });
+});
+
+describe('rope_qkv', () => {
+  it.each([
+    [1, 1, 1, 16],
+    [2, 57, 3, 32],
+    [1, 1001, 2, 64],
+  ])('B=%i L=%i H=%i D=%i', async (B, L, H, D) => {
+    const qkv = randomArray(B * L * 3 * H * D, 10, 3);
+    const maxLen = 4096;
+    const rope = ropeTable(maxLen, D, 10000);
+    const kernel = await RopeQkvKernel.create(device, H, D);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [B, H, L, D]));
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'qkv', qkv, [B * L, 3 * H * D]), tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]), q, k, v, B, L),
+    ]);
+    const ref = ropeQkvRef(qkv, rope, B, L, H, D);
+    expectClose(await readTensor(device, q), ref.q, { atol: 1e-6, rtol: 1e-5, label: 'q' });
+    expectClose(await readTensor(device, k), ref.k, { atol: 1e-6, rtol: 1e-5, label: 'k' });
+    expectClose(await readTensor(device, v), ref.v, { atol: 0, rtol: 0, label: 'v' });
+  });
+
+  it('rejects a sequence longer than the RoPE table', async () => {
+    const kernel = await RopeQkvKernel.create(device, 1, 4);
+    const rope = tensorFrom(device, 'rope', ropeTable(8, 4, 10000), [8, 2, 2]);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [1, 1, 9, 4]));
+    expect(() => kernel.bind('t', emptyTensor(device, 'qkv', [9, 12]), rope, q, k, v, 1, 9)).toThrow(/sequence length 9 exceeds the RoPE table \(8/);
+  });
+});
+
+describe('attention', () => {
+  it.each([
+    // B, H, L, D, valid lengths per sequence
+    [1, 1, 1, 16, [1]],
+    [2, 3, 57, 32, [57, 20]],
+    [3, 2, 65, 64, [1, 65, 33]],
+    [1, 1, 1001, 64, [1001]],
+  ])('B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
+    const size = B * H * L * D;
+    const q = randomArray(size, 11, 2);
+    const k = randomArray(size, 12, 2);
+    const v = randomArray(size, 13);
+    const mask = paddedMask(lengths as number[], L);
+    const kernel = await AttentionKernel.create(device, H, D);
+    const out = emptyTensor(device, 'out', [B * L, H * D]);
+    const shape = [B, H, L, D];
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [B, L]), out),
+    ]);
+    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, B, H, L, D), { atol: 1e-5, rtol: 1e-4, label: 'attention' });
+  });
+
+  it('handles a mask with holes (not only right padding)', async () => {
+    const [B, H, L, D] = [1, 2, 40, 16];
+    const q = randomArray(B * H * L * D, 14, 2);
+    const k = randomArray(B * H * L * D, 15, 2);
+    const v = randomArray(B * H * L * D, 16);
+    const mask = Uint32Array.from({ length: L }, (_, i) => (i % 3 === 1 ? 0 : 1));
+    const kernel = await AttentionKernel.create(device, H, D);
+    const out = emptyTensor(device, 'out', [L, H * D]);
+    const shape = [B, H, L, D];
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [B, L]), out),
+    ]);
+    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, B, H, L, D), { label: 'attention-holes' });
+  });
+
+  it('rejects head dims it cannot hold', async () => {
+    await expect(AttentionKernel.create(device, 1, 256)).rejects.toThrow(/head dim 256 needs \d+ bytes of workgroup memory/);
+    await expect(AttentionKernel.create(device, 1, 18)).rejects.toThrow(/multiple of 4/);
+  });
+});
+
+describe('swiglu', () => {
+  it.each([
+    [1, 1],
+    [57, 1001],
+    [3, 2048],
+  ])('tokens=%i F=%i', async (tokens, F) => {
+    const u = randomArray(tokens * 2 * F, 17, 30); // |a| up to 30: exp(-a) over/underflow both sides
+    const kernel = await SwiGLUKernel.create(device);
+    const out = emptyTensor(device, 'out', [tokens, F]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'u', u, [tokens, 2 * F]), out)]);
+    expectClose(await readTensor(device, out), swigluRef(u, tokens, F), { atol: 1e-5, rtol: 1e-5, label: 'swiglu' });
+  });
+});
+
+describe('pooling', () => {
+  it.each([
+    [1, 1, 64, [1]],
+    [3, 57, 60, [57, 1, 30]],
+    [2, 1001, 68, [1001, 500]],
+  ])('B=%i L=%i C=%i', async (B, L, C, lengths) => {
+    const x = randomArray(B * L * C, 18, 5);
+    const mask = paddedMask(lengths as number[], L);
+    const kernel = await PoolingKernel.create(device);
+    const cls = emptyTensor(device, 'cls', [B, C]);
+    const mean = emptyTensor(device, 'mean', [B, C]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [B * L, C]), tensorFrom(device, 'mask', mask, [B, L]), cls, mean)]);
+    const ref = poolingRef(x, mask, B, L, C);
+    expectClose(await readTensor(device, cls), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
+    expectClose(await readTensor(device, mean), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
+  });
+});
+
+describe('l2norm', () => {
+  it.each([
+    [1, 4],
+    [57, 1001],
+    [1001, 57],
+  ])('rows=%i cols=%i', async (rows, cols) => {
+    const x = randomArray(rows * cols, 19, 100);
+    const kernel = await L2NormKernel.create(device);
+    const out = emptyTensor(device, 'out', [rows, cols]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), out)]);
+    expectClose(await readTensor(device, out), l2normRef(x, rows, cols), { atol: 1e-6, rtol: 1e-5, label: 'l2norm' });
+  });
+
+  it('maps a zero row to zeros, not NaN', async () => {
+    const kernel = await L2NormKernel.create(device);
+    const out = emptyTensor(device, 'out', [2, 8]);
+    const x = new Float32Array(16);
+    x[9] = 3;
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [2, 8]), out)]);
+    expectClose(await readTensor(device, out), l2normRef(x, 2, 8), { atol: 0, rtol: 0, label: 'l2norm-zero' });
+  });
+});
