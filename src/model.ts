@@ -1,0 +1,287 @@
+// NeoBERT on the GPU: weights uploaded once, kernels compiled once, and an explicit forward
+// (planForward) that lists every dispatch of a batch shape with the shape of each buffer.
+// Execution (one encoder, one submit, readback) lives in runner.ts.
+import type { NeoBERTConfig } from './config';
+import type { NeoBERTWeights } from './weights';
+import { NeoBERTError } from './errors';
+import { checkBufferSize, createBufferFrom, createStorageBuffer } from './gpu';
+import {
+  AttentionKernel,
+  EmbeddingKernel,
+  L2NormKernel,
+  MatmulKernel,
+  PoolingKernel,
+  RMSNormKernel,
+  RopeQkvKernel,
+  SwiGLUKernel,
+  elementCount,
+  type Dispatch,
+  type GPUTensor,
+} from './kernels';
+import { ropeTable } from './reference';
+
+export class InputError extends NeoBERTError {}
+
+interface LayerTensors {
+  attentionNorm: GPUTensor; // (C)
+  qkv: GPUTensor; // (3C, C), per-head interleaved rows
+  wo: GPUTensor; // (C, C)
+  ffnNorm: GPUTensor; // (C)
+  w12: GPUTensor; // (2F, C)
+  w3: GPUTensor; // (C, F)
+}
+
+type HeadTensors =
+  | { kind: 'none' }
+  | { kind: 'mlm'; weight: GPUTensor /* (V, C) */; bias: GPUTensor /* (V) */ }
+  | { kind: 'classification'; denseWeight: GPUTensor; denseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
+
+interface Kernels {
+  embedding: EmbeddingKernel;
+  rmsnorm: RMSNormKernel;
+  matmul: MatmulKernel;
+  matmulResidual: MatmulKernel;
+  matmulBias: MatmulKernel;
+  matmulBiasTanh: MatmulKernel;
+  ropeQkv: RopeQkvKernel;
+  attention: AttentionKernel;
+  swiglu: SwiGLUKernel;
+  pooling: PoolingKernel;
+  l2norm: L2NormKernel;
+}
+
+/** What a forward computes beyond last_hidden_state and pooling. */
+export interface PlanOptions {
+  logits: boolean;
+}
+
+/** Every buffer and dispatch of one batch shape, built once and reused. */
+export interface ForwardPlan {
+  batch: number;
+  seqLen: number;
+  options: PlanOptions;
+  inputIds: GPUTensor; // (B*L) u32
+  attentionMask: GPUTensor; // (B, L) u32
+  outputs: {
+    lastHiddenState: GPUTensor; // (B*L, C)
+    pooledCls: GPUTensor; // (B, C)
+    pooledMean: GPUTensor; // (B, C)
+    pooledClsNormalized: GPUTensor; // (B, C)
+    pooledMeanNormalized: GPUTensor; // (B, C)
+    logits: GPUTensor | null; // (B*L, V) MLM or (B, labels) classification
+  };
+  dispatches: Dispatch[];
+  /** Every intermediate by label, for layer-by-layer debugging against the reference. */
+  tensors: Map<string, GPUTensor>;
+  destroy(): void;
+}
+
+function uploadTensor(device: GPUDevice, label: string, data: Float32Array, shape: number[]): GPUTensor {
+  return { label, shape, buffer: createBufferFrom(device, label, data) };
+}
+
+export class NeoBERTModel {
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: NeoBERTConfig,
+    private readonly kernels: Kernels,
+    private readonly embedding: GPUTensor,
+    private readonly layers: LayerTensors[],
+    private readonly finalNorm: GPUTensor,
+    private readonly head: HeadTensors,
+    private readonly rope: GPUTensor,
+  ) {}
+
+  get headKind(): HeadTensors['kind'] {
+    return this.head.kind;
+  }
+
+  get numLabels(): number {
+    return this.head.kind === 'classification' ? this.head.bias.shape[0] : 0;
+  }
+
+  /** Uploads weights (f32) and compiles every pipeline, so the first forward compiles nothing. */
+  static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights): Promise<NeoBERTModel> {
+    const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
+    const [embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm] =
+      await Promise.all([
+        EmbeddingKernel.create(device, C),
+        MatmulKernel.create(device),
+        MatmulKernel.create(device, { residual: true }),
+        MatmulKernel.create(device, { bias: true }),
+        MatmulKernel.create(device, { bias: true, activation: 'tanh' }),
+        RMSNormKernel.create(device),
+        RopeQkvKernel.create(device, H, D),
+        AttentionKernel.create(device, H, D),
+        SwiGLUKernel.create(device),
+        PoolingKernel.create(device),
+        L2NormKernel.create(device),
+      ]);
+    const kernels = { embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm };
+
+    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
+    const layers = weights.layers.map((w, i) => ({
+      attentionNorm: up(`layer${i}.attention_norm`, w.attentionNorm, [C]),
+      qkv: up(`layer${i}.qkv`, w.qkv, [3 * C, C]),
+      wo: up(`layer${i}.wo`, w.wo, [C, C]),
+      ffnNorm: up(`layer${i}.ffn_norm`, w.ffnNorm, [C]),
+      w12: up(`layer${i}.w12`, w.w12, [2 * F, C]),
+      w3: up(`layer${i}.w3`, w.w3, [C, F]),
+    }));
+    let head: HeadTensors = { kind: 'none' };
+    if (weights.head.kind === 'mlm') {
+      head = { kind: 'mlm', weight: up('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
+    } else if (weights.head.kind === 'classification') {
+      const labels = weights.head.bias.length;
+      head = {
+        kind: 'classification',
+        denseWeight: up('dense.weight', weights.head.denseWeight, [C, C]),
+        denseBias: up('dense.bias', weights.head.denseBias, [C]),
+        weight: up('classifier.weight', weights.head.weight, [labels, C]),
+        bias: up('classifier.bias', weights.head.bias, [labels]),
+      };
+    }
+    return new NeoBERTModel(
+      device,
+      config,
+      kernels,
+      up('encoder.weight', weights.embedding, [V, C]),
+      layers,
+      up('layer_norm.weight', weights.finalNorm, [C]),
+      head,
+      up('rope', ropeTable(maxLength, D, config.ropeTheta), [maxLength, D / 2, 2]),
+    );
+  }
+
+  /** Largest number of tokens (B*L) one forward can hold within the device's binding limit. */
+  maxTokensPerForward(options: PlanOptions): number {
+    const { hiddenSize: C, ffnWidth: F, vocabSize: V } = this.config;
+    let widest = Math.max(3 * C, 2 * F);
+    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.floor(limit / (widest * 4));
+  }
+
+  /**
+   * The forward pass of one batch shape, as an ordered list of dispatches. Shapes: B sequences
+   * of L tokens (right-padded), N = B*L, C hidden, H heads of D, F FFN width, V vocabulary.
+   */
+  planForward(batch: number, seqLen: number, options: PlanOptions): ForwardPlan {
+    const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = this.config;
+    const k = this.kernels;
+    const N = batch * seqLen;
+    const tensors = new Map<string, GPUTensor>();
+    const alloc = (label: string, shape: number[]): GPUTensor => {
+      checkBufferSize(this.device, `${label} [${shape}]`, elementCount(shape) * 4);
+      const t = { label, shape, buffer: createStorageBuffer(this.device, label, elementCount(shape) * 4) };
+      tensors.set(label, t);
+      return t;
+    };
+    const inputIds = alloc('input_ids', [N]); // (N) u32
+    const attentionMask = alloc('attention_mask', [batch, seqLen]); // (B, L) u32
+    const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
+    const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
+    const normed = alloc('normed', [N, C]); // (N, C) rmsnorm output
+    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
+    const q = alloc('q', [batch, H, seqLen, D]); // (B, H, L, D) after RoPE
+    const kk = alloc('k', [batch, H, seqLen, D]); // (B, H, L, D) after RoPE
+    const v = alloc('v', [batch, H, seqLen, D]); // (B, H, L, D)
+    const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
+    const gateUp = alloc('w12_out', [N, 2 * F]); // (N, 2F) gate | up
+    const swi = alloc('swiglu_out', [N, F]); // (N, F)
+    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const cls = alloc('pooled_cls', [batch, C]); // (B, C)
+    const mean = alloc('pooled_mean', [batch, C]); // (B, C)
+    const clsNorm = alloc('pooled_cls_normalized', [batch, C]); // (B, C)
+    const meanNorm = alloc('pooled_mean_normalized', [batch, C]); // (B, C)
+
+    const d: Dispatch[] = [];
+    d.push(k.embedding.bind('embedding', inputIds, this.embedding, xA)); // (N, C)
+    this.layers.forEach((w, i) => {
+      const L = `layer${i}`;
+      d.push(k.rmsnorm.bind(`${L}.attention_norm`, xA, w.attentionNorm, normed, eps)); // (N, C)
+      d.push(k.matmul.bind(`${L}.qkv`, normed, w.qkv, qkv)); // (N, 3C)
+      d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, q, kk, v, batch, seqLen)); // (B, H, L, D) x3
+      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attn)); // (N, C)
+      d.push(k.matmulResidual.bind(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
+      d.push(k.rmsnorm.bind(`${L}.ffn_norm`, xB, w.ffnNorm, normed, eps)); // (N, C)
+      d.push(k.matmul.bind(`${L}.w12`, normed, w.w12, gateUp)); // (N, 2F)
+      d.push(k.swiglu.bind(`${L}.swiglu`, gateUp, swi)); // (N, F)
+      d.push(k.matmulResidual.bind(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
+    });
+    d.push(k.rmsnorm.bind('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
+    d.push(k.pooling.bind('pooling', last, attentionMask, cls, mean)); // (B, C) x2
+    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (B, C)
+    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (B, C)
+
+    let logits: GPUTensor | null = null;
+    if (options.logits && this.head.kind === 'mlm') {
+      logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
+      d.push(k.matmulBias.bind('mlm_head', last, this.head.weight, logits, { bias: this.head.bias }));
+    } else if (options.logits && this.head.kind === 'classification') {
+      const dense = alloc('classifier_dense', [batch, C]); // (B, C)
+      logits = alloc('logits', [batch, this.numLabels]); // (B, labels)
+      d.push(k.matmulBiasTanh.bind('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
+      d.push(k.matmulBias.bind('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
+    }
+
+    return {
+      batch,
+      seqLen,
+      options,
+      inputIds,
+      attentionMask,
+      outputs: {
+        lastHiddenState: last,
+        pooledCls: cls,
+        pooledMean: mean,
+        pooledClsNormalized: clsNorm,
+        pooledMeanNormalized: meanNorm,
+        logits,
+      },
+      dispatches: d,
+      tensors,
+      destroy() {
+        for (const t of tensors.values()) t.buffer.destroy();
+      },
+    };
+  }
+
+  /** Checks a batch on the host so bad ids or masks fail here, not as silent garbage on the GPU. */
+  validateInputs(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, batch: number, seqLen: number): void {
+    const { vocabSize, maxLength } = this.config;
+    if (!Number.isInteger(batch) || batch < 1) throw new InputError(`empty batch: expected at least one sequence, got batch size ${batch}`);
+    if (!Number.isInteger(seqLen) || seqLen < 1) throw new InputError(`sequence length must be at least 1, got ${seqLen}`);
+    if (seqLen > maxLength) {
+      throw new InputError(`sequence length ${seqLen} is over the model's limit of ${maxLength} tokens (config max_length)`);
+    }
+    const n = batch * seqLen;
+    if (inputIds.length !== n) throw new InputError(`input_ids has ${inputIds.length} values, expected ${batch} x ${seqLen} = ${n}`);
+    if (attentionMask.length !== n) {
+      throw new InputError(`attention_mask has ${attentionMask.length} values, expected ${batch} x ${seqLen} = ${n}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const id = inputIds[i];
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new InputError(
+          `input_ids[${Math.floor(i / seqLen)}][${i % seqLen}] = ${id} is out of the vocabulary range [0, ${vocabSize})`,
+        );
+      }
+      const m = attentionMask[i];
+      if (m !== 0 && m !== 1) throw new InputError(`attention_mask[${Math.floor(i / seqLen)}][${i % seqLen}] = ${m}, expected 0 or 1`);
+    }
+    for (let b = 0; b < batch; b++) {
+      let any = false;
+      for (let t = 0; t < seqLen && !any; t++) any = attentionMask[b * seqLen + t] === 1;
+      if (!any) throw new InputError(`sequence ${b} has no tokens: its attention_mask is all zeros`);
+    }
+  }
+
+  destroy(): void {
+    const all: GPUTensor[] = [this.embedding, this.finalNorm, this.rope];
+    for (const l of this.layers) all.push(l.attentionNorm, l.qkv, l.wo, l.ffnNorm, l.w12, l.w3);
+    if (this.head.kind === 'mlm') all.push(this.head.weight, this.head.bias);
+    if (this.head.kind === 'classification') all.push(this.head.denseWeight, this.head.denseBias, this.head.weight, this.head.bias);
+    for (const t of all) t.buffer.destroy();
+  }
+}
