@@ -1,0 +1,65 @@
+// Whole-model test: every fixture in ../shared/fixtures/neobert through the WebGPU path against
+// the reference PyTorch outputs (expected.safetensors), on whatever adapter is present.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadCheckpoint } from '../src/checkpoint';
+import { folderSource } from '../src/node/folder-source';
+import { NeoBERTModel } from '../src/model';
+import { Runner, type OutputName } from '../src/runner';
+import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
+import { compareArrays } from './compare';
+import { FIXTURES_DIR, fixtureCases } from './fixtures';
+import { testGPU } from './gpu-context';
+
+const OUTPUTS: [string, OutputName][] = [
+  ['last_hidden_state', 'lastHiddenState'],
+  ['pooled_cls', 'pooledCls'],
+  ['pooled_mean', 'pooledMean'],
+  ['logits', 'logits'],
+];
+
+export async function readExpected(caseName: string): Promise<SafetensorsFile> {
+  const file = path.join(FIXTURES_DIR, caseName, 'expected.safetensors');
+  return parseSafetensors(new Uint8Array(await readFile(file)), file);
+}
+
+describe.each(fixtureCases())('fixture %s', (caseName) => {
+  let runner: Runner;
+  let expected: SafetensorsFile;
+  beforeAll(async () => {
+    const { device } = await testGPU();
+    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+    runner = new Runner(await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights));
+    expected = await readExpected(caseName);
+  });
+  afterAll(() => {
+    runner?.destroy();
+    runner?.model.destroy();
+  });
+
+  it('matches the reference: rel L2 < 1e-4, max abs < 1e-3 * max|ref|, no NaN/Inf', async () => {
+    const [batch, seqLen] = expected.entry('input_ids').shape;
+    const wanted = OUTPUTS.filter(([name]) => expected.has(name));
+    const result = await runner.forward({
+      inputIds: expected.toInt32('input_ids'),
+      attentionMask: expected.toInt32('attention_mask'),
+      batch,
+      seqLen,
+      outputs: wanted.map(([, output]) => output),
+    });
+    const report: string[] = [];
+    for (const [name, output] of wanted) {
+      const ref = expected.toFloat32(name);
+      const got = result[output]!;
+      expect(got.length, `${name} length`).toBe(ref.length);
+      const stats = compareArrays(got, ref, { atol: 0, rtol: 0, label: name });
+      const nonFinite = got.findIndex((v) => !Number.isFinite(v));
+      report.push(`${caseName} ${name}: rel L2 ${stats.relL2.toExponential(2)}, max abs ${stats.maxAbs.toExponential(2)} (max|ref| ${stats.maxRef.toFixed(3)})`);
+      expect(nonFinite, `${name}: non-finite value at ${nonFinite}`).toBe(-1);
+      expect(stats.relL2, `${name} relative L2 error\n${stats.lines.join('\n')}`).toBeLessThan(1e-4);
+      expect(stats.maxAbs, `${name} max abs error\n${stats.lines.join('\n')}`).toBeLessThan(1e-3 * stats.maxRef);
+    }
+    console.log(report.join('\n'));
+  });
+});
