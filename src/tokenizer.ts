@@ -382,10 +382,11 @@ export class NeoBERTTokenizer {
   }
 
   /**
-   * Right-padded batch. Rows over `maxLength` are cut to `[CLS] first maxLength-2 tokens [SEP]`
-   * (HF truncation), or throw `TokenLimitError` when `truncation` is false.
+   * Each text as `[CLS] ... [SEP]` ids, unpadded. Texts over `maxLength` are cut to
+   * `[CLS] first maxLength-2 tokens [SEP]` (HF truncation), or throw `TokenLimitError` naming
+   * the text's index when `truncation` is false.
    */
-  encodeBatch(texts: string[], opts: EncodeBatchOptions = {}): EncodedBatch {
+  encodeEach(texts: string[], opts: EncodeBatchOptions = {}): { ids: number[][]; truncated: boolean[] } {
     if (!Array.isArray(texts)) throw new TypeError('encodeBatch: texts must be an array of strings');
     if (texts.length === 0) throw new Error('encodeBatch: empty batch (texts.length === 0); pass at least one text');
     let limit = this.maxLength;
@@ -396,12 +397,9 @@ export class NeoBERTTokenizer {
       }
     }
     const truncation = opts.truncation ?? true;
-    const batch = texts.length;
-    const bodies: number[][] = new Array(batch);
-    const lengths: number[] = new Array(batch);
-    const truncated: boolean[] = new Array(batch);
-    let seqLen = 0;
-    for (let b = 0; b < batch; b++) {
+    const ids: number[][] = new Array(texts.length);
+    const truncated: boolean[] = new Array(texts.length);
+    for (let b = 0; b < texts.length; b++) {
       const text = texts[b];
       if (typeof text !== 'string') {
         throw new TypeError(`encodeBatch: texts[${b}] is not a string (got ${text === null ? 'null' : typeof text})`);
@@ -413,20 +411,23 @@ export class NeoBERTTokenizer {
         if (!truncation) throw new TokenLimitError(b, total, limit);
         body = body.slice(0, limit - 2);
       }
-      bodies[b] = body;
-      lengths[b] = body.length + 2;
-      if (lengths[b] > seqLen) seqLen = lengths[b];
+      ids[b] = [this.clsId, ...body, this.sepId];
     }
+    return { ids, truncated };
+  }
+
+  /** Right-padded batch of `encodeEach`'s rows, with the attention mask. */
+  encodeBatch(texts: string[], opts: EncodeBatchOptions = {}): EncodedBatch {
+    const { ids, truncated } = this.encodeEach(texts, opts);
+    const batch = ids.length;
+    const lengths = ids.map((row) => row.length);
+    const seqLen = Math.max(...lengths);
     const inputIds = new Int32Array(batch * seqLen);
     const attentionMask = new Int32Array(batch * seqLen);
     if (this.padId !== 0) inputIds.fill(this.padId);
     for (let b = 0; b < batch; b++) {
-      const row = b * seqLen;
-      const body = bodies[b];
-      inputIds[row] = this.clsId;
-      for (let i = 0; i < body.length; i++) inputIds[row + 1 + i] = body[i];
-      inputIds[row + 1 + body.length] = this.sepId;
-      attentionMask.fill(1, row, row + lengths[b]);
+      inputIds.set(ids[b], b * seqLen);
+      attentionMask.fill(1, b * seqLen, b * seqLen + lengths[b]);
     }
     return { inputIds, attentionMask, batch, seqLen, lengths, truncated };
   }

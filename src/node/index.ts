@@ -1,0 +1,43 @@
+// Node-only entry: checkpoint sources from paths and URLs, crash-safe writes, the bundled model.
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { urlSource, type CheckpointSource } from '../checkpoint';
+import { CheckpointError } from '../errors';
+import { folderSource } from './folder-source';
+
+export { folderSource, writeFileAtomic } from './folder-source';
+
+/** weights/neobert-mini of this package, found upwards from this module (src/node/, dist/, dist/node/). */
+export const BUNDLED_MODEL_DIR = findBundledModel();
+
+function findBundledModel(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'weights', 'neobert-mini');
+    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.join(dir, 'weights', 'neobert-mini'); // reported as missing when used
+}
+
+/**
+ * A checkpoint source from what a user types: an http(s) Hub-style folder URL, a local folder,
+ * or a local .safetensors file (its folder must hold config.json).
+ */
+export async function sourceFor(location: string): Promise<CheckpointSource> {
+  if (/^https?:\/\//.test(location)) return urlSource(location.endsWith('/') ? location : `${location}/`);
+  const info = await stat(location).catch(() => null);
+  if (!info) throw new CheckpointError(`${location}: no such file or folder`);
+  if (info.isDirectory()) return folderSource(location);
+  if (location.endsWith('.safetensors') || location.endsWith('.json')) {
+    const dir = path.dirname(location);
+    const name = path.basename(location);
+    if (name !== 'model.safetensors' && name !== 'model.safetensors.index.json') {
+      throw new CheckpointError(`${location}: expected a checkpoint folder, or its model.safetensors / model.safetensors.index.json`);
+    }
+    return folderSource(dir);
+  }
+  throw new CheckpointError(`${location}: expected a checkpoint folder (config.json + model.safetensors) or a URL`);
+}
