@@ -1,10 +1,19 @@
-// Locations of the shared read-only fixtures, resolved relative to this file so tests run from any cwd.
-
-import { readdirSync } from 'node:fs';
+// Locations of the shared read-only fixtures (../shared beside the repo, or $NEOBERT_SHARED_DIR),
+// resolved relative to this file so tests run from any cwd. Missing fixtures are a failure with
+// a clear message, never a silent skip.
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 
-export const FIXTURES_DIR = fileURLToPath(new URL('../../shared/fixtures/neobert/', import.meta.url));
-export const TOKENIZER_FIXTURES_DIR = fileURLToPath(new URL('../../shared/fixtures/tokenizer/', import.meta.url));
+const SHARED_DIR = process.env.NEOBERT_SHARED_DIR ?? fileURLToPath(new URL('../../shared/', import.meta.url));
+if (!existsSync(path.join(SHARED_DIR, 'fixtures'))) {
+  throw new Error(`fixtures not found under ${SHARED_DIR}: clone the repo beside shared/ or set NEOBERT_SHARED_DIR`);
+}
+
+export const FIXTURES_DIR = path.join(SHARED_DIR, 'fixtures', 'neobert') + path.sep;
+export const TOKENIZER_FIXTURES_DIR = path.join(SHARED_DIR, 'fixtures', 'tokenizer') + path.sep;
 
 /** Names of the model fixture cases (folders under FIXTURES_DIR), sorted. */
 export function fixtureCases(): string[] {
@@ -12,4 +21,10 @@ export function fixtureCases(): string[] {
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort();
+}
+
+/** A fixture's expected.safetensors: input_ids, attention_mask and the reference outputs. */
+export async function readExpected(caseName: string): Promise<SafetensorsFile> {
+  const file = path.join(FIXTURES_DIR, caseName, 'expected.safetensors');
+  return parseSafetensors(new Uint8Array(await readFile(file)), file);
 }

@@ -1,15 +1,14 @@
 // Whole-model test: every fixture in ../shared/fixtures/neobert through the WebGPU path against
 // the reference PyTorch outputs (expected.safetensors), on whatever adapter is present.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import { folderSource } from '../src/node/folder-source';
 import { NeoBERTModel } from '../src/model';
 import { Runner, type OutputName } from '../src/runner';
-import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
+import type { SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
-import { FIXTURES_DIR, fixtureCases } from './fixtures';
+import { FIXTURES_DIR, fixtureCases, readExpected } from './fixtures';
 import { testGPU } from './gpu-context';
 
 const OUTPUTS: [string, OutputName][] = [
@@ -18,11 +17,6 @@ const OUTPUTS: [string, OutputName][] = [
   ['pooled_mean', 'pooledMean'],
   ['logits', 'logits'],
 ];
-
-export async function readExpected(caseName: string): Promise<SafetensorsFile> {
-  const file = path.join(FIXTURES_DIR, caseName, 'expected.safetensors');
-  return parseSafetensors(new Uint8Array(await readFile(file)), file);
-}
 
 describe.each(fixtureCases())('fixture %s', (caseName) => {
   let runner: Runner;

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TOKENIZER_FIXTURES_DIR } from './fixtures';
 import { describe, expect, it } from 'vitest';
 import {
   NeoBERTTokenizer,
@@ -7,10 +9,9 @@ import {
   type EncodedBatch,
 } from '../src/tokenizer';
 
-const FIXTURES = new URL('../../shared/fixtures/tokenizer/', import.meta.url);
-const vocabTxt = readFileSync(new URL('vocab.txt', FIXTURES), 'utf8');
+const vocabTxt = readFileSync(path.join(TOKENIZER_FIXTURES_DIR, 'vocab.txt'), 'utf8');
 const cases: { text: string; tokens: string[]; input_ids: number[] }[] = JSON.parse(
-  readFileSync(new URL('cases.json', FIXTURES), 'utf8'),
+  readFileSync(path.join(TOKENIZER_FIXTURES_DIR, 'cases.json'), 'utf8'),
 );
 const vocabLines = vocabTxt.replace(/\n$/, '').split('\n');
 

@@ -1,0 +1,114 @@
+// Times one forward of a NeoBERT config with random weights (no checkpoint download needed).
+//   node scripts/build.mjs --run bench/forward.ts [--layers 28] [--hidden 768] [--heads 12]
+//        [--intermediate 3072] [--batch 1] [--seq 128] [--repeats 5] [--json FILE]
+// Defaults are the released NeoBERT config (28 x 768, FFN 2048, 30522 vocab). Prints the adapter,
+// load time (upload + pipeline compilation), first-call time, and the median/min/max of the
+// following calls (each a full forward with readback of the pooled output).
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { parseConfig, NEOBERT_BASE_CONFIG_JSON } from '../src/config';
+import { createGPU } from '../src/gpu';
+import { NeoBERTModel } from '../src/model';
+import { Runner } from '../src/runner';
+import type { NeoBERTWeights } from '../src/weights';
+
+const { values } = parseArgs({
+  options: {
+    layers: { type: 'string' },
+    hidden: { type: 'string' },
+    heads: { type: 'string' },
+    intermediate: { type: 'string' },
+    batch: { type: 'string', default: '1' },
+    seq: { type: 'string', default: '128' },
+    repeats: { type: 'string', default: '5' },
+    json: { type: 'string' },
+  },
+});
+const base = NEOBERT_BASE_CONFIG_JSON;
+const config = parseConfig(
+  {
+    ...base,
+    num_hidden_layers: Number(values.layers ?? base.num_hidden_layers),
+    hidden_size: Number(values.hidden ?? base.hidden_size),
+    num_attention_heads: Number(values.heads ?? base.num_attention_heads),
+    dim_head: undefined,
+    intermediate_size: Number(values.intermediate ?? base.intermediate_size),
+  },
+  'bench config',
+);
+const batch = Number(values.batch);
+const seqLen = Number(values.seq);
+const repeats = Number(values.repeats);
+
+// Cheap deterministic fill (an LCG): the timing does not depend on the values, only on them
+// being finite and of a realistic scale.
+let seed = 1;
+function random(n: number, scale: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    a[i] = (seed / 4294967296 - 0.5) * 2 * scale;
+  }
+  return a;
+}
+const { hiddenSize: C, ffnWidth: F, vocabSize: V } = config;
+const weights: NeoBERTWeights = {
+  embedding: random(V * C, 1),
+  layers: Array.from({ length: config.numLayers }, () => ({
+    attentionNorm: new Float32Array(C).fill(1),
+    qkv: random(3 * C * C, 1 / Math.sqrt(C)),
+    wo: random(C * C, 1 / Math.sqrt(C)),
+    ffnNorm: new Float32Array(C).fill(1),
+    w12: random(2 * F * C, 1 / Math.sqrt(C)),
+    w3: random(C * F, 1 / Math.sqrt(F)),
+  })),
+  finalNorm: new Float32Array(C).fill(1),
+  head: { kind: 'none' },
+};
+const parameters = V * C + config.numLayers * (2 * C + 4 * C * C + 3 * F * C) + C;
+
+const gpu = await createGPU();
+console.log(`adapter: ${gpu.adapter.vendor} / ${gpu.adapter.architecture} (${gpu.adapter.description})`);
+console.log(`config: ${config.numLayers} layers x ${C} hidden, ${config.numHeads} heads, FFN ${F}, ${(parameters / 1e6).toFixed(1)} M params; batch ${batch} x ${seqLen} tokens`);
+
+let t = performance.now();
+const model = await NeoBERTModel.create(gpu.device, config, weights);
+await gpu.device.queue.onSubmittedWorkDone();
+const loadMs = performance.now() - t;
+const runner = new Runner(model);
+const inputIds = Int32Array.from({ length: batch * seqLen }, (_, i) => 1000 + ((i * 7919) % 20000));
+const attentionMask = new Int32Array(batch * seqLen).fill(1);
+const request = { inputIds, attentionMask, batch, seqLen, outputs: ['pooledCls' as const] };
+
+t = performance.now();
+const first = await runner.forward(request);
+const firstMs = performance.now() - t;
+if (!first.pooledCls!.every(Number.isFinite)) throw new Error('forward produced NaN/Inf');
+
+const times: number[] = [];
+for (let i = 0; i < repeats; i++) {
+  t = performance.now();
+  await runner.forward(request);
+  times.push(performance.now() - t);
+}
+times.sort((a, b) => a - b);
+const median = times[Math.floor(times.length / 2)];
+const tokens = batch * seqLen;
+// Matmul FLOPs only (2 per multiply-add): qkv, wo, w12, w3 per layer; attention adds 4*L*L*C.
+const flops = 2 * tokens * config.numLayers * (4 * C * C + 3 * F * C) + 4 * batch * seqLen * seqLen * C * config.numLayers;
+console.log(`load (upload + compile): ${(loadMs / 1000).toFixed(2)} s`);
+console.log(`first forward: ${firstMs.toFixed(0)} ms`);
+console.log(
+  `forward: median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[times.length - 1].toFixed(0)}, n=${repeats}); ` +
+    `${((tokens / median) * 1000).toFixed(0)} tokens/s; ${(flops / median / 1e6).toFixed(2)} GFLOP/s`,
+);
+if (values.json) {
+  writeFileSync(
+    values.json,
+    JSON.stringify({ adapter: gpu.adapter, config, batch, seqLen, loadMs, firstMs, msPerBatch: median, times, tokensPerSecond: (tokens / median) * 1000 }, null, 2),
+  );
+}
+runner.destroy();
+model.destroy();
+gpu.destroy();
+process.exit(0);
