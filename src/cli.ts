@@ -2,7 +2,8 @@
 // neobert: command-line front end. Every failure prints one line "neobert: <reason>" on stderr
 // and exits non-zero (2 for usage errors, 1 for everything else); outputs are written
 // atomically, so a failed run never leaves a partial file.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { NeoBERT, type Pooling } from './neobert';
@@ -78,6 +79,10 @@ function write(text: string): Promise<void> {
 async function forwardCommand(options: Options): Promise<void> {
   if (!options.input) throw new UsageError('forward needs --input IN.safetensors');
   if (!options.output) throw new UsageError('forward needs --output OUT.safetensors');
+  // Fail before any GPU work when the result could not be written anyway.
+  const outputDir = path.dirname(path.resolve(options.output));
+  const dirInfo = await stat(outputDir).catch(() => null);
+  if (!dirInfo?.isDirectory()) throw new NeoBERTError(`${options.output}: output folder ${outputDir} does not exist`);
   const inputBytes = await readFile(options.input).catch((e: Error) => {
     throw new NeoBERTError(`${options.input}: ${e.message}`);
   });
@@ -216,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    process.stderr.write(`neobert: ${(e as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`neobert: ${(e as Error).message} (see neobert --help)\n`);
     return 2;
   }
   const [command, ...extra] = parsed.positionals;
@@ -226,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run || extra.length) {
-    process.stderr.write(`neobert: ${run ? `unexpected argument "${extra[0]}"` : `unknown command "${command}"`}\n${USAGE}\n`);
+    process.stderr.write(`neobert: ${run ? `unexpected argument "${extra[0]}"` : `unknown command "${command}"`} (see neobert --help)\n`);
     return 2;
   }
   try {

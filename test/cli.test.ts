@@ -1,0 +1,218 @@
+// End-to-end tests of the command-line front end: dist/cli.js is built once, then run as a child
+// process (forward on fixtures, tokenize, embed, info, exit codes). Each launch of a GPU command
+// compiles its shaders again, so launches are kept few.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../src/safetensors';
+import { compareArrays } from './compare';
+import { FIXTURES_DIR, TOKENIZER_FIXTURES_DIR } from './fixtures';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], stdin = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined); // a command that exits without reading stdin
+    child.stdin.end(stdin);
+  });
+}
+
+/** The CLI's own stderr lines (Dawn may add "Warning: ..." lines of its own). */
+function neobertLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.startsWith('neobert: '));
+}
+
+async function readSafetensors(file: string): Promise<SafetensorsFile> {
+  return parseSafetensors(new Uint8Array(await readFile(file)), file);
+}
+
+const ALL_OUTPUTS = ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits'];
+
+let tmp: string;
+
+beforeAll(async () => {
+  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed (${build.status}):\n${build.stdout}\n${build.stderr}`);
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'neobert-cli-'));
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('forward', () => {
+  /** Runs forward, then checks the output file against expected.safetensors of the fixture. */
+  async function forwardMatches(caseName: string, input: string, output: string, logitsShape: (b: number, t: number) => number[]) {
+    const dir = path.join(FIXTURES_DIR, caseName);
+    const result = await runCli(['forward', '--model', dir, '--input', input, '--output', output]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(neobertLines(result.stderr).at(-1)).toMatch(/^neobert: wrote last_hidden_state, pooled_cls, pooled_mean, logits for \d+ x \d+ tokens/);
+
+    const expected = await readSafetensors(path.join(dir, 'expected.safetensors'));
+    const got = await readSafetensors(output);
+    const [B, T] = expected.entry('input_ids').shape;
+    const C = expected.entry('last_hidden_state').shape[2];
+    expect(got.names().sort()).toEqual([...ALL_OUTPUTS].sort());
+    const shapes: Record<string, number[]> = {
+      last_hidden_state: [B, T, C],
+      pooled_cls: [B, C],
+      pooled_mean: [B, C],
+      logits: logitsShape(B, T),
+    };
+    const report: string[] = [];
+    for (const name of ALL_OUTPUTS) {
+      expect(got.entry(name).dtype, name).toBe('F32');
+      expect(got.entry(name).shape, name).toEqual(shapes[name]);
+      const stats = compareArrays(got.toFloat32(name), expected.toFloat32(name), { atol: 0, rtol: 0, label: name });
+      report.push(`${name} rel L2 ${stats.relL2.toExponential(2)}`);
+      expect(got.toFloat32(name).every(Number.isFinite), `${name} finite`).toBe(true);
+      expect(stats.relL2, `${name}\n${stats.lines.join('\n')}`).toBeLessThan(1e-4);
+    }
+    console.log(`[cli forward] ${caseName}: ${report.join(', ')}`);
+  }
+
+  it('tiny-mlm-f32: I64 input from expected.safetensors gives F32 outputs with logits [B,T,V]', async () => {
+    const dir = path.join(FIXTURES_DIR, 'tiny-mlm-f32');
+    const vocab = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')).vocab_size;
+    await forwardMatches('tiny-mlm-f32', path.join(dir, 'expected.safetensors'), path.join(tmp, 'tiny-mlm.safetensors'), (b, t) => [b, t, vocab]);
+  });
+
+  it('small-cls-f32: I64 input from expected.safetensors gives F32 outputs with logits [B,3]', async () => {
+    const dir = path.join(FIXTURES_DIR, 'small-cls-f32');
+    await forwardMatches('small-cls-f32', path.join(dir, 'expected.safetensors'), path.join(tmp, 'small-cls.safetensors'), (b) => [b, 3]);
+  });
+
+  it('small-cls-f32: an I32 input file gives the same outputs', async () => {
+    const expected = await readSafetensors(path.join(FIXTURES_DIR, 'small-cls-f32', 'expected.safetensors'));
+    const shape = expected.entry('input_ids').shape;
+    const input = path.join(tmp, 'small-cls-i32-input.safetensors');
+    await writeFile(
+      input,
+      serializeSafetensors({
+        input_ids: { dtype: 'I32', shape, data: expected.toInt32('input_ids') },
+        attention_mask: { dtype: 'I32', shape, data: expected.toInt32('attention_mask') },
+      }),
+    );
+    expect((await readSafetensors(input)).entry('input_ids').dtype).toBe('I32');
+    await forwardMatches('small-cls-f32', input, path.join(tmp, 'small-cls-i32.safetensors'), (b) => [b, 3]);
+    // Only the outputs remain beside the inputs: no temporary files from the atomic writes.
+    expect((await readdir(tmp)).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('tokenize (bundled model)', () => {
+  it('reproduces the reference ids of the tokenizer fixture cases, one JSON array per line', async () => {
+    const cases: { text: string; input_ids: number[] }[] = JSON.parse(
+      await readFile(path.join(TOKENIZER_FIXTURES_DIR, 'cases.json'), 'utf8'),
+    );
+    // Plain, punctuation, accents, whitespace/newlines, CJK, emoji, [MASK].
+    const picked = [0, 1, 3, 6, 7, 8, 12, 15].map((i) => cases[i]);
+    const stdin = picked.map((c) => JSON.stringify(c.text)).join('\n') + '\n';
+    const result = await runCli(['tokenize'], stdin);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(picked.length);
+    lines.forEach((line, i) => expect(JSON.parse(line), JSON.stringify(picked[i].text)).toEqual(picked[i].input_ids));
+  });
+});
+
+describe('embed (bundled model)', () => {
+  const target = 'hi';
+  const texts = [
+    'a considerably longer sentence that has many more tokens than both of the others',
+    target,
+    'the quick brown fox jumps',
+  ];
+
+  function parseEmbeddings(stdout: string): { index: number; embedding: number[] }[] {
+    return stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line));
+  }
+
+  it('--pooling mean --normalize: one unit-norm 64-d JSONL line per input line, in input order, batch invariant', async () => {
+    const flags = ['embed', '--pooling', 'mean', '--normalize', '--batch-size', '2'];
+    const batched = await runCli(flags, texts.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    expect(batched.code, batched.stderr).toBe(0);
+    expect(neobertLines(batched.stderr).at(-1)).toMatch(/^neobert: embedded 3 texts in [\d.]+ s$/);
+    const rows = parseEmbeddings(batched.stdout);
+    expect(rows.map((row) => row.index)).toEqual([0, 1, 2]);
+    for (const { embedding } of rows) {
+      expect(embedding).toHaveLength(64);
+      expect(embedding.every(Number.isFinite)).toBe(true);
+      expect(Math.abs(Math.hypot(...embedding) - 1)).toBeLessThan(1e-5);
+    }
+    // Three different texts, three different vectors.
+    expect(rows[0].embedding).not.toEqual(rows[1].embedding);
+    expect(rows[1].embedding).not.toEqual(rows[2].embedding);
+
+    // With --batch-size 2 the short target shares a batch with the 7-token text, so it is padded;
+    // alone it is not. Padding must not change its embedding.
+    const alone = await runCli(flags, JSON.stringify({ text: target }) + '\n');
+    expect(alone.code, alone.stderr).toBe(0);
+    const single = parseEmbeddings(alone.stdout);
+    expect(single).toHaveLength(1);
+    expect(single[0].index).toBe(0);
+    const diff = Math.max(...single[0].embedding.map((v, i) => Math.abs(v - rows[1].embedding[i])));
+    expect(diff, 'max |alone - batched|').toBeLessThan(1e-5);
+  });
+});
+
+describe('info (bundled model)', () => {
+  it('prints JSON with the config, head and adapter', async () => {
+    const result = await runCli(['info']);
+    expect(result.code, result.stderr).toBe(0);
+    const info = JSON.parse(result.stdout);
+    expect(info.config.hiddenSize).toBe(64);
+    expect(info.head).toBe('mlm');
+    expect(typeof info.adapter.vendor).toBe('string');
+    expect(info.adapter.vendor.length).toBeGreaterThan(0);
+    expect(info.parameterCount).toBeGreaterThan(0);
+  });
+});
+
+describe('exit codes', () => {
+  it('unknown command -> 2 with one "neobert: ..." line on stderr', async () => {
+    const result = await runCli(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^neobert: unknown command "frobnicate"/)]);
+  });
+
+  it('unknown flag -> 2 with one "neobert: ..." line on stderr', async () => {
+    const result = await runCli(['info', '--frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^neobert: .*--frobnicate/)]);
+  });
+
+  it('--help -> 0 with the usage on stdout', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^usage: neobert <command>/);
+    expect(result.stdout).toMatch(/forward[\s\S]*tokenize[\s\S]*embed[\s\S]*info/);
+    expect(result.stderr).toBe('');
+  });
+});
