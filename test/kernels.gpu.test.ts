@@ -161,6 +161,7 @@ describe('attention', () => {
     [2, 3, 57, 32, [57, 20]],
     [3, 2, 65, 64, [1, 65, 33]],
     [1, 1, 1001, 64, [1001]],
+    [1, 1, 4096, 64, [4000]], // the model's max_length: O(L) memory, padded tail
   ])('B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
     const size = B * H * L * D;
     const q = randomArray(size, 11, 2);

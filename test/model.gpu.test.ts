@@ -57,3 +57,29 @@ describe.each(fixtureCases())('fixture %s', (caseName) => {
     console.log(report.join('\n'));
   });
 });
+
+describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
+  it('matches the CPU reference and stays finite', async () => {
+    const { BUNDLED_MODEL_DIR } = await import('../src/node/index');
+    const { referenceForward } = await import('../src/reference');
+    const { device } = await testGPU();
+    const checkpoint = await loadCheckpoint(folderSource(BUNDLED_MODEL_DIR));
+    const model = await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights);
+    const runner = new Runner(model);
+    const L = checkpoint.config.maxLength;
+    const inputIds = Int32Array.from({ length: L }, (_, i) => (i === 0 ? 101 : i === L - 1 ? 102 : 1000 + ((i * 7919) % 28000)));
+    const attentionMask = new Int32Array(L).fill(1);
+    const got = await runner.forward({ inputIds, attentionMask, batch: 1, seqLen: L, outputs: ['lastHiddenState', 'pooledMean'] });
+    const ref = referenceForward(checkpoint.config, checkpoint.weights, inputIds, attentionMask, 1, L);
+    for (const [name, g, r] of [
+      ['last_hidden_state', got.lastHiddenState!, ref.lastHiddenState],
+      ['pooled_mean', got.pooledMean!, ref.pooledMean],
+    ] as const) {
+      const stats = compareArrays(g, r, { atol: 0, rtol: 0, label: name });
+      expect(g.every(Number.isFinite), `${name} finite`).toBe(true);
+      expect(stats.relL2, `${name}\n${stats.lines.join('\n')}`).toBeLessThan(1e-4);
+    }
+    runner.destroy();
+    model.destroy();
+  });
+});
