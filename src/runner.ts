@@ -25,6 +25,12 @@ export interface ForwardRequest {
 
 export type ForwardResult = Partial<Record<OutputName, Float32Array>>;
 
+/** GPU time of one dispatch, from timestamp queries (each dispatch in its own compute pass). */
+export interface DispatchTiming {
+  label: string;
+  ms: number;
+}
+
 export interface RunnerStats {
   plansBuilt: number;
   forwards: number;
@@ -41,12 +47,31 @@ export class Runner {
 
   /** Runs the model on a batch; splits it into several forwards if it exceeds the device's limits. */
   forward(request: ForwardRequest): Promise<ForwardResult> {
-    const run = this.queue.then(() => this.forwardNow(request));
+    return this.enqueue(() => this.forwardNow(request));
+  }
+
+  /**
+   * One forward with per-dispatch GPU timings from timestamp queries. Each dispatch gets its own
+   * compute pass, which adds a little overhead, so use forward() for end-to-end figures.
+   */
+  profile(request: ForwardRequest): Promise<{ result: ForwardResult; timings: DispatchTiming[] }> {
+    return this.enqueue(async () => {
+      if (!this.model.device.features.has('timestamp-query')) {
+        throw new NeoBERTError('profiling needs the timestamp-query feature, which this adapter does not offer');
+      }
+      const timings: DispatchTiming[] = [];
+      const result = await this.forwardNow(request, timings);
+      return { result, timings };
+    });
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async forwardNow(request: ForwardRequest): Promise<ForwardResult> {
+  private async forwardNow(request: ForwardRequest, timings?: DispatchTiming[]): Promise<ForwardResult> {
     const { inputIds, attentionMask, batch, seqLen, outputs } = request;
     this.model.validateInputs(inputIds, attentionMask, batch, seqLen);
     if (outputs.includes('logits') && this.model.headKind === 'none') {
@@ -58,13 +83,13 @@ export class Runner {
       throw new InputError(`one sequence of ${seqLen} tokens needs more memory than this device allows in one binding (max ${maxTokens} tokens)`);
     }
     const perChunk = Math.min(batch, Math.floor(maxTokens / seqLen));
-    if (perChunk === batch) return this.runChunk(inputIds, attentionMask, batch, seqLen, outputs);
+    if (perChunk === batch) return this.runChunk(inputIds, attentionMask, batch, seqLen, outputs, timings);
 
     const parts: ForwardResult[] = [];
     for (let b0 = 0; b0 < batch; b0 += perChunk) {
       const n = Math.min(perChunk, batch - b0);
       const slice = (a: ArrayLike<number>) => Array.prototype.slice.call(a, b0 * seqLen, (b0 + n) * seqLen) as number[];
-      parts.push(await this.runChunk(slice(inputIds), slice(attentionMask), n, seqLen, outputs));
+      parts.push(await this.runChunk(slice(inputIds), slice(attentionMask), n, seqLen, outputs, timings));
     }
     const merged: ForwardResult = {};
     for (const name of outputs) {
@@ -107,6 +132,7 @@ export class Runner {
     batch: number,
     seqLen: number,
     outputs: OutputName[],
+    timings?: DispatchTiming[],
   ): Promise<ForwardResult> {
     const device = this.model.device;
     const { plan, staging } = this.entryFor(batch, seqLen, outputs.includes('logits'));
@@ -114,9 +140,19 @@ export class Runner {
     device.queue.writeBuffer(plan.attentionMask.buffer, 0, Uint32Array.from(attentionMask));
 
     const encoder = device.createCommandEncoder({ label: `forward ${batch}x${seqLen}` });
-    const pass = encoder.beginComputePass({ label: 'neobert' });
-    for (const d of plan.dispatches) d.encode(pass);
-    pass.end();
+    const timer = timings ? new PassTimer(device, plan.dispatches.length) : null;
+    if (timer) {
+      plan.dispatches.forEach((d, i) => {
+        const pass = encoder.beginComputePass({ label: d.label, timestampWrites: timer.writes(i) });
+        d.encode(pass);
+        pass.end();
+      });
+      timer.resolve(encoder);
+    } else {
+      const pass = encoder.beginComputePass({ label: 'neobert' });
+      for (const d of plan.dispatches) d.encode(pass);
+      pass.end();
+    }
     const reads: [OutputName, GPUBuffer, number][] = [];
     for (const name of outputs) {
       const tensor = plan.outputs[name];
@@ -139,6 +175,11 @@ export class Runner {
       result[name] = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
       buffer.unmap();
     }
+    if (timer && timings) {
+      const ns = await timer.read();
+      plan.dispatches.forEach((d, i) => timings.push({ label: d.label, ms: Number(ns[2 * i + 1] - ns[2 * i]) / 1e6 }));
+      timer.destroy();
+    }
     return result;
   }
 
@@ -157,5 +198,41 @@ export class Runner {
       for (const s of staging.values()) s.destroy();
     }
     this.plans.clear();
+  }
+}
+
+/** Begin/end timestamps for N compute passes, resolved into a mappable buffer. */
+class PassTimer {
+  private readonly querySet: GPUQuerySet;
+  private readonly resolved: GPUBuffer;
+  private readonly staging: GPUBuffer;
+
+  constructor(device: GPUDevice, passes: number) {
+    const count = 2 * passes;
+    this.querySet = device.createQuerySet({ type: 'timestamp', count });
+    this.resolved = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.staging = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  writes(pass: number): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass + 1 };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    encoder.resolveQuerySet(this.querySet, 0, this.querySet.count, this.resolved, 0);
+    encoder.copyBufferToBuffer(this.resolved, 0, this.staging, 0, this.staging.size);
+  }
+
+  async read(): Promise<BigInt64Array> {
+    await this.staging.mapAsync(GPUMapMode.READ);
+    const ns = new BigInt64Array(this.staging.getMappedRange().slice(0));
+    this.staging.unmap();
+    return ns;
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.resolved.destroy();
+    this.staging.destroy();
   }
 }
