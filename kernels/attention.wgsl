@@ -1,10 +1,13 @@
 // attention: bidirectional softmax(q k^T / sqrt(D) + keyMask) v, per (sequence, head).
 //   Keys whose attention_mask is 0 get -inf; no causal mask. Padded query rows are computed
 //   (they attend to the valid keys) but are meaningless, as in the reference.
-// Layout:   q, k, v f32 [B, H, L, D]; keyMask u32 [B, L] (1 = attend); out f32 [B, L, H, D]
-//           (= [tokens, C], heads concatenated, ready for the wo projection).
-// Dispatch: (ceil(L / BLOCK_Q), H, B) workgroups of WG threads. A workgroup owns BLOCK_Q query
-//           rows; keys stream through workgroup memory BLOCK_K rows at a time with an online
+// Layout:   q, k, v f32 [H, N, D] over N tokens, where sequences are contiguous token ranges
+//           (rows of a padded batch, or packed sequences with no padding at all);
+//           keyMask u32 [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token,
+//           sequence length, first query of the tile, valid), built on the host;
+//           out f32 [N, H, D] (= [N, C], heads concatenated, ready for the wo projection).
+// Dispatch: (maxTiles, H) workgroups of WG threads; a workgroup whose tile is not valid exits.
+//           A workgroup owns BLOCK_Q query rows of one sequence; keys stream through workgroup memory BLOCK_K rows at a time with an online
 //           softmax (running max, running sum, rescaled accumulator), so memory is O(L), never
 //           L x L, and 4096-token sequences run within default limits. Each key tile runs in
 //           three barrier-separated phases: scores (one thread per (query, key) pair), softmax
@@ -24,14 +27,15 @@ const BLOCK_K = 16u;
 const WG = 64u;
 const NEG_BIG = -3.0e38;
 
-struct Params { seqLen: u32, scale: f32 }
+struct Params { tokens: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
 
 var<workgroup> queryTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;  // pre-scaled by 1/sqrt(D)
 var<workgroup> keyTile: array<vec4<f32>, BLOCK_K * HEAD_DIM / 4u>;
@@ -45,12 +49,15 @@ var<workgroup> rowCorrection: array<f32, BLOCK_Q>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = tiles[wid.x];
+  // The whole workgroup reads the same tile: this exit is uniform, before any barrier.
+  if (tile.w == 0u) { return; }
   let quads = HEAD_DIM / 4u;
-  let L = params.seqLen;
+  let start = tile.x; // first token of the sequence
+  let L = tile.y;     // its length
+  let q0 = tile.z;    // first query row (within the sequence) of this tile
   let h = wid.y;
-  let b = wid.z;
-  let headBase = (b * NUM_HEADS + h) * L; // row of (b, h, position 0) in q/k/v
-  let q0 = wid.x * BLOCK_Q;
+  let headBase = h * params.tokens + start; // row of (h, sequence position 0) in q/k/v
 
   for (var i = lid; i < BLOCK_Q * quads; i += WG) {
     let row = q0 + i / quads;
@@ -78,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (lid < BLOCK_K) {
       var valid = 0u;
-      if (key0 + lid < L) { valid = keyMask[b * L + key0 + lid]; }
+      if (key0 + lid < L) { valid = keyMask[start + key0 + lid]; }
       keyValid[lid] = valid;
     }
     workgroupBarrier();
@@ -128,7 +135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var e = lid; e < BLOCK_Q * quads; e += WG) {
     let row = q0 + e / quads;
     if (row < L) {
-      out[((b * L + row) * NUM_HEADS + h) * quads + e % quads] = accTile[e] / rowSum[e / quads];
+      out[((start + row) * NUM_HEADS + h) * quads + e % quads] = accTile[e] / rowSum[e / quads];
     }
   }
 }

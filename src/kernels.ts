@@ -11,6 +11,9 @@ import swigluWGSL from '../kernels/swiglu.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import { NeoBERTError } from './errors';
+import type { SequenceRange } from './reference';
+
+export type { SequenceRange };
 
 export class KernelShapeError extends NeoBERTError {}
 
@@ -234,7 +237,7 @@ export class RopeQkvKernel extends Kernel {
       device,
       'rope_qkv',
       ropeQkvWGSL,
-      ['uniform', 'read', 'read', 'write', 'write', 'write'],
+      ['uniform', 'read', 'read', 'read', 'write', 'write', 'write'],
       { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG },
     );
     const k = new RopeQkvKernel('rope_qkv', device, pipeline, layout);
@@ -245,19 +248,19 @@ export class RopeQkvKernel extends Kernel {
   private numHeads = 0;
   private headDim = 0;
 
-  /** qkv [B*L, H*3*D], rope [maxLen, D/2, 2] -> q, k, v [B, H, L, D]. */
-  bind(label: string, qkv: GPUTensor, rope: GPUTensor, q: GPUTensor, k: GPUTensor, v: GPUTensor, batch: number, seqLen: number): Dispatch {
+  /** qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen. */
+  bind(label: string, qkv: GPUTensor, rope: GPUTensor, positions: GPUTensor, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
     const H = this.numHeads;
     const D = this.headDim;
-    const tokens = batch * seqLen;
+    const tokens = positions.shape[0];
     const maxLen = rope.shape[0];
-    if (seqLen > maxLen) throw new KernelShapeError(`rope_qkv: sequence length ${seqLen} exceeds the RoPE table (${maxLen} positions)`);
     requireTensor(this.name, 'qkv', qkv, [tokens, 3 * H * D]);
     requireTensor(this.name, 'rope', rope, [maxLen, D / 2, 2]);
-    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [batch, H, seqLen, D]);
+    requireTensor(this.name, 'positions', positions, [tokens]);
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, tokens, D]);
     const threads = (tokens * H * D) / 2;
     const [x, y] = foldWorkgroups(Math.ceil(threads / RopeQkvKernel.WG));
-    return this.dispatch(label, packParams([tokens, seqLen]), [qkv.buffer, rope.buffer, q.buffer, k.buffer, v.buffer], [x, y, 1]);
+    return this.dispatch(label, packParams([tokens]), [qkv.buffer, rope.buffer, positions.buffer, q.buffer, k.buffer, v.buffer], [x, y, 1]);
   }
 }
 
@@ -283,7 +286,7 @@ export class AttentionKernel extends Kernel {
       device,
       'attention',
       attentionWGSL,
-      ['uniform', 'read', 'read', 'read', 'read', 'write'],
+      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
       { HEAD_DIM: headDim, NUM_HEADS: numHeads },
     );
     const k = new AttentionKernel('attention', device, pipeline, layout);
@@ -294,20 +297,43 @@ export class AttentionKernel extends Kernel {
   private numHeads = 0;
   private headDim = 0;
 
-  /** q, k, v [B, H, L, D], keyMask u32 [B, L] -> out [B*L, H*D]. Every row of keyMask needs a 1. */
-  bind(label: string, q: GPUTensor, k: GPUTensor, v: GPUTensor, keyMask: GPUTensor, out: GPUTensor): Dispatch {
-    const [B, H, L, D] = q.shape;
+  /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
+  static maxTiles(tokens: number, sequences: number): number {
+    return Math.ceil(tokens / AttentionKernel.BLOCK_Q) + sequences;
+  }
+
+  /** The tile table: (start, length, first query, valid) per workgroup; unused entries invalid. */
+  static tileTable(sequences: SequenceRange[], capacity: number): Uint32Array<ArrayBuffer> {
+    const table = new Uint32Array(capacity * 4);
+    let n = 0;
+    for (const { start, length } of sequences) {
+      for (let q0 = 0; q0 < length; q0 += AttentionKernel.BLOCK_Q) {
+        if (n >= capacity) throw new KernelShapeError(`attention: more than ${capacity} tiles for ${sequences.length} sequences`);
+        table.set([start, length, q0, 1], 4 * n++);
+      }
+    }
+    return table;
+  }
+
+  /**
+   * q, k, v [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (see tileTable) -> out [N, H*D].
+   * Every sequence needs an unmasked key.
+   */
+  bind(label: string, q: GPUTensor, k: GPUTensor, v: GPUTensor, keyMask: GPUTensor, tiles: GPUTensor, out: GPUTensor): Dispatch {
+    const [H, N, D] = q.shape;
     if (H !== this.numHeads || D !== this.headDim) {
       throw new KernelShapeError(`attention: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
     }
-    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [B, H, L, D]);
-    requireTensor(this.name, 'keyMask', keyMask, [B, L]);
-    requireTensor(this.name, 'out', out, [B * L, H * D]);
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, N, D]);
+    requireTensor(this.name, 'keyMask', keyMask, [N]);
+    const maxTiles = tiles.shape[0];
+    requireTensor(this.name, 'tiles', tiles, [maxTiles, 4]);
+    requireTensor(this.name, 'out', out, [N, H * D]);
     return this.dispatch(
       label,
-      packParams([L, 1 / Math.sqrt(D)], new Set([1])),
-      [q.buffer, k.buffer, v.buffer, keyMask.buffer, out.buffer],
-      [Math.ceil(L / AttentionKernel.BLOCK_Q), H, B],
+      packParams([N, 1 / Math.sqrt(D)], new Set([1])),
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
+      [maxTiles, H, 1],
     );
   }
 }
@@ -333,23 +359,32 @@ export class SwiGLUKernel extends Kernel {
 export class PoolingKernel extends Kernel {
   static readonly WG = 64;
   static async create(device: GPUDevice): Promise<PoolingKernel> {
-    const { pipeline, layout } = await Kernel.build(device, 'pooling', poolingWGSL, ['uniform', 'read', 'read', 'write', 'write'], {
+    const { pipeline, layout } = await Kernel.build(device, 'pooling', poolingWGSL, ['uniform', 'read', 'read', 'read', 'write', 'write'], {
       WG: PoolingKernel.WG,
     });
     return new PoolingKernel('pooling', device, pipeline, layout);
   }
 
-  /** x [B*L, C], mask u32 [B, L] -> cls [B, C], mean [B, C]. Every mask row needs a 1. */
-  bind(label: string, x: GPUTensor, mask: GPUTensor, cls: GPUTensor, mean: GPUTensor): Dispatch {
-    const [B, L] = mask.shape;
-    const C = x.shape[1];
-    requireTensor(this.name, 'x', x, [B * L, C]);
-    requireTensor(this.name, 'mask', mask, [B, L]);
-    requireTensor(this.name, 'cls', cls, [B, C]);
-    requireTensor(this.name, 'mean', mean, [B, C]);
-    return this.dispatch(label, packParams([B, L, C]), [x.buffer, mask.buffer, cls.buffer, mean.buffer], [
+  /** (start, length, valid, 0) per output row; rows past the given sequences are invalid. */
+  static sequenceTable(sequences: SequenceRange[], capacity: number): Uint32Array<ArrayBuffer> {
+    if (sequences.length > capacity) throw new KernelShapeError(`pooling: ${sequences.length} sequences, capacity ${capacity}`);
+    const table = new Uint32Array(capacity * 4);
+    sequences.forEach(({ start, length }, i) => table.set([start, length, 1, 0], 4 * i));
+    return table;
+  }
+
+  /** x [N, C], mask u32 [N], sequences u32 [S, 4] (see sequenceTable) -> cls [S, C], mean [S, C]. */
+  bind(label: string, x: GPUTensor, mask: GPUTensor, sequences: GPUTensor, cls: GPUTensor, mean: GPUTensor): Dispatch {
+    const [N, C] = x.shape;
+    const S = sequences.shape[0];
+    requireTensor(this.name, 'x', x, [N, C]);
+    requireTensor(this.name, 'mask', mask, [N]);
+    requireTensor(this.name, 'sequences', sequences, [S, 4]);
+    requireTensor(this.name, 'cls', cls, [S, C]);
+    requireTensor(this.name, 'mean', mean, [S, C]);
+    return this.dispatch(label, packParams([C]), [x.buffer, mask.buffer, sequences.buffer, cls.buffer, mean.buffer], [
       Math.ceil(C / PoolingKernel.WG),
-      B,
+      S,
       1,
     ]);
   }

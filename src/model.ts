@@ -55,20 +55,27 @@ export interface PlanOptions {
   logits: boolean;
 }
 
-/** Every buffer and dispatch of one batch shape, built once and reused. */
+/**
+ * Every buffer and dispatch for up to `tokens` tokens in up to `sequences` sequences, built once
+ * and reused. Sequences are contiguous token ranges: the rows of a padded batch, or packed
+ * sequences with no padding; the host fills the tables per call (see Runner).
+ */
 export interface ForwardPlan {
-  batch: number;
-  seqLen: number;
+  tokens: number;
+  sequences: number;
   options: PlanOptions;
-  inputIds: GPUTensor; // (B*L) u32
-  attentionMask: GPUTensor; // (B, L) u32
+  inputIds: GPUTensor; // (N) u32
+  attentionMask: GPUTensor; // (N) u32, 1 = token, 0 = padding
+  positions: GPUTensor; // (N) u32, position of each token in its sequence
+  attentionTiles: GPUTensor; // (maxTiles, 4) u32, see AttentionKernel.tileTable
+  sequenceTable: GPUTensor; // (S, 4) u32, see PoolingKernel.sequenceTable
   outputs: {
-    lastHiddenState: GPUTensor; // (B*L, C)
-    pooledCls: GPUTensor; // (B, C)
-    pooledMean: GPUTensor; // (B, C)
-    pooledClsNormalized: GPUTensor; // (B, C)
-    pooledMeanNormalized: GPUTensor; // (B, C)
-    logits: GPUTensor | null; // (B*L, V) MLM or (B, labels) classification
+    lastHiddenState: GPUTensor; // (N, C)
+    pooledCls: GPUTensor; // (S, C)
+    pooledMean: GPUTensor; // (S, C)
+    pooledClsNormalized: GPUTensor; // (S, C)
+    pooledMeanNormalized: GPUTensor; // (S, C)
+    logits: GPUTensor | null; // (N, V) MLM or (S, labels) classification
   };
   dispatches: Dispatch[];
   /** Every intermediate by label, for layer-by-layer debugging against the reference. */
@@ -153,7 +160,7 @@ export class NeoBERTModel {
     );
   }
 
-  /** Largest number of tokens (B*L) one forward can hold within the device's binding limit. */
+  /** Largest number of tokens one forward can hold within the device's binding limit. */
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, ffnWidth: F, vocabSize: V } = this.config;
     let widest = Math.max(3 * C, 2 * F);
@@ -163,13 +170,14 @@ export class NeoBERTModel {
   }
 
   /**
-   * The forward pass of one batch shape, as an ordered list of dispatches. Shapes: B sequences
-   * of L tokens (right-padded), N = B*L, C hidden, H heads of D, F FFN width, V vocabulary.
+   * The forward pass as an ordered list of dispatches, for N tokens in S sequences. Shapes:
+   * C hidden, H heads of D, F FFN width, V vocabulary; sequences are token ranges of the N.
    */
-  planForward(batch: number, seqLen: number, options: PlanOptions): ForwardPlan {
+  planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
     const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = this.config;
     const k = this.kernels;
-    const N = batch * seqLen;
+    const N = tokens;
+    const S = sequences;
     const tensors = new Map<string, GPUTensor>();
     const alloc = (label: string, shape: number[]): GPUTensor => {
       checkBufferSize(this.device, `${label} [${shape}]`, elementCount(shape) * 4);
@@ -178,22 +186,25 @@ export class NeoBERTModel {
       return t;
     };
     const inputIds = alloc('input_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [batch, seqLen]); // (B, L) u32
+    const attentionMask = alloc('attention_mask', [N]); // (N) u32
+    const positions = alloc('positions', [N]); // (N) u32
+    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
+    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
     const normed = alloc('normed', [N, C]); // (N, C) rmsnorm output
     const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [batch, H, seqLen, D]); // (B, H, L, D) after RoPE
-    const kk = alloc('k', [batch, H, seqLen, D]); // (B, H, L, D) after RoPE
-    const v = alloc('v', [batch, H, seqLen, D]); // (B, H, L, D)
+    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
+    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
+    const v = alloc('v', [H, N, D]); // (H, N, D)
     const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
     const gateUp = alloc('w12_out', [N, 2 * F]); // (N, 2F) gate | up
     const swi = alloc('swiglu_out', [N, F]); // (N, F)
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
-    const cls = alloc('pooled_cls', [batch, C]); // (B, C)
-    const mean = alloc('pooled_mean', [batch, C]); // (B, C)
-    const clsNorm = alloc('pooled_cls_normalized', [batch, C]); // (B, C)
-    const meanNorm = alloc('pooled_mean_normalized', [batch, C]); // (B, C)
+    const cls = alloc('pooled_cls', [S, C]); // (S, C)
+    const mean = alloc('pooled_mean', [S, C]); // (S, C)
+    const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
+    const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
 
     const d: Dispatch[] = [];
     d.push(k.embedding.bind('embedding', inputIds, this.embedding, xA)); // (N, C)
@@ -201,8 +212,8 @@ export class NeoBERTModel {
       const L = `layer${i}`;
       d.push(k.rmsnorm.bind(`${L}.attention_norm`, xA, w.attentionNorm, normed, eps)); // (N, C)
       d.push(k.matmul.bind(`${L}.qkv`, normed, w.qkv, qkv)); // (N, 3C)
-      d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, q, kk, v, batch, seqLen)); // (B, H, L, D) x3
-      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attn)); // (N, C)
+      d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
       d.push(k.matmulResidual.bind(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
       d.push(k.rmsnorm.bind(`${L}.ffn_norm`, xB, w.ffnNorm, normed, eps)); // (N, C)
       d.push(k.matmul.bind(`${L}.w12`, normed, w.w12, gateUp)); // (N, 2F)
@@ -210,27 +221,30 @@ export class NeoBERTModel {
       d.push(k.matmulResidual.bind(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
     });
     d.push(k.rmsnorm.bind('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
-    d.push(k.pooling.bind('pooling', last, attentionMask, cls, mean)); // (B, C) x2
-    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (B, C)
-    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (B, C)
+    d.push(k.pooling.bind('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
+    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (S, C)
+    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
 
     let logits: GPUTensor | null = null;
     if (options.logits && this.head.kind === 'mlm') {
       logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
       d.push(k.matmulBias.bind('mlm_head', last, this.head.weight, logits, { bias: this.head.bias }));
     } else if (options.logits && this.head.kind === 'classification') {
-      const dense = alloc('classifier_dense', [batch, C]); // (B, C)
-      logits = alloc('logits', [batch, this.numLabels]); // (B, labels)
+      const dense = alloc('classifier_dense', [S, C]); // (S, C)
+      logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       d.push(k.matmulBiasTanh.bind('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
       d.push(k.matmulBias.bind('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
     }
 
     return {
-      batch,
-      seqLen,
+      tokens: N,
+      sequences: S,
       options,
       inputIds,
       attentionMask,
+      positions,
+      attentionTiles,
+      sequenceTable,
       outputs: {
         lastHiddenState: last,
         pooledCls: cls,

@@ -65,64 +65,83 @@ export function ropeTable(maxLen: number, headDim: number, theta: number): Float
   return table;
 }
 
-/** qkv [B*L, H, 3, D] -> q, k, v [B, H, L, D], RoPE (adjacent pairs) on q and k. */
+/** A contiguous token range [start, start + length) holding one sequence. */
+export interface SequenceRange {
+  start: number;
+  length: number;
+}
+
+/** Sequences of a right-padded [B, L] batch: row b is tokens [b*L, (b+1)*L). */
+export function paddedSequences(batch: number, seqLen: number): SequenceRange[] {
+  return Array.from({ length: batch }, (_, b) => ({ start: b * seqLen, length: seqLen }));
+}
+
+/** Position of every token inside its sequence. */
+export function tokenPositions(sequences: SequenceRange[], tokens: number): Uint32Array<ArrayBuffer> {
+  const positions = new Uint32Array(tokens);
+  for (const { start, length } of sequences) for (let p = 0; p < length; p++) positions[start + p] = p;
+  return positions;
+}
+
+/** qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k. */
 export function ropeQkvRef(
   qkv: Float32Array,
   rope: Float32Array,
-  batch: number,
-  seqLen: number,
+  positions: ArrayLike<number>,
   numHeads: number,
   headDim: number,
 ): { q: Float32Array; k: Float32Array; v: Float32Array } {
-  const size = batch * numHeads * seqLen * headDim;
+  const tokens = positions.length;
+  const size = numHeads * tokens * headDim;
   const q = new Float32Array(size);
   const k = new Float32Array(size);
   const v = new Float32Array(size);
   const pairs = headDim / 2;
-  for (let b = 0; b < batch; b++) {
-    for (let p = 0; p < seqLen; p++) {
-      const token = b * seqLen + p;
-      for (let h = 0; h < numHeads; h++) {
-        const src = (token * numHeads + h) * 3 * headDim;
-        const dst = ((b * numHeads + h) * seqLen + p) * headDim;
-        for (let j = 0; j < pairs; j++) {
-          const c = rope[(p * pairs + j) * 2];
-          const s = rope[(p * pairs + j) * 2 + 1];
-          for (const [target, offset] of [[q, 0], [k, headDim]] as const) {
-            const a = qkv[src + offset + 2 * j];
-            const bb = qkv[src + offset + 2 * j + 1];
-            target[dst + 2 * j] = a * c - bb * s;
-            target[dst + 2 * j + 1] = a * s + bb * c;
-          }
+  for (let token = 0; token < tokens; token++) {
+    const p = positions[token];
+    for (let h = 0; h < numHeads; h++) {
+      const src = (token * numHeads + h) * 3 * headDim;
+      const dst = (h * tokens + token) * headDim;
+      for (let j = 0; j < pairs; j++) {
+        const c = rope[(p * pairs + j) * 2];
+        const s = rope[(p * pairs + j) * 2 + 1];
+        for (const [target, offset] of [[q, 0], [k, headDim]] as const) {
+          const a = qkv[src + offset + 2 * j];
+          const bb = qkv[src + offset + 2 * j + 1];
+          target[dst + 2 * j] = a * c - bb * s;
+          target[dst + 2 * j + 1] = a * s + bb * c;
         }
-        v.set(qkv.subarray(src + 2 * headDim, src + 3 * headDim), dst);
       }
+      v.set(qkv.subarray(src + 2 * headDim, src + 3 * headDim), dst);
     }
   }
   return { q, k, v };
 }
 
-/** softmax(q k^T / sqrt(D), masked keys -inf) v; q, k, v [B, H, L, D] -> out [B*L, H*D]. */
+/**
+ * softmax(q k^T / sqrt(D), masked keys -inf) v within each sequence; q, k, v [H, N, D],
+ * keyMask [N] -> out [N, H*D]. Tokens outside every sequence are left zero.
+ */
 export function attentionRef(
   q: Float32Array,
   k: Float32Array,
   v: Float32Array,
   keyMask: ArrayLike<number>,
-  batch: number,
+  sequences: SequenceRange[],
   numHeads: number,
-  seqLen: number,
   headDim: number,
 ): Float32Array {
-  const out = new Float32Array(batch * seqLen * numHeads * headDim);
+  const tokens = q.length / (numHeads * headDim);
+  const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
-  const scores = new Float64Array(seqLen);
-  for (let b = 0; b < batch; b++) {
+  for (const { start, length: L } of sequences) {
+    const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
-      const base = (b * numHeads + h) * seqLen;
-      for (let i = 0; i < seqLen; i++) {
+      const base = h * tokens + start;
+      for (let i = 0; i < L; i++) {
         let max = -Infinity;
-        for (let j = 0; j < seqLen; j++) {
-          if (!keyMask[b * seqLen + j]) {
+        for (let j = 0; j < L; j++) {
+          if (!keyMask[start + j]) {
             scores[j] = -Infinity;
             continue;
           }
@@ -132,14 +151,14 @@ export function attentionRef(
           max = Math.max(max, scores[j]);
         }
         let sum = 0;
-        for (let j = 0; j < seqLen; j++) {
+        for (let j = 0; j < L; j++) {
           scores[j] = Math.exp(scores[j] - max);
           sum += scores[j];
         }
-        const dst = ((b * seqLen + i) * numHeads + h) * headDim;
+        const dst = ((start + i) * numHeads + h) * headDim;
         for (let d = 0; d < headDim; d++) {
           let acc = 0;
-          for (let j = 0; j < seqLen; j++) acc += scores[j] * v[(base + j) * headDim + d];
+          for (let j = 0; j < L; j++) acc += scores[j] * v[(base + j) * headDim + d];
           out[dst + d] = acc / sum;
         }
       }
@@ -160,30 +179,29 @@ export function swigluRef(u: Float32Array, tokens: number, width: number): Float
   return out;
 }
 
-/** x [B*L, C] -> CLS rows and masked means, each [B, C]. */
+/** x [N, C] -> the CLS row and the masked mean of each sequence, each [S, C]. */
 export function poolingRef(
   x: Float32Array,
   mask: ArrayLike<number>,
-  batch: number,
-  seqLen: number,
+  sequences: SequenceRange[],
   hidden: number,
 ): { cls: Float32Array; mean: Float32Array } {
-  const cls = new Float32Array(batch * hidden);
-  const mean = new Float32Array(batch * hidden);
-  for (let b = 0; b < batch; b++) {
-    cls.set(x.subarray(b * seqLen * hidden, (b * seqLen + 1) * hidden), b * hidden);
+  const cls = new Float32Array(sequences.length * hidden);
+  const mean = new Float32Array(sequences.length * hidden);
+  sequences.forEach(({ start, length }, s) => {
+    cls.set(x.subarray(start * hidden, (start + 1) * hidden), s * hidden);
     for (let c = 0; c < hidden; c++) {
       let sum = 0;
       let count = 0;
-      for (let t = 0; t < seqLen; t++) {
-        if (mask[b * seqLen + t]) {
-          sum += x[(b * seqLen + t) * hidden + c];
+      for (let t = start; t < start + length; t++) {
+        if (mask[t]) {
+          sum += x[t * hidden + c];
           count++;
         }
       }
-      mean[b * hidden + c] = sum / count;
+      mean[s * hidden + c] = sum / count;
     }
-  }
+  });
   return { cls, mean };
 }
 
@@ -218,12 +236,14 @@ export function referenceForward(
   const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = config;
   const N = batch * seqLen;
   const rope = ropeTable(seqLen, D, config.ropeTheta);
+  const sequences = paddedSequences(batch, seqLen);
+  const positions = tokenPositions(sequences, N);
   let x = embeddingRef(inputIds, weights.embedding, C); // (N, C)
   for (const layer of weights.layers) {
     const h = rmsnormRef(x, layer.attentionNorm, N, C, eps); // (N, C)
     const qkv = matmulRef(h, layer.qkv, N, 3 * C, C); // (N, H*3*D)
-    const { q, k, v } = ropeQkvRef(qkv, rope, batch, seqLen, H, D); // (B, H, L, D) each
-    const o = attentionRef(q, k, v, attentionMask, batch, H, seqLen, D); // (N, C)
+    const { q, k, v } = ropeQkvRef(qkv, rope, positions, H, D); // (H, N, D) each
+    const o = attentionRef(q, k, v, attentionMask, sequences, H, D); // (N, C)
     x = matmulRef(o, layer.wo, N, C, C, { residual: x }); // (N, C)
     const g = rmsnormRef(x, layer.ffnNorm, N, C, eps); // (N, C)
     const u = matmulRef(g, layer.w12, N, 2 * F, C); // (N, 2F)
@@ -231,7 +251,7 @@ export function referenceForward(
     x = matmulRef(s, layer.w3, N, C, F, { residual: x }); // (N, C)
   }
   const last = rmsnormRef(x, weights.finalNorm, N, C, eps); // (N, C)
-  const { cls, mean } = poolingRef(last, attentionMask, batch, seqLen, C);
+  const { cls, mean } = poolingRef(last, attentionMask, sequences, C); // (B, C) x2
   let logits: Float32Array | null = null;
   const head = weights.head;
   if (head.kind === 'mlm') {

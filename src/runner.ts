@@ -1,10 +1,19 @@
-// Executes forward plans: inputs written with queue.writeBuffer, every dispatch recorded into one
-// command encoder (one compute pass), requested outputs copied to staging buffers, one submit,
-// one wait. Plans and their staging buffers are cached per batch shape; calls are serialised so
-// concurrent callers never interleave on the GPU or share a staging buffer.
+// Executes forward plans: inputs and tables written with queue.writeBuffer, every dispatch
+// recorded into one command encoder (one compute pass), requested outputs copied to staging
+// buffers, one submit, one wait. Plans and their staging buffers are cached per capacity;
+// calls are serialised so concurrent callers never interleave on the GPU or share a staging
+// buffer.
+//
+// Two ways in:
+//   forward()        a right-padded [B, L] batch, exactly like the reference (padded rows are
+//                    computed too, so every output position matches PyTorch);
+//   forwardPacked()  sequences of any lengths packed back to back with no padding at all: a
+//                    512-token and seven 16-token texts cost 624 tokens of work, not 8 x 512.
 import { NeoBERTError } from './errors';
 import { readBuffer } from './gpu';
+import { AttentionKernel, PoolingKernel, type SequenceRange } from './kernels';
 import { InputError, type ForwardPlan, type NeoBERTModel } from './model';
+import { paddedSequences, tokenPositions } from './reference';
 
 export type OutputName =
   | 'lastHiddenState'
@@ -23,6 +32,16 @@ export interface ForwardRequest {
   outputs: OutputName[];
 }
 
+export interface PackedRequest {
+  /** Token ids of each sequence ([CLS] ... [SEP]), no padding. */
+  sequences: ArrayLike<number>[];
+  outputs: OutputName[];
+}
+
+/**
+ * Outputs by name. Padded forward: token outputs (B*L, ...) and per-sequence outputs (B, ...).
+ * Packed forward: token outputs (sum of lengths, ...) in sequence order, per-sequence (S, ...).
+ */
 export type ForwardResult = Partial<Record<OutputName, Float32Array>>;
 
 /** GPU time of one dispatch, from timestamp queries (each dispatch in its own compute pass). */
@@ -34,25 +53,49 @@ export interface DispatchTiming {
 export interface RunnerStats {
   plansBuilt: number;
   forwards: number;
+  /** Token rows run through the model, padding and capacity rounding included. */
+  tokensComputed: number;
 }
 
-const MAX_CACHED_PLANS = 4;
+const MAX_CACHED_PLANS = 6;
+const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized']);
+
+/** One GPU forward's inputs, already laid out as the plan's tables expect. */
+interface Chunk {
+  tokens: number; // real tokens (rows past it are dummies up to the plan's capacity)
+  ranges: SequenceRange[];
+  inputIds: Uint32Array<ArrayBuffer>; // (tokens)
+  attentionMask: Uint32Array<ArrayBuffer>; // (tokens)
+  outputs: OutputName[];
+  exactCapacity: boolean; // padded batches use plans of exactly their shape
+}
+
+/** Packed plans are built for a few capacities, so batches of nearby sizes share one. */
+function tokenCapacity(tokens: number): number {
+  const step = tokens <= 1024 ? 128 : tokens <= 8192 ? 512 : 2048;
+  return Math.ceil(tokens / step) * step;
+}
 
 export class Runner {
   private plans = new Map<string, { plan: ForwardPlan; staging: Map<OutputName, GPUBuffer> }>();
   private queue: Promise<unknown> = Promise.resolve();
-  readonly stats: RunnerStats = { plansBuilt: 0, forwards: 0 };
+  readonly stats: RunnerStats = { plansBuilt: 0, forwards: 0, tokensComputed: 0 };
 
   constructor(readonly model: NeoBERTModel) {}
 
-  /** Runs the model on a batch; splits it into several forwards if it exceeds the device's limits. */
+  /** Runs the model on a padded batch; splits it into several forwards if it exceeds the device's limits. */
   forward(request: ForwardRequest): Promise<ForwardResult> {
     return this.enqueue(() => this.forwardNow(request));
   }
 
+  /** Runs the model on sequences packed with no padding (see the header). */
+  forwardPacked(request: PackedRequest): Promise<ForwardResult> {
+    return this.enqueue(() => this.forwardPackedNow(request));
+  }
+
   /**
-   * One forward with per-dispatch GPU timings from timestamp queries. Each dispatch gets its own
-   * compute pass, which adds a little overhead, so use forward() for end-to-end figures.
+   * One padded forward with per-dispatch GPU timings from timestamp queries. Each dispatch gets
+   * its own compute pass, which adds a little overhead, so use forward() for end-to-end figures.
    */
   profile(request: ForwardRequest): Promise<{ result: ForwardResult; timings: DispatchTiming[] }> {
     return this.enqueue(async () => {
@@ -71,42 +114,75 @@ export class Runner {
     return run;
   }
 
-  private async forwardNow(request: ForwardRequest, timings?: DispatchTiming[]): Promise<ForwardResult> {
-    const { inputIds, attentionMask, batch, seqLen, outputs } = request;
-    this.model.validateInputs(inputIds, attentionMask, batch, seqLen);
+  private checkOutputs(outputs: OutputName[]): number {
     if (outputs.includes('logits') && this.model.headKind === 'none') {
       throw new InputError('logits requested, but this checkpoint has no MLM or classification head');
     }
-    const withLogits = outputs.includes('logits');
-    const maxTokens = this.model.maxTokensPerForward({ logits: withLogits });
+    return this.model.maxTokensPerForward({ logits: outputs.includes('logits') });
+  }
+
+  private async forwardNow(request: ForwardRequest, timings?: DispatchTiming[]): Promise<ForwardResult> {
+    const { inputIds, attentionMask, batch, seqLen, outputs } = request;
+    this.model.validateInputs(inputIds, attentionMask, batch, seqLen);
+    const maxTokens = this.checkOutputs(outputs);
     if (seqLen > maxTokens) {
       throw new InputError(`one sequence of ${seqLen} tokens needs more memory than this device allows in one binding (max ${maxTokens} tokens)`);
     }
     const perChunk = Math.min(batch, Math.floor(maxTokens / seqLen));
-    if (perChunk === batch) return this.runChunk(inputIds, attentionMask, batch, seqLen, outputs, timings);
-
     const parts: ForwardResult[] = [];
     for (let b0 = 0; b0 < batch; b0 += perChunk) {
       const n = Math.min(perChunk, batch - b0);
-      const slice = (a: ArrayLike<number>) => Array.prototype.slice.call(a, b0 * seqLen, (b0 + n) * seqLen) as number[];
-      parts.push(await this.runChunk(slice(inputIds), slice(attentionMask), n, seqLen, outputs, timings));
+      const slice = (a: ArrayLike<number>) => Uint32Array.from(Array.prototype.slice.call(a, b0 * seqLen, (b0 + n) * seqLen) as number[]);
+      const chunk: Chunk = {
+        tokens: n * seqLen,
+        ranges: paddedSequences(n, seqLen),
+        inputIds: slice(inputIds),
+        attentionMask: slice(attentionMask),
+        outputs,
+        exactCapacity: true,
+      };
+      parts.push(await this.runChunk(chunk, timings));
     }
-    const merged: ForwardResult = {};
-    for (const name of outputs) {
-      const chunks = parts.map((p) => p[name]!);
-      const all = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
-      let offset = 0;
-      for (const c of chunks) {
-        all.set(c, offset);
-        offset += c.length;
-      }
-      merged[name] = all;
-    }
-    return merged;
+    return concatParts(parts, outputs);
   }
 
-  private entryFor(batch: number, seqLen: number, withLogits: boolean) {
-    const key = `${batch}x${seqLen}${withLogits ? '+logits' : ''}`;
+  private async forwardPackedNow({ sequences, outputs }: PackedRequest): Promise<ForwardResult> {
+    if (!Array.isArray(sequences) || sequences.length === 0) throw new InputError('empty batch: expected at least one sequence');
+    const { vocabSize, maxLength } = this.model.config;
+    sequences.forEach((ids, s) => {
+      if (ids.length < 1) throw new InputError(`sequence ${s} is empty`);
+      if (ids.length > maxLength) throw new InputError(`sequence ${s} has ${ids.length} tokens, over the model's limit of ${maxLength}`);
+      for (let i = 0; i < ids.length; i++) {
+        if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) {
+          throw new InputError(`sequence ${s}, token ${i}: id ${ids[i]} is out of the vocabulary range [0, ${vocabSize})`);
+        }
+      }
+    });
+    const maxTokens = this.checkOutputs(outputs);
+    // Greedy chunks of whole sequences that fit the device's binding limit (and its capacity rounding).
+    const parts: ForwardResult[] = [];
+    for (let s0 = 0; s0 < sequences.length; ) {
+      let tokens = 0;
+      let s1 = s0;
+      while (s1 < sequences.length && tokenCapacity(tokens + sequences[s1].length) <= maxTokens) tokens += sequences[s1++].length;
+      if (s1 === s0) throw new InputError(`sequence ${s0} of ${sequences[s0].length} tokens needs more memory than this device allows in one binding`);
+      const ranges: SequenceRange[] = [];
+      const inputIds = new Uint32Array(tokens);
+      let start = 0;
+      for (let s = s0; s < s1; s++) {
+        inputIds.set(sequences[s], start);
+        ranges.push({ start, length: sequences[s].length });
+        start += sequences[s].length;
+      }
+      const chunk: Chunk = { tokens, ranges, inputIds, attentionMask: new Uint32Array(tokens).fill(1), outputs, exactCapacity: false };
+      parts.push(await this.runChunk(chunk));
+      s0 = s1;
+    }
+    return concatParts(parts, outputs);
+  }
+
+  private entryFor(tokens: number, sequences: number, withLogits: boolean) {
+    const key = `${tokens}/${sequences}${withLogits ? '+logits' : ''}`;
     let entry = this.plans.get(key);
     if (entry) {
       // Refresh LRU position.
@@ -120,26 +196,34 @@ export class Runner {
       for (const s of oldest.staging.values()) s.destroy();
       this.plans.delete(oldestKey);
     }
-    entry = { plan: this.model.planForward(batch, seqLen, { logits: withLogits }), staging: new Map() };
+    entry = { plan: this.model.planForward(tokens, sequences, { logits: withLogits }), staging: new Map() };
     this.stats.plansBuilt++;
     this.plans.set(key, entry);
     return entry;
   }
 
-  private async runChunk(
-    inputIds: ArrayLike<number>,
-    attentionMask: ArrayLike<number>,
-    batch: number,
-    seqLen: number,
-    outputs: OutputName[],
-    timings?: DispatchTiming[],
-  ): Promise<ForwardResult> {
+  private async runChunk(chunk: Chunk, timings?: DispatchTiming[]): Promise<ForwardResult> {
     const device = this.model.device;
-    const { plan, staging } = this.entryFor(batch, seqLen, outputs.includes('logits'));
-    device.queue.writeBuffer(plan.inputIds.buffer, 0, Uint32Array.from(inputIds));
-    device.queue.writeBuffer(plan.attentionMask.buffer, 0, Uint32Array.from(attentionMask));
+    const { tokens, ranges, outputs } = chunk;
+    const capacity = chunk.exactCapacity ? tokens : tokenCapacity(tokens);
+    const sequenceCapacity = chunk.exactCapacity ? ranges.length : Math.ceil(ranges.length / 8) * 8;
+    const { plan, staging } = this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'));
 
-    const encoder = device.createCommandEncoder({ label: `forward ${batch}x${seqLen}` });
+    // Rows past `tokens` are dummies: id 0, masked, in no sequence; attention never reads them.
+    const write = (buffer: GPUBuffer, data: Uint32Array<ArrayBuffer>) => device.queue.writeBuffer(buffer, 0, data);
+    const padTo = (data: Uint32Array<ArrayBuffer>) => {
+      if (data.length === capacity) return data;
+      const padded = new Uint32Array(capacity);
+      padded.set(data);
+      return padded;
+    };
+    write(plan.inputIds.buffer, padTo(chunk.inputIds));
+    write(plan.attentionMask.buffer, padTo(chunk.attentionMask));
+    write(plan.positions.buffer, tokenPositions(ranges, capacity));
+    write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
+    write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
+
+    const encoder = device.createCommandEncoder({ label: `forward ${tokens} tokens / ${ranges.length} sequences` });
     const timer = timings ? new PassTimer(device, plan.dispatches.length) : null;
     if (timer) {
       plan.dispatches.forEach((d, i) => {
@@ -157,10 +241,12 @@ export class Runner {
     for (const name of outputs) {
       const tensor = plan.outputs[name];
       if (!tensor) throw new NeoBERTError(`output ${name} is not produced by this model`);
-      const bytes = tensor.shape.reduce((a, b) => a * b, 1) * 4;
+      // Only the real rows come back: per-sequence outputs have one row per sequence.
+      const rows = PER_SEQUENCE.has(name) || (name === 'logits' && this.model.headKind === 'classification') ? ranges.length : tokens;
+      const bytes = (rows * tensor.shape.reduce((a, b) => a * b, 1) * 4) / tensor.shape[0];
       let buffer = staging.get(name);
       if (!buffer) {
-        buffer = device.createBuffer({ label: `${name}.staging`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        buffer = device.createBuffer({ label: `${name}.staging`, size: tensor.buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         staging.set(name, buffer);
       }
       encoder.copyBufferToBuffer(tensor.buffer, 0, buffer, 0, bytes);
@@ -168,8 +254,9 @@ export class Runner {
     }
     device.queue.submit([encoder.finish()]);
     this.stats.forwards++;
+    this.stats.tokensComputed += capacity;
 
-    await Promise.all(reads.map(([, buffer]) => buffer.mapAsync(GPUMapMode.READ)));
+    await Promise.all(reads.map(([, buffer, bytes]) => buffer.mapAsync(GPUMapMode.READ, 0, bytes)));
     const result: ForwardResult = {};
     for (const [name, buffer, bytes] of reads) {
       result[name] = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
@@ -183,11 +270,11 @@ export class Runner {
     return result;
   }
 
-  /** Reads one intermediate of the last plan of this shape by label (debugging). */
-  async readIntermediate(batch: number, seqLen: number, label: string, withLogits = false): Promise<Float32Array> {
-    const entry = this.plans.get(`${batch}x${seqLen}${withLogits ? '+logits' : ''}`);
+  /** Reads one intermediate of the most recent plan by label (layer-by-layer debugging). */
+  async readIntermediate(label: string): Promise<Float32Array> {
+    const entry = [...this.plans.values()].at(-1);
     const tensor = entry?.plan.tensors.get(label);
-    if (!tensor) throw new NeoBERTError(`no intermediate "${label}" for batch shape ${batch}x${seqLen}`);
+    if (!tensor) throw new NeoBERTError(`no intermediate "${label}" in the last plan`);
     const bytes = tensor.shape.reduce((a, b) => a * b, 1) * 4;
     return new Float32Array(await readBuffer(this.model.device, tensor.buffer, bytes));
   }
@@ -199,6 +286,22 @@ export class Runner {
     }
     this.plans.clear();
   }
+}
+
+function concatParts(parts: ForwardResult[], outputs: OutputName[]): ForwardResult {
+  if (parts.length === 1) return parts[0];
+  const merged: ForwardResult = {};
+  for (const name of outputs) {
+    const chunks = parts.map((p) => p[name]!);
+    const all = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
+    let offset = 0;
+    for (const c of chunks) {
+      all.set(c, offset);
+      offset += c.length;
+    }
+    merged[name] = all;
+  }
+  return merged;
 }
 
 /** Begin/end timestamps for N compute passes, resolved into a mappable buffer. */

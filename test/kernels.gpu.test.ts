@@ -21,6 +21,8 @@ import {
   ropeQkvRef,
   ropeTable,
   swigluRef,
+  tokenPositions,
+  type SequenceRange,
 } from '../src/reference';
 import { expectClose, randomArray } from './compare';
 import { emptyTensor, readTensor, runDispatches, tensorFrom, testGPU } from './gpu-context';
@@ -32,6 +34,16 @@ beforeAll(async () => {
 
 function randomIds(n: number, vocab: number, seed: number): Uint32Array {
   return Uint32Array.from(randomArray(n, seed), (r) => Math.floor(((r + 1) / 2) * vocab) % vocab);
+}
+
+/** Sequences back to back: lengths [3, 5] -> token ranges [0, 3) and [3, 8). */
+function packedSequences(lengths: number[]): SequenceRange[] {
+  let start = 0;
+  return lengths.map((length) => {
+    const range = { start, length };
+    start += length;
+    return range;
+  });
 }
 
 /** Right-padded mask: sequence b keeps lengths[b] tokens. */
@@ -128,68 +140,66 @@ describe('matmul', () => {
 
 describe('rope_qkv', () => {
   it.each([
-    [1, 1, 1, 16],
-    [2, 57, 3, 32],
-    [1, 1001, 2, 64],
-  ])('B=%i L=%i H=%i D=%i', async (B, L, H, D) => {
-    const qkv = randomArray(B * L * 3 * H * D, 10, 3);
+    [[1], 1, 16],
+    [[57, 57], 3, 32],
+    [[1001], 2, 64],
+    [[5, 300, 1], 2, 16], // packed sequences of different lengths
+  ])('sequences %j H=%i D=%i', async (lengths, H, D) => {
+    const sequences = packedSequences(lengths);
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const qkv = randomArray(N * 3 * H * D, 10, 3);
     const maxLen = 4096;
     const rope = ropeTable(maxLen, D, 10000);
+    const positions = tokenPositions(sequences, N);
     const kernel = await RopeQkvKernel.create(device, H, D);
-    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [B, H, L, D]));
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
     await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'qkv', qkv, [B * L, 3 * H * D]), tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]), q, k, v, B, L),
+      kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), q, k, v),
     ]);
-    const ref = ropeQkvRef(qkv, rope, B, L, H, D);
+    const ref = ropeQkvRef(qkv, rope, positions, H, D);
     expectClose(await readTensor(device, q), ref.q, { atol: 1e-6, rtol: 1e-5, label: 'q' });
     expectClose(await readTensor(device, k), ref.k, { atol: 1e-6, rtol: 1e-5, label: 'k' });
     expectClose(await readTensor(device, v), ref.v, { atol: 0, rtol: 0, label: 'v' });
   });
-
-  it('rejects a sequence longer than the RoPE table', async () => {
-    const kernel = await RopeQkvKernel.create(device, 1, 4);
-    const rope = tensorFrom(device, 'rope', ropeTable(8, 4, 10000), [8, 2, 2]);
-    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [1, 1, 9, 4]));
-    expect(() => kernel.bind('t', emptyTensor(device, 'qkv', [9, 12]), rope, q, k, v, 1, 9)).toThrow(/sequence length 9 exceeds the RoPE table \(8/);
-  });
 });
 
 describe('attention', () => {
+  async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
+    const sequences = packedSequences(lengths);
+    const N = mask.length;
+    const q = randomArray(H * N * D, 11, 2);
+    const k = randomArray(H * N * D, 12, 2);
+    const v = randomArray(H * N * D, 13);
+    const kernel = await AttentionKernel.create(device, H, D);
+    const out = emptyTensor(device, 'out', [N, H * D]);
+    const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+    const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
+    const shape = [H, N, D];
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
+    ]);
+    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label });
+  }
+
   it.each([
-    // B, H, L, D, valid lengths per sequence
+    // B, H, L, D, valid lengths per (right-padded) sequence
     [1, 1, 1, 16, [1]],
     [2, 3, 57, 32, [57, 20]],
     [3, 2, 65, 64, [1, 65, 33]],
     [1, 1, 1001, 64, [1001]],
     [1, 1, 4096, 64, [4000]], // the model's max_length: O(L) memory, padded tail
-  ])('B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
-    const size = B * H * L * D;
-    const q = randomArray(size, 11, 2);
-    const k = randomArray(size, 12, 2);
-    const v = randomArray(size, 13);
-    const mask = paddedMask(lengths as number[], L);
-    const kernel = await AttentionKernel.create(device, H, D);
-    const out = emptyTensor(device, 'out', [B * L, H * D]);
-    const shape = [B, H, L, D];
-    await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [B, L]), out),
-    ]);
-    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, B, H, L, D), { atol: 1e-5, rtol: 1e-4, label: 'attention' });
+  ])('padded B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
+    await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention');
+  });
+
+  it('packed sequences of lengths 1, 17, 300 and 16 with no padding', async () => {
+    const lengths = [1, 17, 300, 16];
+    await check(2, 32, lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 'attention-packed');
   });
 
   it('handles a mask with holes (not only right padding)', async () => {
-    const [B, H, L, D] = [1, 2, 40, 16];
-    const q = randomArray(B * H * L * D, 14, 2);
-    const k = randomArray(B * H * L * D, 15, 2);
-    const v = randomArray(B * H * L * D, 16);
-    const mask = Uint32Array.from({ length: L }, (_, i) => (i % 3 === 1 ? 0 : 1));
-    const kernel = await AttentionKernel.create(device, H, D);
-    const out = emptyTensor(device, 'out', [L, H * D]);
-    const shape = [B, H, L, D];
-    await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [B, L]), out),
-    ]);
-    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, B, H, L, D), { label: 'attention-holes' });
+    const L = 40;
+    await check(2, 16, [L], Uint32Array.from({ length: L }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-holes');
   });
 
   it('rejects head dims it cannot hold', async () => {
@@ -217,16 +227,36 @@ describe('pooling', () => {
     [1, 1, 64, [1]],
     [3, 57, 60, [57, 1, 30]],
     [2, 1001, 68, [1001, 500]],
-  ])('B=%i L=%i C=%i', async (B, L, C, lengths) => {
+  ])('padded B=%i L=%i C=%i', async (B, L, C, lengths) => {
     const x = randomArray(B * L * C, 18, 5);
     const mask = paddedMask(lengths as number[], L);
+    const sequences = packedSequences(Array(B).fill(L));
     const kernel = await PoolingKernel.create(device);
     const cls = emptyTensor(device, 'cls', [B, C]);
     const mean = emptyTensor(device, 'mean', [B, C]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [B * L, C]), tensorFrom(device, 'mask', mask, [B, L]), cls, mean)]);
-    const ref = poolingRef(x, mask, B, L, C);
+    const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, B), [B, 4]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [B * L, C]), tensorFrom(device, 'mask', mask, [B * L]), table, cls, mean)]);
+    const ref = poolingRef(x, mask, sequences, C);
     expectClose(await readTensor(device, cls), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
     expectClose(await readTensor(device, mean), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
+  });
+
+  it('packed sequences, table with unused rows', async () => {
+    const lengths = [3, 1, 57];
+    const N = 61;
+    const C = 36;
+    const x = randomArray(N * C, 20, 5);
+    const mask = new Uint32Array(N).fill(1);
+    const sequences = packedSequences(lengths);
+    const capacity = 8;
+    const kernel = await PoolingKernel.create(device);
+    const cls = emptyTensor(device, 'cls', [capacity, C]);
+    const mean = emptyTensor(device, 'mean', [capacity, C]);
+    const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, capacity), [capacity, 4]);
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [N, C]), tensorFrom(device, 'mask', mask, [N]), table, cls, mean)]);
+    const ref = poolingRef(x, mask, sequences, C);
+    expectClose((await readTensor(device, mean)).subarray(0, 3 * C), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
+    expectClose((await readTensor(device, cls)).subarray(0, 3 * C), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
   });
 });
 
