@@ -38,6 +38,8 @@ struct Params { tokens: u32, scale: f32 }
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
 
 var<workgroup> queryTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;  // pre-scaled by 1/sqrt(D)
+// Keys are stored dim-major (keyTile[d4 * BLOCK_K + j]) so that invocations working on
+// consecutive keys read consecutive addresses in the score phase.
 var<workgroup> keyTile: array<vec4<f32>, BLOCK_K * HEAD_DIM / 4u>;
 var<workgroup> valueTile: array<vec4<f32>, BLOCK_K * HEAD_DIM / 4u>;
 var<workgroup> accTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;
@@ -80,7 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         kv = k[(headBase + key) * quads + i % quads];
         vv = v[(headBase + key) * quads + i % quads];
       }
-      keyTile[i] = kv;
+      keyTile[(i % quads) * BLOCK_K + i / quads] = kv;
       valueTile[i] = vv;
     }
     if (lid < BLOCK_K) {
@@ -95,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let i = pair / BLOCK_K;
       let j = pair % BLOCK_K;
       var dot4 = vec4<f32>(0.0);
-      for (var d = 0u; d < quads; d++) { dot4 += queryTile[i * quads + d] * keyTile[j * quads + d]; }
+      for (var d = 0u; d < quads; d++) { dot4 += queryTile[i * quads + d] * keyTile[d * BLOCK_K + j]; }
       probs[pair] = dot4.x + dot4.y + dot4.z + dot4.w;
     }
     workgroupBarrier();
