@@ -6,7 +6,20 @@ import { CheckpointError } from './errors';
 import { parseSafetensors, type SafetensorsFile } from './safetensors';
 import { buildWeights, parameterCount, summarizeDtypes, type NeoBERTWeights, type TensorLookup } from './weights';
 
-export type ProgressFn = (progress: { file: string; loaded: number; total: number | null }) => void;
+export interface Progress {
+  /** File name inside the checkpoint folder, e.g. "model.safetensors". */
+  file: string;
+  loaded: number;
+  /** Bytes expected, when known. */
+  total: number | null;
+  /** True when the bytes come from the browser's Cache Storage, not the network. */
+  cached?: boolean;
+}
+
+export type ProgressFn = (progress: Progress) => void;
+
+/** Cache Storage bucket used for downloaded checkpoint files (browser and workers). */
+export const DEFAULT_CACHE_NAME = 'neobert-webgpu-v1';
 
 export interface CheckpointSource {
   /** Where the files come from (URL, folder, ...), used in messages. */
@@ -37,15 +50,16 @@ function httpFailure(url: string, response: Response): CheckpointError {
 }
 
 /** Reads the body chunk by chunk so progress can be reported and a known size is allocated once. */
-async function readBody(response: Response, file: string, url: string, onProgress?: ProgressFn): Promise<Uint8Array> {
+async function readBody(response: Response, file: string, url: string, onProgress?: ProgressFn, cached = false): Promise<Uint8Array> {
   const lengthHeader = response.headers.get('content-length') ?? '';
   const encoding = response.headers.get('content-encoding') ?? 'identity';
   // With a content-encoding, content-length counts compressed bytes, not the bytes we receive.
   const knownTotal = /^\d+$/.test(lengthHeader) && encoding === 'identity' ? Number(lengthHeader) : null;
-  onProgress?.({ file, loaded: 0, total: knownTotal });
+  const report = (loaded: number) => onProgress?.(cached ? { file, loaded, total: knownTotal, cached } : { file, loaded, total: knownTotal });
+  report(0);
   if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
-    onProgress?.({ file, loaded: bytes.byteLength, total: knownTotal });
+    report(bytes.byteLength);
     return bytes;
   }
 
@@ -72,7 +86,7 @@ async function readBody(response: Response, file: string, url: string, onProgres
       chunks.push(value);
     }
     loaded += value.byteLength;
-    onProgress?.({ file, loaded, total: knownTotal });
+    report(loaded);
   }
   if (preallocated) {
     if (loaded !== preallocated.byteLength) {
@@ -89,37 +103,86 @@ async function readBody(response: Response, file: string, url: string, onProgres
   return joined;
 }
 
+export interface UrlSourceOptions {
+  /** fetch to use (tests, custom headers); default globalThis.fetch. */
+  fetch?: typeof fetch;
+  /**
+   * Keep downloaded files in Cache Storage under this bucket name, keyed by URL, so a later
+   * visit reads them from disk. Default: DEFAULT_CACHE_NAME where Cache Storage exists (browser
+   * pages and workers on https or localhost), off elsewhere (Node). false turns it off.
+   */
+  cache?: string | false;
+}
+
+/** Cache Storage when this runtime has it (secure browser contexts), else null. */
+async function openCache(name: string | false | undefined): Promise<Cache | null> {
+  if (name === false) return null;
+  const storage = (globalThis as { caches?: CacheStorage }).caches;
+  if (!storage) return null;
+  try {
+    return await storage.open(name ?? DEFAULT_CACHE_NAME);
+  } catch {
+    return null; // e.g. storage disabled: download every time
+  }
+}
+
 /** A Hub-style folder URL, e.g. https://huggingface.co/chandar-lab/NeoBERT/resolve/main/ */
-export function urlSource(baseUrl: string, fetchImpl: typeof fetch = fetch): CheckpointSource {
+export function urlSource(baseUrl: string, options: UrlSourceOptions | typeof fetch = {}): CheckpointSource {
+  const { fetch: fetchImpl = globalThis.fetch.bind(globalThis), cache: cacheName } = typeof options === 'function' ? { fetch: options } : options;
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  const request = async (name: string): Promise<{ url: string; response: Response | null }> => {
+  let cachePromise: Promise<Cache | null> | null = null;
+  const cache = () => (cachePromise ??= openCache(cacheName));
+
+  const request = async (name: string): Promise<{ url: string; response: Response | null; cached: boolean }> => {
     const url = base + name;
+    const hit = await (await cache())?.match(url).catch(() => undefined);
+    if (hit) return { url, response: hit, cached: true };
     let response: Response;
     try {
       response = await fetchImpl(url);
     } catch (error) {
       throw new CheckpointError(`${url}: request failed (${(error as Error).message})`);
     }
-    if (response.status === 404) return { url, response: null };
+    if (response.status === 404) return { url, response: null, cached: false };
     if (!response.ok) throw httpFailure(url, response);
-    return { url, response };
+    return { url, response, cached: false };
+  };
+  /** Stores a complete, checked download; a full disk or a private window only costs the cache. */
+  const store = async (url: string, bytes: Uint8Array, contentType: string | null) => {
+    const c = await cache();
+    if (!c) return;
+    const headers: Record<string, string> = { 'content-length': String(bytes.byteLength) };
+    if (contentType) headers['content-type'] = contentType;
+    await c.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers })).catch(() => undefined);
+  };
+  const readBytes: CheckpointSource['readBytes'] = async (name, onProgress) => {
+    const { url, response, cached } = await request(name);
+    if (!response) return null;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBody(response, name, url, onProgress, cached);
+    } catch (error) {
+      // A cached entry that no longer reads back whole is dropped, so the next try downloads.
+      if (cached) await (await cache())?.delete(url).catch(() => undefined);
+      throw error;
+    }
+    if (!cached) await store(url, bytes, response.headers.get('content-type'));
+    return bytes;
   };
   return {
     label: base,
+    readBytes,
     async readText(name) {
-      const { url, response } = await request(name);
-      if (!response) return null;
-      try {
-        return await response.text();
-      } catch (error) {
-        throw new CheckpointError(`${url}: download failed (${(error as Error).message})`);
-      }
-    },
-    async readBytes(name, onProgress) {
-      const { url, response } = await request(name);
-      return response ? readBody(response, name, url, onProgress) : null;
+      const bytes = await readBytes(name);
+      return bytes && new TextDecoder().decode(bytes);
     },
   };
+}
+
+/** Deletes the Cache Storage bucket that urlSource fills (every cached checkpoint file). */
+export async function clearModelCache(name: string = DEFAULT_CACHE_NAME): Promise<boolean> {
+  const storage = (globalThis as { caches?: CacheStorage }).caches;
+  return storage ? storage.delete(name) : false;
 }
 
 /** Anything with a name and arrayBuffer(), e.g. the File objects of an <input type=file>. */

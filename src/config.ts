@@ -19,6 +19,8 @@ export interface NeoBERTConfig {
   ropeTheta: number;
   /** Set only for NeoBERTForSequenceClassification. */
   numLabels: number | null;
+  /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */
+  id2label: string[] | null;
   architectures: string[];
 }
 
@@ -122,9 +124,30 @@ export function parseConfig(json: unknown, source: string): NeoBERTConfig {
     normEps: normEps as number,
     padTokenId: padTokenId as number,
     ropeTheta: NEOBERT_ROPE_THETA,
-    numLabels: (architectures as string[]).includes(SEQUENCE_CLASSIFICATION_ARCHITECTURE) ? parseNumLabels(fields, fail) : null,
+    ...parseLabels((architectures as string[]).includes(SEQUENCE_CLASSIFICATION_ARCHITECTURE), fields, fail),
     architectures: [...(architectures as string[])],
   };
+}
+
+function parseLabels(
+  isClassifier: boolean,
+  fields: Record<string, unknown>,
+  fail: (message: string) => never,
+): { numLabels: number | null; id2label: string[] | null } {
+  if (!isClassifier) return { numLabels: null, id2label: null };
+  const numLabels = parseNumLabels(fields, fail);
+  const id2label = fields['id2label'] as Record<string, unknown> | undefined;
+  if (id2label === undefined) return { numLabels, id2label: null };
+  // JSON object keys are strings: "0".."n-1", each naming one class.
+  const names = new Array<string>(numLabels);
+  for (const [key, name] of Object.entries(id2label)) {
+    const index = Number(key);
+    if (!/^\d+$/.test(key) || index >= numLabels) fail(`id2label key ${JSON.stringify(key)} is not a class index in [0, ${numLabels})`);
+    if (typeof name !== 'string') fail(`id2label[${key}] must be a string, got ${JSON.stringify(name)}`);
+    names[index] = name as string;
+  }
+  for (let i = 0; i < numLabels; i++) if (names[i] === undefined) fail(`id2label has no name for class ${i}`);
+  return { numLabels, id2label: names };
 }
 
 function parseNumLabels(fields: Record<string, unknown>, fail: (message: string) => never): number {

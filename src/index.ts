@@ -1,7 +1,38 @@
 // Public API, browser-safe. Node-only helpers (folders, atomic writes, the bundled checkpoint
 // path) are in 'neobert-webgpu/node'.
-export { NeoBERT, type EmbedOptions, type LoadOptions, type ModelInfo, type Pooling, type DType } from './neobert';
-export { loadCheckpoint, urlSource, filesSource, memorySource, type CheckpointSource, type LoadedCheckpoint, type ProgressFn } from './checkpoint';
+export {
+  NeoBERT,
+  ModelDisposedError,
+  DeviceLostError,
+  type EmbedOptions,
+  type EmbeddingMatrix,
+  type FillMaskOptions,
+  type FillMaskPrediction,
+  type ClassifyOptions,
+  type LabelScore,
+  type LoadOptions,
+  type ModelInfo,
+  type RunTimings,
+  type Inputs,
+  type TokenIds,
+  type Pooling,
+  type DType,
+} from './neobert';
+export { NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
+export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, resolveSource, type ModelSource } from './source';
+export {
+  loadCheckpoint,
+  urlSource,
+  filesSource,
+  memorySource,
+  clearModelCache,
+  DEFAULT_CACHE_NAME,
+  type CheckpointSource,
+  type LoadedCheckpoint,
+  type Progress,
+  type ProgressFn,
+  type UrlSourceOptions,
+} from './checkpoint';
 export { parseConfig, NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './config';
 export { parseSafetensors, serializeSafetensors, SafetensorsFile } from './safetensors';
 export { NeoBERTTokenizer, TokenLimitError, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';

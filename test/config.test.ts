@@ -30,6 +30,7 @@ describe('parseConfig', () => {
       padTokenId: 0,
       ropeTheta: 10000,
       numLabels: null,
+      id2label: null,
       architectures: ['NeoBERTLMHead'],
     });
   });
@@ -61,6 +62,9 @@ describe('parseConfig', () => {
     const classifier = { ...NEOBERT_BASE_CONFIG_JSON, architectures: ['NeoBERTForSequenceClassification'] };
     expect(parseConfig({ ...classifier, num_labels: 5 }, 'c').numLabels).toBe(5);
     expect(parseConfig({ ...classifier, id2label: { 0: 'neg', 1: 'neu', 2: 'pos' } }, 'c').numLabels).toBe(3);
+    expect(parseConfig({ ...classifier, id2label: { 1: 'pos', 0: 'neg' } }, 'c').id2label).toEqual(['neg', 'pos']);
+    expect(parseConfig({ ...classifier, num_labels: 5 }, 'c').id2label).toBeNull();
+    expect(parseConfig({ ...NEOBERT_BASE_CONFIG_JSON, id2label: { 0: 'a' } }, 'c').id2label).toBeNull();
     expect(parseConfig(classifier, 'c').numLabels).toBe(2);
     expect(parseConfig({ ...NEOBERT_BASE_CONFIG_JSON, num_labels: 5 }, 'c').numLabels).toBeNull();
   });
@@ -92,5 +96,7 @@ describe('parseConfig', () => {
     expectConfigError({ ...classifier, num_labels: 2, id2label: { 0: 'a', 1: 'b', 2: 'c' } }, /num_labels=2 disagrees with id2label, which has 3 entries/);
     expectConfigError({ ...classifier, num_labels: 0 }, /num_labels must be an integer >= 1, got 0/);
     expectConfigError({ ...classifier, id2label: {} }, /id2label is empty/);
+    expectConfigError({ ...classifier, id2label: { 0: 'a', 5: 'b' } }, /id2label key "5" is not a class index in \[0, 2\)/);
+    expectConfigError({ ...classifier, id2label: { 0: 'a', 1: 7 } }, /id2label\[1\] must be a string, got 7/);
   });
 });

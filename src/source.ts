@@ -1,0 +1,96 @@
+// What NeoBERT.load accepts, turned into a CheckpointSource. Browser-safe: the Node helpers
+// (folders, the bundled checkpoint's path) are reached by a dynamic import that bundlers leave
+// alone, and only when running under Node.
+import { filesSource, urlSource, type CheckpointSource, type NamedBlob } from './checkpoint';
+import { CheckpointError } from './errors';
+
+/** Pass this to NeoBERT.load for the small bundled checkpoint (untrained weights, real vocabulary). */
+export const BUNDLED_MODEL = 'bundled';
+
+/**
+ * Where the page serves the bundled checkpoint, relative to the document's base URL (Vite serves
+ * the repository's weights/neobert-mini/ there, and copies it into the demo build).
+ */
+export const BUNDLED_MODEL_PATH = 'weights/neobert-mini/';
+
+/**
+ * A checkpoint to load:
+ * - `'bundled'` (BUNDLED_MODEL): the small checkpoint shipped with the package;
+ * - a Hub-style folder URL (`https://huggingface.co/<repo>/resolve/main/`), absolute or, in a
+ *   browser, relative to the page;
+ * - in Node, a local folder (or its model.safetensors);
+ * - the `File`s of an `<input type=file multiple>` (a FileList or an array);
+ * - any CheckpointSource (urlSource, filesSource, memorySource, folderSource).
+ */
+export type ModelSource = string | URL | CheckpointSource | Iterable<NamedBlob> | ArrayLike<NamedBlob>;
+
+export interface ResolveOptions {
+  /** Cache Storage bucket for downloads (see urlSource); false turns caching off. */
+  cache?: string | false;
+}
+
+export function isNodeRuntime(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string' && typeof (globalThis as { document?: unknown }).document === 'undefined';
+}
+
+/** The page's base URL (document.baseURI; in a worker its own location). */
+export function baseHref(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  return g.document?.baseURI ?? g.location?.href;
+}
+
+type NodeEntry = typeof import('./node/index');
+
+async function nodeEntry(): Promise<NodeEntry> {
+  // A variable specifier: bundlers do not follow it, so no node: import reaches a browser bundle.
+  const specifier = './node/index.js';
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as NodeEntry;
+  } catch (error) {
+    throw new CheckpointError(
+      `cannot load the Node helpers for paths (${(error as Error).message}); import { folderSource } from 'neobert-webgpu/node' and pass folderSource(dir)`,
+    );
+  }
+}
+
+export function isCheckpointSource(x: unknown): x is CheckpointSource {
+  const s = x as Partial<CheckpointSource> | null;
+  return typeof s === 'object' && s !== null && typeof s.readBytes === 'function' && typeof s.readText === 'function';
+}
+
+function isBlobList(x: unknown): x is Iterable<NamedBlob> | ArrayLike<NamedBlob> {
+  if (typeof x !== 'object' || x === null) return false;
+  const items = Symbol.iterator in x ? [...(x as Iterable<unknown>)] : Array.from(x as ArrayLike<unknown>);
+  return items.every((f) => typeof (f as NamedBlob)?.name === 'string' && typeof (f as NamedBlob)?.arrayBuffer === 'function');
+}
+
+/** A URL for a string in a browser: absolute, or relative to the page. */
+function browserUrl(location: string): string {
+  try {
+    return new URL(location, baseHref()).href;
+  } catch {
+    throw new CheckpointError(`${location}: not a URL (in a browser, load a Hub-style URL, '${BUNDLED_MODEL}', or Files)`);
+  }
+}
+
+export async function resolveSource(source: ModelSource, options: ResolveOptions = {}): Promise<CheckpointSource> {
+  const cache = options.cache;
+  if (source instanceof URL) source = source.href;
+  if (typeof source === 'string') {
+    if (source === '') throw new CheckpointError('empty model source: pass a folder URL, a path (Node), Files, or "bundled"');
+    if (/^https?:\/\//i.test(source)) return urlSource(source, { cache });
+    if (isNodeRuntime()) {
+      const node = await nodeEntry();
+      return node.sourceFor(source === BUNDLED_MODEL ? node.BUNDLED_MODEL_DIR : source);
+    }
+    return urlSource(browserUrl(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source), { cache });
+  }
+  if (isCheckpointSource(source)) return source;
+  if (isBlobList(source)) {
+    const files = Symbol.iterator in source ? [...source] : Array.from(source);
+    if (files.length === 0) throw new CheckpointError('no files selected: pick config.json, model.safetensors and vocab.txt or tokenizer.json');
+    return filesSource(files);
+  }
+  throw new CheckpointError(`unsupported model source ${Object.prototype.toString.call(source)}: pass a URL, a path (Node), Files, "bundled" or a CheckpointSource`);
+}

@@ -1,0 +1,72 @@
+// The worker side of NeoBERTWorker: one NeoBERT model per worker, driven by messages (see
+// worker-protocol.ts). Loaded as a module worker it serves its own scope at once:
+//   new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
+// and serveNeoBERT(port) serves any MessagePort-like endpoint (tests in Node use a MessageChannel).
+import { NeoBERTError } from './errors';
+import type { GPUContext } from './gpu';
+import { NeoBERT, type LoadOptions, type RunTimings } from './neobert';
+import type { CallMessage, ReplyMessage, WorkerEndpoint } from './worker-protocol';
+import { serializeError, transferablesOf } from './worker-protocol';
+
+export interface ServeOptions {
+  /** A GPUContext to load models on (not transferable; for hosts that already have one). */
+  gpu?: GPUContext;
+}
+
+export function serveNeoBERT(endpoint: WorkerEndpoint, serveOptions: ServeOptions = {}): void {
+  let model: NeoBERT | null = null;
+  let loading: Promise<NeoBERT> | null = null;
+  const reply = (message: ReplyMessage, transfer: Transferable[] = []) => endpoint.postMessage(message, transfer);
+
+  const loaded = async (): Promise<NeoBERT> => {
+    if (!loading) throw new NeoBERTError('no model loaded in this worker: call load first');
+    return model ?? (await loading);
+  };
+
+  const handle = async (message: CallMessage): Promise<{ value: unknown; timings?: RunTimings }> => {
+    const { id, method, args } = message;
+    if (method === 'load') {
+      if (loading) throw new NeoBERTError('this worker already holds a model: create a new NeoBERTWorker for another');
+      const [source, options = {}] = args as [string | File[], Omit<LoadOptions, 'onProgress' | 'gpu' | 'device'>];
+      loading = NeoBERT.load(source, {
+        ...options,
+        gpu: serveOptions.gpu,
+        onProgress: (progress) => reply({ kind: 'progress', id, progress }),
+      });
+      loading.catch(() => (loading = null));
+      model = await loading;
+      return { value: model.info() };
+    }
+    const m = await loaded();
+    if (method === 'dispose') return { value: await m.dispose() };
+    if (method === 'forward') return { value: await m.forward(args[0] as Parameters<NeoBERT['forward']>[0]) };
+    let timings: RunTimings | undefined;
+    const options = {
+      ...(args[1] as object),
+      onTimings: (t: RunTimings) => (timings = t),
+      onBatch: message.wantsBatch ? (done: number, total: number) => reply({ kind: 'batch', id, done, total }) : undefined,
+    };
+    let value: unknown;
+    if (method === 'embedMatrix') value = await m.embedMatrix(args[0] as Parameters<NeoBERT['embedMatrix']>[0], options);
+    else if (method === 'fillMask') value = await m.fillMask(args[0] as Parameters<NeoBERT['fillMask']>[0], options);
+    else if (method === 'classify') value = await m.classify(args[0] as Parameters<NeoBERT['classify']>[0], options);
+    else throw new NeoBERTError(`unknown worker method ${JSON.stringify(method)}`);
+    return { value, timings };
+  };
+
+  endpoint.addEventListener('message', (event: MessageEvent) => {
+    const message = event.data as CallMessage;
+    if (message?.kind !== 'call') return;
+    handle(message).then(
+      ({ value, timings }) => reply({ kind: 'result', id: message.id, value, timings }, transferablesOf(value)),
+      (error) => reply({ kind: 'error', id: message.id, error: serializeError(error) }),
+    );
+  });
+  endpoint.start?.();
+}
+
+// Started as a module worker: serve this scope.
+const scope = globalThis as { WorkerGlobalScope?: abstract new () => unknown };
+if (typeof scope.WorkerGlobalScope === 'function' && globalThis instanceof scope.WorkerGlobalScope) {
+  serveNeoBERT(globalThis as unknown as WorkerEndpoint);
+}
