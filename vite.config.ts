@@ -1,0 +1,35 @@
+// Demo page (index.html + src/demo/main.ts). `npm start` serves the repository root, so the
+// bundled checkpoint is at /weights/neobert-mini/; `vite build` writes dist-demo/ and copies the
+// checkpoint there too (the Node library build, scripts/build.mjs, owns dist/).
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const BUNDLED = 'weights/neobert-mini';
+
+/** Copies weights/neobert-mini into the build output, where the page loads it from. */
+function bundledCheckpoint(): Plugin {
+  return {
+    name: 'neobert-bundled-checkpoint',
+    apply: 'build',
+    generateBundle() {
+      for (const file of readdirSync(path.join(root, BUNDLED))) {
+        this.emitFile({ type: 'asset', fileName: `${BUNDLED}/${file}`, source: readFileSync(path.join(root, BUNDLED, file)) });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root,
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+  build: { outDir: 'dist-demo', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  // The engine runs in a module worker (src/worker.ts), which has its own chunks.
+  worker: { format: 'es' },
+  // Found only once the worker starts; listed so the dev server does not reload the page then.
+  optimizeDeps: { include: ['@huggingface/tokenizers'] },
+  plugins: [bundledCheckpoint()],
+});
