@@ -9,7 +9,7 @@ import type { NeoBERTConfig } from './config';
 import { NeoBERTError } from './errors';
 import { createGPU, type AdapterDescription, type GPUContext } from './gpu';
 import { InputError, NeoBERTModel } from './model';
-import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
+import { Runner, packedTokenCapacity, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
 import { NeoBERTTokenizer } from './tokenizer';
 
@@ -161,15 +161,6 @@ export interface ModelInfo {
 const BERT_MASK_ID = 103;
 
 const now = () => performance.now();
-
-/**
- * Rows a packed forward of `tokens` tokens computes: the Runner rounds its plan capacity up to a
- * multiple of 128 tokens (512 above 1024, 2048 above 8192). Used only to pick the cheaper path.
- */
-function packedRows(tokens: number): number {
-  const step = tokens <= 1024 ? 128 : tokens <= 8192 ? 512 : 2048;
-  return Math.ceil(tokens / step) * step;
-}
 
 /** Accumulates one call's timings. */
 class CallTimer {
@@ -570,7 +561,7 @@ export class NeoBERT {
     const batch = sequences.length;
     const computedBefore = this.runner.stats.tokensComputed;
     const out = await timer.timeAsync('gpuMs', () => {
-      if (batch * seqLen > packedRows(tokens) || (output === 'logits' && this.model.headKind === 'mlm' && batch > 1)) {
+      if (batch * seqLen > packedTokenCapacity(tokens) || (output === 'logits' && this.model.headKind === 'mlm' && batch > 1)) {
         return this.runner.forwardPacked({ sequences, outputs: [output] });
       }
       const padId = this.tokenizerOrNull?.padId ?? this.config.padTokenId;

@@ -8,7 +8,7 @@
 //   forward()        a right-padded [B, L] batch, exactly like the reference (padded rows are
 //                    computed too, so every output position matches PyTorch);
 //   forwardPacked()  sequences of any lengths packed back to back with no padding at all: a
-//                    512-token and seven 16-token texts cost 624 tokens of work, not 8 x 512.
+//                    512-token and seven 16-token texts cost 640 rows of work, not 8 x 512.
 import { NeoBERTError } from './errors';
 import { readBuffer } from './gpu';
 import { AttentionKernel, PoolingKernel, type SequenceRange } from './kernels';
@@ -70,8 +70,13 @@ interface Chunk {
   exactCapacity: boolean; // padded batches use plans of exactly their shape
 }
 
-/** Packed plans are built for a few capacities, so batches of nearby sizes share one. */
-function tokenCapacity(tokens: number): number {
+/**
+ * Token rows a packed forward of `tokens` tokens computes: plans are built for a few capacities
+ * so that batches of nearby sizes share one (powers of two from 16 to 128, then multiples of
+ * 128, 512 above 1024 tokens and 2048 above 8192).
+ */
+export function packedTokenCapacity(tokens: number): number {
+  if (tokens <= 128) return Math.max(16, 2 ** Math.ceil(Math.log2(tokens)));
   const step = tokens <= 1024 ? 128 : tokens <= 8192 ? 512 : 2048;
   return Math.ceil(tokens / step) * step;
 }
@@ -164,7 +169,7 @@ export class Runner {
     for (let s0 = 0; s0 < sequences.length; ) {
       let tokens = 0;
       let s1 = s0;
-      while (s1 < sequences.length && tokenCapacity(tokens + sequences[s1].length) <= maxTokens) tokens += sequences[s1++].length;
+      while (s1 < sequences.length && packedTokenCapacity(tokens + sequences[s1].length) <= maxTokens) tokens += sequences[s1++].length;
       if (s1 === s0) throw new InputError(`sequence ${s0} of ${sequences[s0].length} tokens needs more memory than this device allows in one binding`);
       const ranges: SequenceRange[] = [];
       const inputIds = new Uint32Array(tokens);
@@ -205,7 +210,7 @@ export class Runner {
   private async runChunk(chunk: Chunk, timings?: DispatchTiming[]): Promise<ForwardResult> {
     const device = this.model.device;
     const { tokens, ranges, outputs } = chunk;
-    const capacity = chunk.exactCapacity ? tokens : tokenCapacity(tokens);
+    const capacity = chunk.exactCapacity ? tokens : packedTokenCapacity(tokens);
     const sequenceCapacity = chunk.exactCapacity ? ranges.length : Math.ceil(ranges.length / 8) * 8;
     const { plan, staging } = this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'));
 

@@ -6,6 +6,7 @@
  * This module adds: loading from `vocab.txt` or the Hub `tokenizer.json` with validation,
  * the `[CLS] A [SEP]` template, HF-style truncation and right-padded batches for the runner.
  */
+import { NeoBERTError } from './errors';
 import { Tokenizer } from '@huggingface/tokenizers';
 
 /** Default (and usual model) limit on tokens per sequence, [CLS] and [SEP] included. */
@@ -41,7 +42,7 @@ export interface TokenizerOptions {
 }
 
 /** A text has more tokens than the limit and truncation was turned off. */
-export class TokenLimitError extends Error {
+export class TokenLimitError extends NeoBERTError {
   readonly index: number;
   readonly tokens: number;
   readonly limit: number;
