@@ -1,14 +1,20 @@
 // Times one forward of a NeoBERT config with random weights (no checkpoint download needed).
 //   node scripts/build.mjs --run bench/forward.ts [--layers 28] [--hidden 768] [--heads 12]
-//        [--intermediate 3072] [--batch 1] [--seq 128] [--repeats 5] [--json FILE]
+//        [--intermediate 3072] [--batch 1] [--seq 128] [--repeats 5] [--dtype f32|f16|f32,f16]
+//        [--matmul tiled|subgroup|tiled,subgroup] [--json FILE]
 // Defaults are the released NeoBERT config (28 x 768, FFN 2048, 30522 vocab). Prints the adapter,
 // load time (upload + pipeline compilation), first-call time, and the median/min/max of the
-// following calls (each a full forward with readback of the pooled output).
+// following calls (each a full forward with readback of the pooled output). --dtype is the storage
+// of the matmul weights (NeoBERTModel.create's dtype option); with a list, one model per dtype is
+// loaded and their forwards are interleaved (others share this CPU), and the ratio is printed.
+// --matmul picks the matmul kernel (default: the device's, see matmulStrategy); a list of both is
+// crossed with the dtypes in the same way.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { parseConfig, NEOBERT_BASE_CONFIG_JSON } from '../src/config';
 import { createGPU } from '../src/gpu';
-import { NeoBERTModel } from '../src/model';
+import { NeoBERTModel, type ModelDtype } from '../src/model';
+import type { MatmulStrategy } from '../src/kernels';
 import { Runner } from '../src/runner';
 import type { NeoBERTWeights } from '../src/weights';
 
@@ -22,6 +28,8 @@ const { values } = parseArgs({
     seq: { type: 'string', default: '128' },
     repeats: { type: 'string', default: '5' },
     json: { type: 'string' },
+    dtype: { type: 'string', default: 'f32' },
+    matmul: { type: 'string' },
   },
 });
 const base = NEOBERT_BASE_CONFIG_JSON;
@@ -71,44 +79,56 @@ const gpu = await createGPU();
 console.log(`adapter: ${gpu.adapter.vendor} / ${gpu.adapter.architecture} (${gpu.adapter.description})`);
 console.log(`config: ${config.numLayers} layers x ${C} hidden, ${config.numHeads} heads, FFN ${F}, ${(parameters / 1e6).toFixed(1)} M params; batch ${batch} x ${seqLen} tokens`);
 
-let t = performance.now();
-const model = await NeoBERTModel.create(gpu.device, config, weights);
-await gpu.device.queue.onSubmittedWorkDone();
-const loadMs = performance.now() - t;
-const runner = new Runner(model);
+const dtypes = values.dtype!.split(',') as ModelDtype[];
+const strategies = (values.matmul?.split(',') ?? [undefined]) as (MatmulStrategy | undefined)[];
+const configs = strategies.flatMap((matmulStrategy) => dtypes.map((dtype) => ({ dtype, matmulStrategy })));
 const inputIds = Int32Array.from({ length: batch * seqLen }, (_, i) => 1000 + ((i * 7919) % 20000));
 const attentionMask = new Int32Array(batch * seqLen).fill(1);
 const request = { inputIds, attentionMask, batch, seqLen, outputs: ['pooledCls' as const] };
-
-t = performance.now();
-const first = await runner.forward(request);
-const firstMs = performance.now() - t;
-if (!first.pooledCls!.every(Number.isFinite)) throw new Error('forward produced NaN/Inf');
-
-const times: number[] = [];
-for (let i = 0; i < repeats; i++) {
-  t = performance.now();
-  await runner.forward(request);
-  times.push(performance.now() - t);
-}
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
 const tokens = batch * seqLen;
 // Matmul FLOPs only (2 per multiply-add): qkv, wo, w12, w3 per layer; attention adds 4*L*L*C.
 const flops = 2 * tokens * config.numLayers * (4 * C * C + 3 * F * C) + 4 * batch * seqLen * seqLen * C * config.numLayers;
-console.log(`load (upload + compile): ${(loadMs / 1000).toFixed(2)} s`);
-console.log(`first forward: ${firstMs.toFixed(0)} ms`);
-console.log(
-  `forward: median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[times.length - 1].toFixed(0)}, n=${repeats}); ` +
-    `${((tokens / median) * 1000).toFixed(0)} tokens/s; ${(flops / median / 1e6).toFixed(2)} GFLOP/s`,
-);
-if (values.json) {
-  writeFileSync(
-    values.json,
-    JSON.stringify({ adapter: gpu.adapter, config, batch, seqLen, loadMs, firstMs, msPerBatch: median, times, tokensPerSecond: (tokens / median) * 1000 }, null, 2),
-  );
+
+const runs = [];
+for (const { dtype, matmulStrategy } of configs) {
+  let t = performance.now();
+  const model = await NeoBERTModel.create(gpu.device, config, weights, { dtype, matmulStrategy });
+  const name = `${dtype}${matmulStrategy ? `/${matmulStrategy}` : ''}`;
+  await gpu.device.queue.onSubmittedWorkDone();
+  const loadMs = performance.now() - t;
+  const runner = new Runner(model);
+  t = performance.now();
+  const first = await runner.forward(request);
+  const firstMs = performance.now() - t;
+  if (!first.pooledCls!.every(Number.isFinite)) throw new Error(`${name} forward produced NaN/Inf`);
+  console.log(`${name}: load (upload + compile) ${(loadMs / 1000).toFixed(2)} s, first forward ${firstMs.toFixed(0)} ms`);
+  runs.push({ name, dtype, matmulStrategy, model, runner, loadMs, firstMs, times: [] as number[] });
 }
-runner.destroy();
-model.destroy();
+
+for (let i = 0; i < repeats; i++) {
+  for (const run of runs) {
+    const t = performance.now();
+    await run.runner.forward(request);
+    run.times.push(performance.now() - t);
+  }
+}
+const results = runs.map(({ name, dtype, matmulStrategy, loadMs, firstMs, times }) => {
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  console.log(
+    `${name} forward: median ${median.toFixed(0)} ms (min ${sorted[0].toFixed(0)}, max ${sorted[sorted.length - 1].toFixed(0)}, n=${repeats}); ` +
+      `${((tokens / median) * 1000).toFixed(0)} tokens/s; ${(flops / median / 1e6).toFixed(2)} GFLOP/s`,
+  );
+  return { name, dtype, matmulStrategy, loadMs, firstMs, msPerBatch: median, times, tokensPerSecond: (tokens / median) * 1000 };
+});
+for (const r of results.slice(1)) console.log(`${r.name} vs ${results[0].name}: ${(results[0].msPerBatch / r.msPerBatch).toFixed(2)}x speed`);
+if (values.json) {
+  // Top-level fields describe the first run (the format before --dtype); `runs` has them all.
+  writeFileSync(values.json, JSON.stringify({ adapter: gpu.adapter, config, batch, seqLen, ...results[0], runs: results }, null, 2));
+}
+for (const run of runs) {
+  run.runner.destroy();
+  run.model.destroy();
+}
 gpu.destroy();
 process.exit(0);

@@ -1,17 +1,22 @@
-// matmul: out[m, n] = act(sum_k x[m, k] * w[n, k] + bias[n]) + residual[m, n]
+// matmul (shared-memory tiles; the path for GPUs):
+//   out[m, n] = act(sum_k x[m, k] * w[n, k] + bias[n]) + residual[m, n]
 //   i.e. y = x W^T with W as stored in the checkpoint ([out, in]), PyTorch's nn.Linear.
 //   bias, activation and residual are optional epilogues selected by override constants.
-// Layout:   x f32 [M, K]; w f32 [N, K]; bias f32 [N]; residual, out f32 [M, N]; all row-major.
+//   kernels/matmul_subgroup.wgsl computes the same for CPU adapters (lavapipe), where this
+//   kernel's workgroup-memory traffic and barriers are slow (bench/matmul.ts: v1 vs v6).
+// Layout:   x f32 [M, K]; w [N, K] as raw 32-bit words: f32, or (W_F16) IEEE halves two per
+//           u32, element 2i in the low half; bias, residual, out f32; all row-major.
 // Dispatch: (ceil(N / 64), ceil(M / 64)) workgroups of 16 x 16 threads; each thread owns a
 //           4 x 4 block of the 64 x 64 output tile. K advances in steps of 16 through
 //           workgroup-memory tiles stored k-major so the inner loop reads vec4s.
-// Numerics: f32 accumulation.
+// Numerics: f32 arithmetic and accumulation; f16 weights are widened on load.
 // Limits:   K % 4 == 0 (vec4 loads; checked on the host); M, N arbitrary; out must not alias
 //           x or residual (WebGPU forbids a writable binding aliasing another).
-// Reference: matmulRef in src/reference.ts.
+// Reference: matmulRef in src/reference.ts (with W rounded to f16 for W_F16).
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override ACTIVATION: u32 = 0u; // 0: none, 1: tanh
+override W_F16: bool = false;
 
 const TILE = 64u;
 const TILE_K = 16u;
@@ -20,10 +25,19 @@ struct Params { M: u32, N: u32, K: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+// w[n, 4q .. 4q+3] as f32, for i = n * K/4 + q.
+fn loadW(i: u32) -> vec4<f32> {
+  if (W_F16) {
+    let p = w[i];
+    return vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));
+  }
+  return bitcast<vec4<f32>>(vec4<u32>(w[2u * i], w[2u * i + 1u]));
+}
 
 // [TILE_K][TILE / 4] vec4s: element (k, 4*i + j) is tileX[k * 16 + i][j].
 var<workgroup> tileX: array<vec4<f32>, 256>;
@@ -48,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     var xv = vec4<f32>(0.0);
     var wv = vec4<f32>(0.0);
     if (m0 + loadRow < params.M && kq < K4) { xv = x[(m0 + loadRow) * K4 + kq]; }
-    if (n0 + loadRow < params.N && kq < K4) { wv = w[(n0 + loadRow) * K4 + kq]; }
+    if (n0 + loadRow < params.N && kq < K4) { wv = loadW((n0 + loadRow) * K4 + kq); }
     // Scatter the 4 k values to k-major slots (row loadRow = vec4 loadRow/4, lane loadRow%4).
     let slot = loadRow / 4u;
     let lane = loadRow % 4u;

@@ -5,6 +5,7 @@
 import embeddingWGSL from '../kernels/embedding.wgsl?raw';
 import rmsnormWGSL from '../kernels/rmsnorm.wgsl?raw';
 import matmulWGSL from '../kernels/matmul.wgsl?raw';
+import matmulSubgroupWGSL from '../kernels/matmul_subgroup.wgsl?raw';
 import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
 import attentionWGSL from '../kernels/attention.wgsl?raw';
 import swigluWGSL from '../kernels/swiglu.wgsl?raw';
@@ -183,34 +184,98 @@ export interface MatmulEpilogue {
   activation?: 'none' | 'tanh';
 }
 
-export class MatmulKernel extends Kernel {
-  static readonly TILE = 64;
+/**
+ * Which matmul kernel: 'tiled' (kernels/matmul.wgsl: workgroup-memory tiles, what GPUs are built
+ * for) or 'subgroup' (kernels/matmul_subgroup.wgsl: register tiles fed by subgroup broadcasts,
+ * for CPU adapters; 4-6x the tiled kernel on lavapipe, see bench/matmul.ts).
+ */
+export type MatmulStrategy = 'tiled' | 'subgroup';
 
-  static async create(device: GPUDevice, epilogue: MatmulEpilogue = {}): Promise<MatmulKernel> {
-    const name = `matmul${epilogue.bias ? '+bias' : ''}${epilogue.activation === 'tanh' ? '+tanh' : ''}${epilogue.residual ? '+residual' : ''}`;
+export interface MatmulOptions extends MatmulEpilogue {
+  /** Storage of W: 'f32', or 'f16' (IEEE halves, two per 32-bit word, see encodeF16). Default 'f32'. */
+  weightDtype?: 'f32' | 'f16';
+  /** Default: matmulStrategy(device). */
+  strategy?: MatmulStrategy;
+}
+
+// Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader).
+const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
+
+/** Whether the subgroup kernel can run: it broadcasts from lanes 0..7 of one subgroup. */
+export function matmulSubgroupsUsable(device: GPUDevice): boolean {
+  return device.features.has('subgroups' as GPUFeatureName) && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8;
+}
+
+/** The matmul kernel for a device: 'subgroup' on CPU adapters that can run it, else 'tiled'. */
+export function matmulStrategy(device: GPUDevice): MatmulStrategy {
+  const info = device.adapterInfo as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  const cpu = !!info && (!!info.isFallbackAdapter || CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
+  return cpu && matmulSubgroupsUsable(device) ? 'subgroup' : 'tiled';
+}
+
+export class MatmulKernel extends Kernel {
+  /** Output rows x columns per workgroup, per strategy (the WGSL files' A, Q and TILE). */
+  static readonly TILES: Record<MatmulStrategy, { rows: number; cols: number }> = {
+    tiled: { rows: 64, cols: 64 },
+    subgroup: { rows: 64, cols: 32 },
+  };
+
+  static async create(device: GPUDevice, options: MatmulOptions = {}): Promise<MatmulKernel> {
+    const strategy = options.strategy ?? matmulStrategy(device);
+    const weightDtype = options.weightDtype ?? 'f32';
+    if (strategy === 'subgroup' && !matmulSubgroupsUsable(device)) {
+      throw new NeoBERTError(
+        `matmul: the subgroup kernel needs the 'subgroups' feature with at least 8 invocations per subgroup ` +
+          `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
+      );
+    }
+    const name =
+      `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}` +
+      `${options.bias ? '+bias' : ''}${options.activation === 'tanh' ? '+tanh' : ''}${options.residual ? '+residual' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
-      matmulWGSL,
+      strategy === 'subgroup' ? matmulSubgroupWGSL : matmulWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
-      { HAS_BIAS: !!epilogue.bias, HAS_RESIDUAL: !!epilogue.residual, ACTIVATION: epilogue.activation === 'tanh' ? 1 : 0 },
+      {
+        HAS_BIAS: !!options.bias,
+        HAS_RESIDUAL: !!options.residual,
+        ACTIVATION: options.activation === 'tanh' ? 1 : 0,
+        W_F16: weightDtype === 'f16',
+      },
     );
     const k = new MatmulKernel(name, device, pipeline, layout);
-    k.epilogue = epilogue;
+    k.epilogue = options;
+    k.strategy = strategy;
+    k.weightDtype = weightDtype;
     // Unused epilogue bindings still need a buffer in the bind group.
     k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
   private epilogue: MatmulEpilogue = {};
   private placeholder!: GPUBuffer;
+  strategy: MatmulStrategy = 'tiled';
+  weightDtype: 'f32' | 'f16' = 'f32';
 
-  /** x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]. */
+  /**
+   * x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]. w holds f32 or,
+   * for an f16 kernel, N*K halves (2 bytes each); every other tensor is f32.
+   */
   bind(label: string, x: GPUTensor, w: GPUTensor, out: GPUTensor, extra: { bias?: GPUTensor; residual?: GPUTensor } = {}): Dispatch {
     const [M, K] = x.shape;
     const N = w.shape[0];
     if (K % 4 !== 0) throw new KernelShapeError(`${this.name}: K = ${K} (${x.label}) must be a multiple of 4`);
     requireTensor(this.name, 'x', x, [M, K]);
-    requireTensor(this.name, 'w', w, [N, K]);
+    if (this.weightDtype === 'f32') {
+      requireTensor(this.name, 'w', w, [N, K]);
+    } else {
+      if (w.shape.length !== 2 || w.shape[1] !== K) throw new KernelShapeError(`${this.name}: w (${w.label}) has shape [${w.shape}], expected [${N},${K}]`);
+      if (w.buffer.size < N * K * 2) throw new KernelShapeError(`${this.name}: w buffer (${w.label}) holds ${w.buffer.size} bytes, needs ${N * K * 2} (f16)`);
+      // An f32 buffer bound here would be read as garbage halves: its size gives it away.
+      if (N * K * 4 > 16 && w.buffer.size >= N * K * 4) {
+        throw new KernelShapeError(`${this.name}: w buffer (${w.label}) holds ${w.buffer.size} bytes, f32-sized; this kernel reads f16 weights (${N * K * 2} bytes)`);
+      }
+    }
     requireTensor(this.name, 'out', out, [M, N]);
     if (!!extra.bias !== !!this.epilogue.bias) throw new KernelShapeError(`${this.name}: bias ${extra.bias ? 'given but not compiled in' : 'missing'}`);
     if (!!extra.residual !== !!this.epilogue.residual) {
@@ -219,12 +284,16 @@ export class MatmulKernel extends Kernel {
     if (extra.bias) requireTensor(this.name, 'bias', extra.bias, [N]);
     if (extra.residual) requireTensor(this.name, 'residual', extra.residual, [M, N]);
     requireDistinct(this.name, out, [x, w, ...(extra.residual ? [extra.residual] : [])]);
-    const T = MatmulKernel.TILE;
+    const tile = MatmulKernel.TILES[this.strategy];
+    const groups: [number, number, number] = [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), 1];
+    if (groups[0] > MAX_WORKGROUPS_PER_DIM || groups[1] > MAX_WORKGROUPS_PER_DIM) {
+      throw new KernelShapeError(`${this.name}: ${M} x ${N} needs ${groups[0]} x ${groups[1]} workgroups, over ${MAX_WORKGROUPS_PER_DIM} per dimension`);
+    }
     return this.dispatch(
       label,
       packParams([M, N, K]),
       [x.buffer, w.buffer, extra.bias?.buffer ?? this.placeholder, extra.residual?.buffer ?? this.placeholder, out.buffer],
-      [Math.ceil(N / T), Math.ceil(M / T), 1],
+      groups,
     );
   }
 }

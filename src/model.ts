@@ -5,6 +5,7 @@ import type { NeoBERTConfig } from './config';
 import type { NeoBERTWeights } from './weights';
 import { NeoBERTError } from './errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from './gpu';
+import { encodeF16 } from './dtype';
 import {
   AttentionKernel,
   EmbeddingKernel,
@@ -17,10 +18,21 @@ import {
   elementCount,
   type Dispatch,
   type GPUTensor,
+  type MatmulStrategy,
 } from './kernels';
 import { ropeTable } from './reference';
 
 export class InputError extends NeoBERTError {}
+
+/** Storage of the matmul weights (qkv, wo, w12, w3, head); everything else stays f32. */
+export type ModelDtype = 'f32' | 'f16';
+
+export interface ModelOptions {
+  /** 'f16': matmul weights uploaded as IEEE halves (half the memory), f32 arithmetic. Default 'f32'. */
+  dtype?: ModelDtype;
+  /** Matmul kernel; default matmulStrategy(device): 'subgroup' on CPU adapters, 'tiled' on GPUs. */
+  matmulStrategy?: MatmulStrategy;
+}
 
 interface LayerTensors {
   attentionNorm: GPUTensor; // (C)
@@ -97,6 +109,7 @@ export class NeoBERTModel {
     private readonly finalNorm: GPUTensor,
     private readonly head: HeadTensors,
     private readonly rope: GPUTensor,
+    readonly dtype: ModelDtype = 'f32',
   ) {}
 
   get headKind(): HeadTensors['kind'] {
@@ -107,16 +120,22 @@ export class NeoBERTModel {
     return this.head.kind === 'classification' ? this.head.bias.shape[0] : 0;
   }
 
-  /** Uploads weights (f32) and compiles every pipeline, so the first forward compiles nothing. */
-  static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights): Promise<NeoBERTModel> {
+  /** Uploads weights (matmul weights as options.dtype, the rest f32) and compiles every pipeline, so the first forward compiles nothing. */
+  static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights, options: ModelOptions = {}): Promise<NeoBERTModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
+    const dtype = options.dtype ?? 'f32';
+    if (dtype === 'f16' && !device.features.has('shader-f16')) {
+      throw new NeoBERTError(`dtype 'f16' needs the WebGPU feature 'shader-f16', which this device does not have; use dtype 'f32'`);
+    }
+    const weightDtype = dtype; // of the matmul kernels
+    const strategy = options.matmulStrategy;
     const [embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm] =
       await Promise.all([
         EmbeddingKernel.create(device, C),
-        MatmulKernel.create(device),
-        MatmulKernel.create(device, { residual: true }),
-        MatmulKernel.create(device, { bias: true }),
-        MatmulKernel.create(device, { bias: true, activation: 'tanh' }),
+        MatmulKernel.create(device, { weightDtype, strategy }),
+        MatmulKernel.create(device, { weightDtype, strategy, residual: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, bias: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, bias: true, activation: 'tanh' }),
         RMSNormKernel.create(device),
         RopeQkvKernel.create(device, H, D),
         AttentionKernel.create(device, H, D),
@@ -127,24 +146,27 @@ export class NeoBERTModel {
     const kernels = { embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm };
 
     const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
+    // Matmul weights: f32, or f16 halves (shape stays logical, the buffer holds 2 bytes each).
+    const upW = (label: string, data: Float32Array, shape: number[]): GPUTensor =>
+      dtype === 'f16' ? { label, shape, buffer: createBufferFrom(device, label, encodeF16(data)) } : up(label, data, shape);
     const layers = weights.layers.map((w, i) => ({
       attentionNorm: up(`layer${i}.attention_norm`, w.attentionNorm, [C]),
-      qkv: up(`layer${i}.qkv`, w.qkv, [3 * C, C]),
-      wo: up(`layer${i}.wo`, w.wo, [C, C]),
+      qkv: upW(`layer${i}.qkv`, w.qkv, [3 * C, C]),
+      wo: upW(`layer${i}.wo`, w.wo, [C, C]),
       ffnNorm: up(`layer${i}.ffn_norm`, w.ffnNorm, [C]),
-      w12: up(`layer${i}.w12`, w.w12, [2 * F, C]),
-      w3: up(`layer${i}.w3`, w.w3, [C, F]),
+      w12: upW(`layer${i}.w12`, w.w12, [2 * F, C]),
+      w3: upW(`layer${i}.w3`, w.w3, [C, F]),
     }));
     let head: HeadTensors = { kind: 'none' };
     if (weights.head.kind === 'mlm') {
-      head = { kind: 'mlm', weight: up('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
+      head = { kind: 'mlm', weight: upW('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
     } else if (weights.head.kind === 'classification') {
       const labels = weights.head.bias.length;
       head = {
         kind: 'classification',
-        denseWeight: up('dense.weight', weights.head.denseWeight, [C, C]),
+        denseWeight: upW('dense.weight', weights.head.denseWeight, [C, C]),
         denseBias: up('dense.bias', weights.head.denseBias, [C]),
-        weight: up('classifier.weight', weights.head.weight, [labels, C]),
+        weight: upW('classifier.weight', weights.head.weight, [labels, C]),
         bias: up('classifier.bias', weights.head.bias, [labels]),
       };
     }
@@ -157,6 +179,7 @@ export class NeoBERTModel {
       up('layer_norm.weight', weights.finalNorm, [C]),
       head,
       up('rope', ropeTable(maxLength, D, config.ropeTheta), [maxLength, D / 2, 2]),
+      dtype,
     );
   }
 

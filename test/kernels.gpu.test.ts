@@ -6,11 +6,18 @@ import {
   EmbeddingKernel,
   L2NormKernel,
   MatmulKernel,
+  matmulStrategy,
+  matmulSubgroupsUsable,
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
   SwiGLUKernel,
+  type GPUTensor,
+  type MatmulOptions,
+  type MatmulStrategy,
 } from '../src/kernels';
+import { decodeToFloat32, encodeF16 } from '../src/dtype';
+import { createBufferFrom } from '../src/gpu';
 import {
   attentionRef,
   embeddingRef,
@@ -24,7 +31,7 @@ import {
   tokenPositions,
   type SequenceRange,
 } from '../src/reference';
-import { expectClose, randomArray } from './compare';
+import { compareArrays, expectClose, randomArray } from './compare';
 import { emptyTensor, readTensor, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
 let device: GPUDevice;
@@ -80,48 +87,96 @@ describe('rmsnorm', () => {
   });
 });
 
+/** W rounded to f16 and back: what an f16-weight matmul multiplies by. */
+function roundF16(w: Float32Array): Float32Array {
+  return decodeToFloat32(new Uint8Array(encodeF16(w).buffer), 'F16');
+}
+
+/** A weight tensor in the storage a kernel reads: f32, or f16 halves (2 bytes each). */
+function weightTensor(label: string, w: Float32Array, shape: number[], dtype: 'f32' | 'f16'): GPUTensor {
+  if (dtype === 'f32') return tensorFrom(device, label, w, shape);
+  return { label, shape, buffer: createBufferFrom(device, label, encodeF16(w), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC) };
+}
+
+/** Every (strategy, weight dtype) pair; 'subgroup' where the device lacks subgroups must fail clearly. */
+const MATMUL_CONFIGS: [MatmulStrategy, 'f32' | 'f16'][] = [
+  ['tiled', 'f32'],
+  ['tiled', 'f16'],
+  ['subgroup', 'f32'],
+  ['subgroup', 'f16'],
+];
+
+async function createMatmul(options: MatmulOptions): Promise<MatmulKernel | null> {
+  if (options.strategy === 'subgroup' && !matmulSubgroupsUsable(device)) {
+    await expect(MatmulKernel.create(device, options)).rejects.toThrow(/subgroup kernel needs the 'subgroups' feature/);
+    return null;
+  }
+  return MatmulKernel.create(device, options);
+}
+
 describe('matmul', () => {
-  it.each([
-    [1, 1, 4],
-    [57, 1001, 60],
-    [1001, 57, 1004],
-    [64, 64, 64],
-    [130, 2304, 768],
-  ])('M=%i N=%i K=%i', async (M, N, K) => {
-    const x = randomArray(M * K, 4);
-    const w = randomArray(N * K, 5, 0.1);
-    const kernel = await MatmulKernel.create(device);
-    const out = emptyTensor(device, 'out', [M, N]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), tensorFrom(device, 'w', w, [N, K]), out)]);
-    expectClose(await readTensor(device, out), matmulRef(x, w, M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul' });
+  it('defaults to the subgroup kernel on a CPU adapter with 8-wide subgroups, the tiled one elsewhere', async () => {
+    const info = device.adapterInfo;
+    const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+    expect(matmulStrategy(device)).toBe(cpu && matmulSubgroupsUsable(device) ? 'subgroup' : 'tiled');
+    expect((await MatmulKernel.create(device)).strategy).toBe(matmulStrategy(device));
   });
 
-  it('bias + tanh + residual epilogues at 57 x 75 x 36', async () => {
-    const [M, N, K] = [57, 75, 36];
-    const x = randomArray(M * K, 6, 2);
-    const w = randomArray(N * K, 7);
-    const bias = randomArray(N, 8);
-    const residual = randomArray(M * N, 9);
-    const t = (label: string, d: Float32Array, s: number[]) => tensorFrom(device, label, d, s);
-    const out = emptyTensor(device, 'out', [M, N]);
-    const outTanh = emptyTensor(device, 'outTanh', [M, N]);
-    const outRes = emptyTensor(device, 'outRes', [M, N]);
-    const [withBias, withTanh, withResidual] = await Promise.all([
-      MatmulKernel.create(device, { bias: true }),
-      MatmulKernel.create(device, { bias: true, activation: 'tanh' }),
-      MatmulKernel.create(device, { residual: true }),
-    ]);
-    const X = t('x', x, [M, K]);
-    const W = t('w', w, [N, K]);
-    const B = t('bias', bias, [N]);
-    await runDispatches(device, [
-      withBias.bind('b', X, W, out, { bias: B }),
-      withTanh.bind('bt', X, W, outTanh, { bias: B }),
-      withResidual.bind('r', X, W, outRes, { residual: t('res', residual, [M, N]) }),
-    ]);
-    expectClose(await readTensor(device, out), matmulRef(x, w, M, N, K, { bias }), { label: 'bias' });
-    expectClose(await readTensor(device, outTanh), matmulRef(x, w, M, N, K, { bias, activation: 'tanh' }), { label: 'tanh' });
-    expectClose(await readTensor(device, outRes), matmulRef(x, w, M, N, K, { residual }), { label: 'residual' });
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights', (strategy, weightDtype) => {
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [1001, 57, 1004],
+      [64, 64, 64],
+      [130, 2304, 768],
+    ])('M=%i N=%i K=%i', async (M, N, K) => {
+      const x = randomArray(M * K, 4);
+      const w = randomArray(N * K, 5, 0.1);
+      const kernel = await createMatmul({ strategy, weightDtype });
+      if (!kernel) return;
+      const out = emptyTensor(device, 'out', [M, N]);
+      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
+      const got = await readTensor(device, out);
+      // Against the reference with the weights the kernel holds: only the summation order differs.
+      const held = weightDtype === 'f16' ? roundF16(w) : w;
+      expectClose(got, matmulRef(x, held, M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul' });
+      if (weightDtype === 'f16') {
+        // And the cost of f16 storage against the f32 weights: about 2^-11 relative per weight.
+        const { relL2 } = compareArrays(got, matmulRef(x, w, M, N, K));
+        expect(relL2).toBeLessThan(1e-3);
+      }
+    });
+
+    it('bias + tanh + residual epilogues at 57 x 75 x 36', async () => {
+      const [M, N, K] = [57, 75, 36];
+      const x = randomArray(M * K, 6, 2);
+      const w = randomArray(N * K, 7);
+      const bias = randomArray(N, 8);
+      const residual = randomArray(M * N, 9);
+      const t = (label: string, d: Float32Array, s: number[]) => tensorFrom(device, label, d, s);
+      const out = emptyTensor(device, 'out', [M, N]);
+      const outTanh = emptyTensor(device, 'outTanh', [M, N]);
+      const outRes = emptyTensor(device, 'outRes', [M, N]);
+      const kernels = await Promise.all([
+        createMatmul({ strategy, weightDtype, bias: true }),
+        createMatmul({ strategy, weightDtype, bias: true, activation: 'tanh' }),
+        createMatmul({ strategy, weightDtype, residual: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [withBias, withTanh, withResidual] = kernels as MatmulKernel[];
+      const X = t('x', x, [M, K]);
+      const W = weightTensor('w', w, [N, K], weightDtype);
+      const B = t('bias', bias, [N]);
+      await runDispatches(device, [
+        withBias.bind('b', X, W, out, { bias: B }),
+        withTanh.bind('bt', X, W, outTanh, { bias: B }),
+        withResidual.bind('r', X, W, outRes, { residual: t('res', residual, [M, N]) }),
+      ]);
+      const held = weightDtype === 'f16' ? roundF16(w) : w;
+      expectClose(await readTensor(device, out), matmulRef(x, held, M, N, K, { bias }), { label: 'bias' });
+      expectClose(await readTensor(device, outTanh), matmulRef(x, held, M, N, K, { bias, activation: 'tanh' }), { label: 'tanh' });
+      expectClose(await readTensor(device, outRes), matmulRef(x, held, M, N, K, { residual }), { label: 'residual' });
+    });
   });
 
   it('rejects K not a multiple of 4, wrong shapes and aliasing', async () => {
@@ -135,6 +190,17 @@ describe('matmul', () => {
     expect(() => kernel.bind('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 5]), { bias: emptyTensor(device, 'b', [5]) })).toThrow(
       /bias given but not compiled in/,
     );
+  });
+
+  it('f16 weights: rejects an f32-sized or too small w buffer', async () => {
+    const kernel = await MatmulKernel.create(device, { weightDtype: 'f16' });
+    const x = emptyTensor(device, 'x', [3, 8]);
+    const out = emptyTensor(device, 'o', [3, 5]);
+    expect(() => kernel.bind('t', x, emptyTensor(device, 'w32', [5, 8]), out)).toThrow(/f32-sized; this kernel reads f16 weights \(80 bytes\)/);
+    expect(() => kernel.bind('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 4], 'f16'), out)).toThrow(/has shape \[5,4\], expected \[5,8\]/);
+    const short = { label: 'short', shape: [5, 8], buffer: createBufferFrom(device, 'short', encodeF16(new Float32Array(16)), GPUBufferUsage.STORAGE) };
+    expect(() => kernel.bind('t', x, short, out)).toThrow(/holds 32 bytes, needs 80 \(f16\)/);
+    expect(() => kernel.bind('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 8], 'f16'), out)).not.toThrow();
   });
 });
 

@@ -84,3 +84,56 @@ describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
     model.destroy();
   });
 });
+
+describe.each(fixtureCases())('fixture %s with f16 matmul weights', (caseName) => {
+  let runner: Runner;
+  let expected: SafetensorsFile;
+  beforeAll(async () => {
+    const { device } = await testGPU();
+    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+    runner = new Runner(await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights, { dtype: 'f16' }));
+    expected = await readExpected(caseName);
+  });
+  afterAll(() => {
+    runner?.destroy();
+    runner?.model.destroy();
+  });
+
+  it('matches the reference: rel L2 < 1e-2, no NaN/Inf', async () => {
+    expect(runner.model.dtype).toBe('f16');
+    const [batch, seqLen] = expected.entry('input_ids').shape;
+    const wanted = OUTPUTS.filter(([name]) => expected.has(name));
+    const result = await runner.forward({
+      inputIds: expected.toInt32('input_ids'),
+      attentionMask: expected.toInt32('attention_mask'),
+      batch,
+      seqLen,
+      outputs: wanted.map(([, output]) => output),
+    });
+    const report: string[] = [];
+    for (const [name, output] of wanted) {
+      const ref = expected.toFloat32(name);
+      const got = result[output]!;
+      expect(got.length, `${name} length`).toBe(ref.length);
+      const stats = compareArrays(got, ref, { atol: 0, rtol: 0, label: name });
+      const nonFinite = got.findIndex((v) => !Number.isFinite(v));
+      report.push(`${caseName} (f16) ${name}: rel L2 ${stats.relL2.toExponential(2)}, max abs ${stats.maxAbs.toExponential(2)} (max|ref| ${stats.maxRef.toFixed(3)})`);
+      expect(nonFinite, `${name}: non-finite value at ${nonFinite}`).toBe(-1);
+      expect(stats.relL2, `${name} relative L2 error\n${stats.lines.join('\n')}`).toBeLessThan(1e-2);
+    }
+    console.log(report.join('\n'));
+  });
+});
+
+describe('dtype f16 on a device without shader-f16', () => {
+  it('is refused with a clear error before any upload', async () => {
+    const gpu = await testGPU();
+    const adapter = await gpu.instance!.requestAdapter();
+    const plain = await adapter!.requestDevice(); // no optional features
+    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, fixtureCases()[0])));
+    await expect(NeoBERTModel.create(plain, checkpoint.config, checkpoint.weights, { dtype: 'f16' })).rejects.toThrow(
+      /dtype 'f16' needs the WebGPU feature 'shader-f16'.*use dtype 'f32'/,
+    );
+    plain.destroy();
+  });
+});

@@ -1,0 +1,101 @@
+// v7: v6 with the k loop unrolled by 2: each accumulator update adds two dot products, halving
+//     the accumulator traffic (load, add, mask blend, store of the spilled vec4s) per FMA.
+//     Slower on lavapipe (larger body, x for two k-steps live, more spills): kept as a measured
+//     dead end.
+//     Measured: 6.10 GFLOP/s (3.46x v1, 0.78x v6) (geomean, bench/matmul.ts --m 128, lavapipe).
+// Needs: subgroups with 8 <= subgroup size (the workgroup is one subgroup of 8 lanes).
+// Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
+enable subgroups;
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override ACTIVATION: u32 = 0u;
+
+const A = 8u;  // rows per lane: tile rows = 8 * A
+const B = 32u; // columns per workgroup: 4 calls of group() below
+const Q = B / 4u;
+
+struct Params { M: u32, N: u32, K: u32 }
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+// acc[i][q0 .. q0+1] += x rows . the 8 w rows held one per lane in wl (columns 4*q0 .. 4*q0+7).
+fn group(acc: ptr<function, array<array<vec4<f32>, Q>, A>>, xv: ptr<function, array<vec4<f32>, A>>, xu: ptr<function, array<vec4<f32>, A>>, wl: vec4<f32>, wu: vec4<f32>, q0: u32) {
+  let w0 = subgroupBroadcast(wl, 0u);
+  let w1 = subgroupBroadcast(wl, 1u);
+  let w2 = subgroupBroadcast(wl, 2u);
+  let w3 = subgroupBroadcast(wl, 3u);
+  let w4 = subgroupBroadcast(wl, 4u);
+  let w5 = subgroupBroadcast(wl, 5u);
+  let w6 = subgroupBroadcast(wl, 6u);
+  let w7 = subgroupBroadcast(wl, 7u);
+  let u0 = subgroupBroadcast(wu, 0u);
+  let u1 = subgroupBroadcast(wu, 1u);
+  let u2 = subgroupBroadcast(wu, 2u);
+  let u3 = subgroupBroadcast(wu, 3u);
+  let u4 = subgroupBroadcast(wu, 4u);
+  let u5 = subgroupBroadcast(wu, 5u);
+  let u6 = subgroupBroadcast(wu, 6u);
+  let u7 = subgroupBroadcast(wu, 7u);
+  for (var i = 0u; i < A; i++) {
+    let a = (*xv)[i];
+    let b = (*xu)[i];
+    (*acc)[i][q0] += vec4<f32>(dot(a, w0) + dot(b, u0), dot(a, w1) + dot(b, u1), dot(a, w2) + dot(b, u2), dot(a, w3) + dot(b, u3));
+    (*acc)[i][q0 + 1u] += vec4<f32>(dot(a, w4) + dot(b, u4), dot(a, w5) + dot(b, u5), dot(a, w6) + dot(b, u6), dot(a, w7) + dot(b, u7));
+  }
+}
+
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let K4 = params.K / 4u;
+  let m0 = wid.y * 8u * A;
+  let n0 = wid.x * B;
+  var xr: array<u32, A>;
+  for (var i = 0u; i < A; i++) { xr[i] = min(m0 + lane + 8u * i, params.M - 1u) * K4; }
+  let wr0 = min(n0 + lane, params.N - 1u) * K4;
+  let wr1 = min(n0 + 8u + lane, params.N - 1u) * K4;
+  let wr2 = min(n0 + 16u + lane, params.N - 1u) * K4;
+  let wr3 = min(n0 + 24u + lane, params.N - 1u) * K4;
+  var acc: array<array<vec4<f32>, Q>, A>;
+  // Two k-steps per iteration; an odd last step pairs with zeros.
+  let K8 = K4 / 2u;
+  for (var k2 = 0u; k2 < K8; k2++) {
+    let k = 2u * k2;
+    var xv: array<vec4<f32>, A>;
+    var xu: array<vec4<f32>, A>;
+    for (var i = 0u; i < A; i++) { xv[i] = x[xr[i] + k]; xu[i] = x[xr[i] + k + 1u]; }
+    group(&acc, &xv, &xu, w[wr0 + k], w[wr0 + k + 1u], 0u);
+    group(&acc, &xv, &xu, w[wr1 + k], w[wr1 + k + 1u], 2u);
+    group(&acc, &xv, &xu, w[wr2 + k], w[wr2 + k + 1u], 4u);
+    group(&acc, &xv, &xu, w[wr3 + k], w[wr3 + k + 1u], 6u);
+  }
+  if (K4 % 2u == 1u) {
+    let k = K4 - 1u;
+    var xv: array<vec4<f32>, A>;
+    var xu: array<vec4<f32>, A>;
+    for (var i = 0u; i < A; i++) { xv[i] = x[xr[i] + k]; }
+    group(&acc, &xv, &xu, w[wr0 + k], vec4<f32>(), 0u);
+    group(&acc, &xv, &xu, w[wr1 + k], vec4<f32>(), 2u);
+    group(&acc, &xv, &xu, w[wr2 + k], vec4<f32>(), 4u);
+    group(&acc, &xv, &xu, w[wr3 + k], vec4<f32>(), 6u);
+  }
+  for (var i = 0u; i < A; i++) {
+    let m = m0 + lane + 8u * i;
+    if (m >= params.M) { break; }
+    for (var q = 0u; q < Q; q++) {
+      for (var j = 0u; j < 4u; j++) {
+        let n = n0 + 4u * q + j;
+        if (n >= params.N) { break; }
+        var v = acc[i][q][j];
+        if (HAS_BIAS) { v += bias[n]; }
+        if (ACTIVATION == 1u) { v = tanh(clamp(v, -15.0, 15.0)); }
+        if (HAS_RESIDUAL) { v += residual[m * params.N + n]; }
+        out[m * params.N + n] = v;
+      }
+    }
+  }
+}
