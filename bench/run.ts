@@ -1,0 +1,368 @@
+// The benchmark harness (Node, Dawn): our engine and its peers on this machine, in one run.
+//   npm run bench -- [--quick] [--json FILE] [--model DIR | --config base] [--seq 16,128,...]
+//        [--batch 1,8,...] [--repeats N] [--warmup N] [--peers ort-webgpu,ort-wasm,pytorch,gpujs]
+//        [--max-tokens N] [--point-budget-s S] [--profile none|first|all] [--no-save]
+//        [--dtype f32|f16] [--matmul-strategy tiled|subgroup] [--ort-v8-flags "--liftoff-only"]
+// Prints the adapter, then per (seq, batch): tokens/s and ms per batch (median, spread over the
+// timed repeats after warm-up) for every engine, interleaved; our first-call time, GPU memory
+// (sum of buffer sizes: weights + plan + staging) and per-kernel GPU time (timestamp queries);
+// a matmul microbenchmark against gpu.js; and the target ratios. Writes
+// bench/results/<adapter>-<date>.json and .svg (unless --no-save) and --json FILE.
+// See bench/README.md for the peers and how each one is run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createGPU, type GPUContext } from '../src/gpu';
+import { sourceFor } from '../src/node';
+import { renderChart } from './chart';
+import { bundle, OrtChild, TorchChild } from './run/children';
+import { runGrid, type BenchEngine } from './run/grid';
+import { layerShapes, runMatmulBench, type MatmulShape } from './run/matmul';
+import { OursEngine, type ModelSpec } from './run/ours';
+import { computeTargets, summary, type BenchResult } from './run/report';
+import type { GpujsModule } from './peers/gpujs-matmul';
+
+const root = process.cwd();
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    model: { type: 'string' },
+    config: { type: 'string' },
+    seq: { type: 'string' },
+    batch: { type: 'string' },
+    repeats: { type: 'string' },
+    warmup: { type: 'string' },
+    peers: { type: 'string', default: 'ort-webgpu,ort-wasm,pytorch,gpujs' },
+    'max-tokens': { type: 'string' },
+    'point-budget-s': { type: 'string' },
+    'call-timeout-s': { type: 'string' },
+    profile: { type: 'string' },
+    'no-save': { type: 'boolean', default: false },
+    'no-matmul': { type: 'boolean', default: false },
+    dtype: { type: 'string' },
+    'matmul-strategy': { type: 'string' },
+    'ort-v8-flags': { type: 'string', default: '--liftoff-only' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    'out-dir': { type: 'string', default: 'bench/results' },
+  },
+});
+const quick = values.quick!;
+const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
+const peers = new Set(values.peers!.split(',').filter(Boolean));
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+const log = (line: string) => console.log(line);
+const notes: string[] = [];
+
+// ---------------------------------------------------------------------------------- adapter
+const gpu: GPUContext = await createGPU();
+const a = gpu.adapter;
+const adapterText = `${a.vendor} / ${a.architecture} (${a.description})`;
+const cpuAdapter = /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
+log(`adapter: ${adapterText}${cpuAdapter ? '  [software adapter: WebGPU runs on this CPU]' : ''}`);
+log(`features: ${a.features.join(', ')}; timestamps ${gpu.hasTimestamps ? 'yes' : 'no'}`);
+const host = { platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, loadavg: os.loadavg() };
+log(`host: ${host.cpus} x ${host.cpuModel}, load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} (others share this machine: engines are interleaved)`);
+
+// ---------------------------------------------------------------------------------- model
+const isBase = values.config === 'base';
+if (values.config && !isBase) throw new Error(`--config: only "base" is known, got ${values.config}`);
+const modelDir = path.resolve(values.model ?? 'weights/neobert-mini');
+const spec: ModelSpec = isBase ? { kind: 'base', label: 'NeoBERT base config (28 x 768), random weights' } : { kind: 'checkpoint', source: await sourceFor(modelDir), label: path.relative(root, modelDir) || modelDir };
+const engineOptions: Record<string, unknown> = {};
+if (values.dtype) engineOptions.dtype = values.dtype;
+if (values['matmul-strategy']) engineOptions.matmulStrategy = values['matmul-strategy'];
+const ours = await OursEngine.load(gpu, spec, engineOptions);
+const cfg = ours.description.config;
+log(
+  `model: ${spec.label}: ${cfg.numLayers} layers x ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.ffnWidth}, vocab ${cfg.vocabSize}, ` +
+    `${(ours.description.parameters / 1e6).toFixed(1)} M params; engine options ${JSON.stringify(ours.description.engineOptions)}`,
+);
+log(`ours: load ${ours.loadMs.toFixed(0)} ms (read+parse ${ours.readMs.toFixed(0)}, upload+compile ${ours.createMs.toFixed(0)})`);
+
+// ---------------------------------------------------------------------------------- grid
+const seqs = list(values.seq, quick ? [16, 128, 512] : [16, 128, 512, 2048, 4096]);
+const batches = list(values.batch, quick ? [8] : [1, 8, 32]);
+const defaultMaxTokens = isBase ? (cpuAdapter ? 1024 : 131072) : cpuAdapter ? 32768 : 262144;
+const maxTokens = Number(values['max-tokens'] ?? defaultMaxTokens);
+const points = seqs.flatMap((seq) => batches.map((batch) => ({ seq, batch }))).filter((p) => p.seq <= cfg.maxLength);
+const skippedPoints = points.filter((p) => p.seq * p.batch > maxTokens);
+const gridPoints = points.filter((p) => p.seq * p.batch <= maxTokens);
+if (skippedPoints.length) notes.push(`points over --max-tokens ${maxTokens} skipped: ${skippedPoints.map((p) => `${p.seq}x${p.batch}`).join(', ')}`);
+const repeats = Number(values.repeats ?? (quick ? 3 : 7));
+const warmup = Number(values.warmup ?? 2);
+const pointBudgetMs = Number(values['point-budget-s'] ?? (quick ? 20 : 120)) * 1000;
+const callTimeoutMs = Number(values['call-timeout-s'] ?? (quick ? 90 : 900)) * 1000;
+const profileMode = values.profile ?? (quick ? 'first' : 'all');
+
+// ---------------------------------------------------------------------------------- peers
+const peerInfo: BenchResult['peers'] = {};
+const load: BenchResult['load'] = { 'neobert-webgpu/webgpu': { loadMs: ours.loadMs, readMs: ours.readMs, createMs: ours.createMs } };
+const python = values.python!;
+const torchScript = path.join(root, 'bench/peers/neobert_torch.py');
+const modelArgs = isBase ? ['--config', 'base'] : ['--model', modelDir];
+
+function pythonStatus(): string | null {
+  if (!existsSync(python)) return `${python} not found`;
+  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${python} cannot import torch/numpy: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`;
+}
+const pyProblem = peers.has('pytorch') || peers.has('ort-webgpu') || peers.has('ort-wasm') ? pythonStatus() : null;
+
+/** The ONNX export of the model (cached in bench/peers/.cache, keyed by weights + exporter). */
+function ensureOnnx(): { file: string; meta: Record<string, unknown> } {
+  if (pyProblem) throw new Error(`cannot export ONNX: ${pyProblem}`);
+  const h = createHash('sha256').update(readFileSync(torchScript));
+  if (isBase) h.update('base-random');
+  else for (const f of ['config.json', 'model.safetensors']) {
+    const p = path.join(modelDir, f);
+    if (existsSync(p)) h.update(`${f}:${statSync(p).size}:${statSync(p).mtimeMs}`);
+  }
+  const name = `${isBase ? 'neobert-base-random' : path.basename(modelDir)}-${h.digest('hex').slice(0, 10)}.onnx`;
+  const file = path.join(root, 'bench/peers/.cache', name);
+  if (!existsSync(file)) {
+    const shared = process.env.NEOBERT_SHARED_DIR ?? path.join(root, '..', 'shared');
+    const fixtures = path.join(shared, 'fixtures', 'neobert');
+    const args = [torchScript, 'export', ...modelArgs, '--out', file, ...(existsSync(fixtures) ? ['--verify-fixtures', fixtures] : [])];
+    log(`exporting ONNX (PyTorch ${existsSync(fixtures) ? 'module checked against the fixtures first' : 'module NOT checked: no fixtures found'}) -> ${path.relative(root, file)}`);
+    const t = performance.now();
+    execFileSync(python, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    log(`  exported in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  return { file, meta: JSON.parse(readFileSync(`${file}.json`, 'utf8')) };
+}
+
+const engines: BenchEngine[] = [];
+let current: { seq: number; batch: number; ids: Int32Array; mask: Int32Array } = { seq: 0, batch: 0, ids: new Int32Array(), mask: new Int32Array() };
+const oursEngine: BenchEngine = {
+  engine: 'neobert-webgpu',
+  backend: 'webgpu',
+  device: adapterText,
+  async setInputs(seq, batch, ids, mask) {
+    current = { seq, batch, ids, mask };
+  },
+  run: () => ours.run(current.seq, current.batch, current.ids, current.mask),
+  output: () => ours.output(current.seq, current.batch, current.ids, current.mask),
+};
+engines.push(oursEngine);
+
+const children: { stop(): void }[] = [];
+process.on('exit', () => children.forEach((c) => c.stop()));
+let onnx: { file: string; meta: Record<string, unknown> } | null = null;
+if (peers.has('ort-webgpu') || peers.has('ort-wasm')) {
+  try {
+    onnx = ensureOnnx();
+  } catch (e) {
+    for (const p of ['ort-webgpu', 'ort-wasm']) if (peers.has(p)) peerInfo[`onnxruntime-web/${p.slice(4)}`] = { status: 'failed', detail: (e as Error).message };
+  }
+}
+const ortScript = onnx ? await bundle(root, 'bench/peers/ort-node.ts', 'ort-node') : '';
+for (const backend of ['webgpu', 'wasm'] as const) {
+  const name = `onnxruntime-web/${backend}`;
+  if (!peers.has(`ort-${backend}`)) {
+    peerInfo[name] = { status: 'skipped', detail: 'not in --peers' };
+    continue;
+  }
+  if (!onnx) continue;
+  const execArgv = backend === 'webgpu' ? values['ort-v8-flags']!.split(' ').filter(Boolean) : [];
+  const t = performance.now();
+  try {
+    const child = await OrtChild.start(ortScript, backend, onnx.file, { execArgv, timeoutMs: quick ? 120_000 : 600_000, threads: backend === 'wasm' ? os.cpus().length : undefined });
+    children.push(child);
+    const r = child.ready;
+    const adapter = r.adapter as { vendor: string; architecture: string; description: string } | null;
+    const device = backend === 'webgpu' ? (adapter ? `${adapter.vendor} / ${adapter.architecture} (${adapter.description})` : 'unknown adapter') : `CPU (wasm SIMD, ${String(r.threads)} threads)`;
+    load[name] = { loadMs: r.loadMs as number, processStartMs: performance.now() - t };
+    peerInfo[name] = {
+      status: 'ran',
+      detail: backend === 'webgpu' ? `Node child with V8 flags [${execArgv.join(' ')}] and the shared-view writeBuffer shim` : `Node child, ort.node wasm build`,
+      device,
+      ortVersion: r.ortVersion,
+      onnx: path.relative(root, onnx.file),
+      onnxVerification: onnx.meta.verification ? 'PyTorch module matched every fixture (rel L2 < 1e-4) before export' : 'not verified',
+      ...(backend === 'webgpu' ? { withoutShim: r.withoutShim, shim: r.shim, v8Flags: execArgv } : { threads: r.threads }),
+    };
+    log(`${name}: session ${(r.loadMs as number).toFixed(0)} ms on ${device}${backend === 'webgpu' ? `; as shipped: "${String(r.withoutShim)}"` : ''}`);
+    engines.push({
+      engine: 'onnxruntime-web',
+      backend,
+      device,
+      setInputs: (seq, batch, ids) => child.setInputs(seq, batch, ids),
+      run: (timeoutMs) => child.run(timeoutMs),
+      output: () => child.output(),
+    });
+  } catch (e) {
+    peerInfo[name] = { status: 'failed', detail: (e as Error).message };
+    log(`${name}: FAILED: ${(e as Error).message}`);
+  }
+}
+
+let torch: TorchChild | null = null;
+if (peers.has('pytorch')) {
+  if (pyProblem) peerInfo['pytorch/cpu'] = { status: 'failed', detail: pyProblem };
+  else {
+    try {
+      torch = await TorchChild.start(python, torchScript, modelArgs, { threads: os.cpus().length, timeoutMs: 120_000 });
+      children.push(torch);
+      const r = torch.ready;
+      const device = `CPU (PyTorch ${String(r.torch)}, ${String(r.threads)} threads)`;
+      load['pytorch/cpu'] = { loadMs: r.loadMs as number };
+      peerInfo['pytorch/cpu'] = { status: 'ran', detail: 'bench/peers/neobert_torch.py serve (reference module, float32, inference_mode)', device };
+      log(`pytorch: ${device}, model built in ${(r.loadMs as number).toFixed(0)} ms`);
+      const t = torch;
+      engines.push({ engine: 'pytorch', backend: 'cpu', device, setInputs: (seq, batch, ids) => t.setInputs(seq, batch, ids), run: () => t.run(), output: () => t.output() });
+    } catch (e) {
+      peerInfo['pytorch/cpu'] = { status: 'failed', detail: (e as Error).message };
+    }
+  }
+} else peerInfo['pytorch/cpu'] = { status: 'skipped', detail: 'not in --peers' };
+
+// ---------------------------------------------------------------------------------- sweep
+log(`\nsweep: ${gridPoints.map((p) => `${p.seq}x${p.batch}`).join(', ')}; warm-up ${warmup} (incl. the first call), up to ${repeats} timed repeats per engine, interleaved  [${elapsed()}]`);
+let profiled = false;
+const grid = await runGrid(engines, {
+  points: gridPoints,
+  vocabSize: cfg.vocabSize,
+  warmup,
+  repeats,
+  minRepeats: Math.min(3, repeats),
+  pointBudgetMs,
+  callTimeoutMs,
+  checkOutputs: true,
+  log,
+  async afterPoint(seq, batch, ids, mask) {
+    const extra: Record<string, unknown> = { memory: ours.memory(seq, batch) };
+    const wantProfile = profileMode === 'all' || (profileMode === 'first' && !profiled && (seq === 128 || gridPoints.every((p) => p.seq !== 128)));
+    if (wantProfile && ours.canProfile) {
+      extra.profile = await ours.profile(seq, batch, ids, mask);
+      profiled = true;
+    }
+    return extra;
+  },
+});
+if (!ours.canProfile) notes.push('per-kernel profile: this adapter has no timestamp-query feature');
+
+// ---------------------------------------------------------------------------------- matmul
+let matmul: BenchResult['matmul'] = [];
+const torchMatmul: Record<string, number> = {};
+if (!values['no-matmul']) {
+  log(`\nmatmul: ours vs gpu.js (same shapes and data), PyTorch CPU for scale  [${elapsed()}]`);
+  const C = cfg.hiddenSize;
+  const F = cfg.ffnWidth;
+  // The model's own matmuls (qkv, wo, w12, w3) at every token count of the sweep, so gpu.js gets
+  // a measured per-point figure; plus NeoBERT-base shapes for a matmul that fills the device.
+  const tokenCounts = [...new Set(gridPoints.map((p) => p.seq * p.batch))].filter((m) => m <= (isBase ? 1024 : 16384)).sort((x, y) => x - y);
+  const shapes: MatmulShape[] = tokenCounts.flatMap((m) => layerShapes(m, C, F, '').map((s) => ({ ...s, name: `${s.name}@${m}` })));
+  if (!isBase) shapes.push({ name: 'base.qkv@128', M: 128, N: 2304, K: 768 });
+  if (!quick) shapes.push({ name: 'base.w12@512', M: 512, N: 4096, K: 768 }, { name: 'square@512', M: 512, N: 512, K: 512 });
+  let gpujs: GpujsModule | null = null;
+  if (peers.has('gpujs')) {
+    try {
+      // gpu.js's webgpu mode uses navigator.gpu: give it the Dawn instance our device came from.
+      Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpu.instance }, configurable: true, writable: true });
+      gpujs = createRequire(import.meta.url)('gpu.js') as GpujsModule;
+    } catch (e) {
+      peerInfo['gpu.js/webgpu'] = { status: 'failed', detail: `cannot load gpu.js: ${(e as Error).message}` };
+    }
+  } else peerInfo['gpu.js/webgpu'] = { status: 'skipped', detail: 'not in --peers' };
+  const kernels = await import('../src/kernels');
+  const strategyOf = (kernels as unknown as { matmulStrategy?: (d: GPUDevice) => string }).matmulStrategy;
+  const defaultStrategy = strategyOf?.(gpu.device);
+  const strategies = defaultStrategy === 'subgroup' ? ['subgroup', 'tiled'] : [undefined];
+  const mm = await runMatmulBench(gpu, { shapes, repeats: quick ? 3 : 5, targetMs: quick ? 30 : 60, strategies, gpujs, log });
+  matmul = mm.results;
+  for (const [k, v] of Object.entries(mm.errors)) {
+    if (k === 'gpu.js') peerInfo['gpu.js/webgpu'] = { status: 'failed', detail: v };
+    else notes.push(`matmul ${k}: ${v}`);
+  }
+  if (gpujs && !peerInfo['gpu.js/webgpu']) {
+    const mode = matmul.find((m) => m.engine === 'gpu.js')?.variant;
+    peerInfo['gpu.js/webgpu'] = { status: mode === 'webgpu' ? 'ran' : 'failed', detail: `gpu.js ${createRequire(import.meta.url)('gpu.js/package.json').version} in mode ${mode} on ${adapterText} (navigator.gpu = the same Dawn instance)`, device: adapterText };
+  }
+  if (torch) {
+    for (const s of shapes) {
+      const ms = await torch.matmul(s.M, s.N, s.K, 5);
+      const med = [...ms].sort((x, y) => x - y)[Math.floor(ms.length / 2)];
+      torchMatmul[s.name] = (2 * s.M * s.N * s.K) / med / 1e6;
+      log(`  matmul ${s.name} pytorch/cpu: ${med.toFixed(2)} ms, ${torchMatmul[s.name].toFixed(2)} GFLOP/s`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------- report
+const results = grid.results;
+const targets = computeTargets(results, matmul, adapterText, torchMatmul);
+const date = new Date().toISOString();
+const result: BenchResult = {
+  schema: 'neobert-bench/1',
+  date,
+  runtime: 'node',
+  adapter: adapterText,
+  adapterInfo: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, features: a.features },
+  host,
+  model: { label: spec.label, config: cfg, parameters: ours.description.parameters, weights: ours.description.weights, engineOptions: ours.description.engineOptions },
+  options: { quick, seqs, batches, warmup, repeats, pointBudgetMs, maxTokens, peers: [...peers], profile: profileMode },
+  load,
+  results,
+  matmul,
+  targets,
+  peers: peerInfo,
+  errors: grid.errors,
+  notes,
+};
+if (torchMatmul && Object.keys(torchMatmul).length) (result as unknown as Record<string, unknown>).pytorchMatmulGflops = torchMatmul;
+addGpujsEntries(result);
+
+console.log(`\n${summary(result)}\n`);
+const slug = `${a.vendor || 'unknown'}-${(/llvmpipe|swiftshader/i.exec(a.description)?.[0] ?? a.architecture) || 'gpu'}`.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
+const writeAtomic = (file: string, text: string) => {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+};
+if (!values['no-save']) {
+  const base = path.join(values['out-dir']!, `${slug}-${date.slice(0, 10)}`);
+  writeAtomic(`${base}.json`, `${JSON.stringify(result, null, 1)}\n`);
+  writeAtomic(`${base}.svg`, renderChart([result]));
+  log(`wrote ${base}.json and ${base}.svg`);
+}
+if (values.json) {
+  writeAtomic(values.json, `${JSON.stringify(result, null, 1)}\n`);
+  log(`wrote ${values.json}`);
+}
+log(`done in ${elapsed()}`);
+ours.destroy();
+for (const c of children) c.stop();
+gpu.destroy();
+setTimeout(() => process.exit(0), 200);
+
+/** gpu.js rows in `results`: the model's matmuls of one forward at each point, run by gpu.js. */
+function addGpujsEntries(r: BenchResult): void {
+  for (const p of gridPoints) {
+    const m = p.seq * p.batch;
+    const layer = r.matmul.filter((x) => x.engine === 'gpu.js' && /^(qkv|wo|w12|w3)@/.test(x.shape) && x.M === m);
+    if (layer.length !== 4) continue;
+    const ms = layer.reduce((s, x) => s + x.msPerCall, 0) * cfg.numLayers;
+    r.results.push({
+      engine: 'gpu.js',
+      backend: 'webgpu',
+      device: adapterText,
+      seq: p.seq,
+      batch: p.batch,
+      tokensPerSecond: m / (ms / 1000),
+      msPerBatch: ms,
+      spread: { median: ms, min: ms, max: ms, p25: ms, p75: ms, relIqr: 0, n: 0 },
+      firstCallMs: layer.reduce((s, x) => s + x.firstCallMs, 0),
+      repeats: Math.min(...layer.map((x) => x.spread.n)),
+      kind: 'matmul-only: the four matmuls of each layer (qkv, wo, w12, w3) at M = seq x batch, medians summed, x layers; no attention, norms or readback',
+    });
+  }
+  if (r.results.some((x) => x.engine === 'gpu.js')) {
+    r.notes.push('gpu.js rows in results are its matmuls alone (gpu.js cannot express attention or reductions across threads); the measured figures are in matmul[]');
+  }
+}
