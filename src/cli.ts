@@ -28,7 +28,7 @@ commands:
 common options:
   --model DIR|URL|FILE   checkpoint folder (config.json + model.safetensors), Hub-style URL, or
                          its model.safetensors; default: the bundled weights/neobert-mini
-  --dtype f32            compute precision (f32 only for now)
+  --dtype f32|f16        matmul weight precision (f16 needs shader-f16; f32 accumulation)
   -h, --help`;
 
 class UsageError extends Error {}
@@ -59,9 +59,9 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 async function loadModel(options: Options): Promise<NeoBERT> {
-  if (options.dtype !== 'f32') throw new UsageError(`--dtype must be f32 (the only precision implemented), got "${options.dtype}"`);
+  if (options.dtype !== 'f32' && options.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
   const source = await sourceFor(options.model ?? BUNDLED_MODEL_DIR);
-  return NeoBERT.load(source, { dtype: 'f32' });
+  return NeoBERT.load(source, { dtype: options.dtype });
 }
 
 async function* stdinLines(): AsyncGenerator<[number, string]> {

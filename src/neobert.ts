@@ -15,7 +15,7 @@ import { NeoBERTTokenizer } from './tokenizer';
 
 export type Pooling = 'cls' | 'mean';
 /** Compute precision. 'fp32' is accepted as the transformers.js spelling of 'f32'. */
-export type DType = 'f32' | 'fp32';
+export type DType = 'f32' | 'fp32' | 'f16' | 'fp16';
 /** A sequence of token ids used as given: include [CLS] ... [SEP] yourself. */
 export type TokenIds = ArrayLike<number>;
 /** Texts (tokenized with the checkpoint's tokenizer) or token id sequences; one kind per call. */
@@ -34,7 +34,7 @@ export class DeviceLostError extends NeoBERTError {
 }
 
 export interface LoadOptions {
-  /** Compute precision. Only f32 exists today; F16/BF16 checkpoints are converted on load. */
+  /** Matmul weight precision: 'f32' (default) or 'f16' (f16 weights and operands, f32 accumulation; needs shader-f16). */
   dtype?: DType;
   /**
    * 'webgpu' (default, the only backend), or a GPUDevice your page already uses (the model then
@@ -266,8 +266,8 @@ export class NeoBERT {
    * CheckpointSource), uploads its weights and compiles the kernels.
    */
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<NeoBERT> {
-    if (options.dtype && options.dtype !== 'f32' && options.dtype !== 'fp32') {
-      throw new NeoBERTError(`dtype "${options.dtype}" is not supported yet; use "f32" (F16/BF16 weights are converted on load)`);
+    if (options.dtype && !['f32', 'fp32', 'f16', 'fp16'].includes(options.dtype)) {
+      throw new NeoBERTError(`dtype "${options.dtype}" is not supported; use "f32" (default) or "f16" (needs shader-f16)`);
     }
     const device = options.device ?? 'webgpu';
     if (typeof device === 'string' && device !== 'webgpu') {
@@ -291,7 +291,9 @@ export class NeoBERT {
     const ownsGPU = !options.gpu && typeof device === 'string';
     const gpu = options.gpu ?? (typeof device === 'string' ? await createGPU() : contextFromDevice(device));
     try {
-      const model = await NeoBERTModel.create(gpu.device, loaded.config, loaded.weights);
+      const model = await NeoBERTModel.create(gpu.device, loaded.config, loaded.weights, {
+        dtype: options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32',
+      });
       const { weights: _weights, ...rest } = loaded; // host copies are not kept: the GPU has them
       return new NeoBERT(rest, gpu, ownsGPU, model, new Runner(model), tokenizer, tokenizerKind);
     } catch (e) {
