@@ -58,7 +58,8 @@ export function renderChart(inputs: BenchResult[]): string {
   const matmulTop = legendTop + legendH + 30;
   const matmulH = matmul.length ? 260 : 0;
   const notes = inputs.flatMap((r) => targetLines(r));
-  const H = matmulTop + matmulH + (matmul.length ? 70 : 0) + 18 * notes.length + 30;
+  const variantCount = new Set(matmul.map((m) => `${m.engine}/${m.variant}|${m.runtime}`)).size;
+  const H = matmulTop + matmulH + (matmul.length ? 70 + 20 * Math.ceil(variantCount / 4) : 0) + 18 * notes.length + 30;
 
   let colorIndex = 0;
   const colorOf = new Map<string, string>();
@@ -167,8 +168,8 @@ export function renderChart(inputs: BenchResult[]): string {
     variants.forEach((v, vi) => {
       const [ev, runtime] = v.split('|');
       const engine = ev.startsWith('gpu.js') ? 'gpu.js/webgpu' : 'neobert-webgpu/webgpu';
-      const x = px + vi * 230;
-      const y = py + h + 52;
+      const x = px + (vi % 4) * 230;
+      const y = py + h + 52 + 20 * Math.floor(vi / 4);
       out.push(`<rect x="${x}" y="${y - 10}" width="14" height="12" fill="${color(engine)}" fill-opacity="${ev.includes('tiled') ? 0.55 : 1}"/>`);
       out.push(`<text x="${x + 20}" y="${y}">${esc(`${ev.replace('neobert-webgpu', 'ours')} (${runtime})`)}</text>`);
     });

@@ -2,16 +2,14 @@
 //   npm run bench -- [--quick] [--json FILE] [--model DIR | --config base] [--seq 16,128,...]
 //        [--batch 1,8,...] [--repeats N] [--warmup N] [--peers ort-webgpu,ort-wasm,pytorch,gpujs]
 //        [--max-tokens N] [--point-budget-s S] [--profile none|first|all] [--no-save]
-//        [--dtype f32|f16] [--matmul-strategy tiled|subgroup] [--ort-v8-flags "--liftoff-only"]
+//        [--dtype f32|f16] [--matmul-strategy tiled|subgroup] [--ort-v8-flags "..."] [--ort-tick-ms N]
 // Prints the adapter, then per (seq, batch): tokens/s and ms per batch (median, spread over the
 // timed repeats after warm-up) for every engine, interleaved; our first-call time, GPU memory
 // (sum of buffer sizes: weights + plan + staging) and per-kernel GPU time (timestamp queries);
 // a matmul microbenchmark against gpu.js; and the target ratios. Writes
 // bench/results/<adapter>-<date>.json and .svg (unless --no-save) and --json FILE.
 // See bench/README.md for the peers and how each one is run.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +19,7 @@ import { sourceFor } from '../src/node';
 import { renderChart } from './chart';
 import { bundle, OrtChild, TorchChild } from './run/children';
 import { runGrid, type BenchEngine } from './run/grid';
+import { ensureOnnx, pythonProblem, torchModelArgs, type OnnxExport } from './run/onnx';
 import { layerShapes, runMatmulBench, type MatmulShape } from './run/matmul';
 import { OursEngine, type ModelSpec } from './run/ours';
 import { computeTargets, summary, type BenchResult } from './run/report';
@@ -46,7 +45,8 @@ const { values } = parseArgs({
     'no-matmul': { type: 'boolean', default: false },
     dtype: { type: 'string' },
     'matmul-strategy': { type: 'string' },
-    'ort-v8-flags': { type: 'string', default: '--liftoff-only' },
+    'ort-v8-flags': { type: 'string', default: '' },
+    'ort-tick-ms': { type: 'string', default: '0' },
     python: { type: 'string', default: '/usr/bin/python3' },
     'out-dir': { type: 'string', default: 'bench/results' },
   },
@@ -105,37 +105,9 @@ const peerInfo: BenchResult['peers'] = {};
 const load: BenchResult['load'] = { 'neobert-webgpu/webgpu': { loadMs: ours.loadMs, readMs: ours.readMs, createMs: ours.createMs } };
 const python = values.python!;
 const torchScript = path.join(root, 'bench/peers/neobert_torch.py');
-const modelArgs = isBase ? ['--config', 'base'] : ['--model', modelDir];
 
-function pythonStatus(): string | null {
-  if (!existsSync(python)) return `${python} not found`;
-  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `${python} cannot import torch/numpy: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`;
-}
-const pyProblem = peers.has('pytorch') || peers.has('ort-webgpu') || peers.has('ort-wasm') ? pythonStatus() : null;
-
-/** The ONNX export of the model (cached in bench/peers/.cache, keyed by weights + exporter). */
-function ensureOnnx(): { file: string; meta: Record<string, unknown> } {
-  if (pyProblem) throw new Error(`cannot export ONNX: ${pyProblem}`);
-  const h = createHash('sha256').update(readFileSync(torchScript));
-  if (isBase) h.update('base-random');
-  else for (const f of ['config.json', 'model.safetensors']) {
-    const p = path.join(modelDir, f);
-    if (existsSync(p)) h.update(`${f}:${statSync(p).size}:${statSync(p).mtimeMs}`);
-  }
-  const name = `${isBase ? 'neobert-base-random' : path.basename(modelDir)}-${h.digest('hex').slice(0, 10)}.onnx`;
-  const file = path.join(root, 'bench/peers/.cache', name);
-  if (!existsSync(file)) {
-    const shared = process.env.NEOBERT_SHARED_DIR ?? path.join(root, '..', 'shared');
-    const fixtures = path.join(shared, 'fixtures', 'neobert');
-    const args = [torchScript, 'export', ...modelArgs, '--out', file, ...(existsSync(fixtures) ? ['--verify-fixtures', fixtures] : [])];
-    log(`exporting ONNX (PyTorch ${existsSync(fixtures) ? 'module checked against the fixtures first' : 'module NOT checked: no fixtures found'}) -> ${path.relative(root, file)}`);
-    const t = performance.now();
-    execFileSync(python, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    log(`  exported in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  }
-  return { file, meta: JSON.parse(readFileSync(`${file}.json`, 'utf8')) };
-}
+const pyProblem = peers.has('pytorch') || peers.has('ort-webgpu') || peers.has('ort-wasm') ? pythonProblem(python) : null;
+const onnxModel = isBase ? ({ base: true } as const) : { dir: modelDir };
 
 const engines: BenchEngine[] = [];
 let current: { seq: number; batch: number; ids: Int32Array; mask: Int32Array } = { seq: 0, batch: 0, ids: new Int32Array(), mask: new Int32Array() };
@@ -153,10 +125,10 @@ engines.push(oursEngine);
 
 const children: { stop(): void }[] = [];
 process.on('exit', () => children.forEach((c) => c.stop()));
-let onnx: { file: string; meta: Record<string, unknown> } | null = null;
+let onnx: OnnxExport | null = null;
 if (peers.has('ort-webgpu') || peers.has('ort-wasm')) {
   try {
-    onnx = ensureOnnx();
+    onnx = ensureOnnx(root, python, onnxModel, log);
   } catch (e) {
     for (const p of ['ort-webgpu', 'ort-wasm']) if (peers.has(p)) peerInfo[`onnxruntime-web/${p.slice(4)}`] = { status: 'failed', detail: (e as Error).message };
   }
@@ -172,7 +144,12 @@ for (const backend of ['webgpu', 'wasm'] as const) {
   const execArgv = backend === 'webgpu' ? values['ort-v8-flags']!.split(' ').filter(Boolean) : [];
   const t = performance.now();
   try {
-    const child = await OrtChild.start(ortScript, backend, onnx.file, { execArgv, timeoutMs: quick ? 120_000 : 600_000, threads: backend === 'wasm' ? os.cpus().length : undefined });
+    const child = await OrtChild.start(ortScript, backend, onnx.file, {
+      execArgv,
+      timeoutMs: quick ? 120_000 : 600_000,
+      threads: backend === 'wasm' ? os.cpus().length : undefined,
+      tickMs: Number(values['ort-tick-ms']) || undefined,
+    });
     children.push(child);
     const r = child.ready;
     const adapter = r.adapter as { vendor: string; architecture: string; description: string } | null;
@@ -180,7 +157,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
     load[name] = { loadMs: r.loadMs as number, processStartMs: performance.now() - t };
     peerInfo[name] = {
       status: 'ran',
-      detail: backend === 'webgpu' ? `Node child with V8 flags [${execArgv.join(' ')}] and the shared-view writeBuffer shim` : `Node child, ort.node wasm build`,
+      detail: backend === 'webgpu' ? `Node child (V8 flags [${execArgv.join(' ')}]) with the shared-view writeBuffer shim` : `Node child, ort.node wasm build`,
       device,
       ortVersion: r.ortVersion,
       onnx: path.relative(root, onnx.file),
@@ -207,12 +184,16 @@ if (peers.has('pytorch')) {
   if (pyProblem) peerInfo['pytorch/cpu'] = { status: 'failed', detail: pyProblem };
   else {
     try {
-      torch = await TorchChild.start(python, torchScript, modelArgs, { threads: os.cpus().length, timeoutMs: 120_000 });
+      torch = await TorchChild.start(python, torchScript, torchModelArgs(onnxModel), { threads: os.cpus().length, timeoutMs: 120_000 });
       children.push(torch);
       const r = torch.ready;
       const device = `CPU (PyTorch ${String(r.torch)}, ${String(r.threads)} threads)`;
       load['pytorch/cpu'] = { loadMs: r.loadMs as number };
-      peerInfo['pytorch/cpu'] = { status: 'ran', detail: 'bench/peers/neobert_torch.py serve (reference module, float32, inference_mode)', device };
+      peerInfo['pytorch/cpu'] = { status: 'ran', detail: 'bench/peers/neobert_torch.py serve (reference module, float32, inference_mode)', device, blas: r.blas };
+      const blas = r.blas as { BLAS_INFO?: string; libblas?: string[] } | undefined;
+      if (blas?.BLAS_INFO === 'generic' && blas.libblas?.some((l) => /\/blas\/libblas/.test(l))) {
+        notes.push(`PyTorch CPU figures use the reference Netlib BLAS (${blas.libblas.join(', ')}; torch BLAS_INFO=generic): an optimised BLAS would be several times faster`);
+      }
       log(`pytorch: ${device}, model built in ${(r.loadMs as number).toFixed(0)} ms`);
       const t = torch;
       engines.push({ engine: 'pytorch', backend: 'cpu', device, setInputs: (seq, batch, ids) => t.setInputs(seq, batch, ids), run: () => t.run(), output: () => t.output() });

@@ -16,6 +16,8 @@
 //           permute. Each group of 8 columns is one call of group() with constant offsets, so
 //           all accumulator indices are constants after inlining (past NIR's unroll limit a
 //           loop here would index the accumulators dynamically, through scratch memory).
+//           Measured on lavapipe, M = 128, NeoBERT shapes: 8.2 GFLOP/s geomean, 4.7x the tiled
+//           kernel (8.6 and 4.9x with f16 weights); about 5x at M = 512 and 1024 too.
 // Numerics: f32 arithmetic and accumulation; f16 weights are widened on load.
 // Limits:   K % 4 == 0 (checked on the host); M, N arbitrary; subgroups with at least 8
 //           invocations (lavapipe: exactly 8); out must not alias x or residual.

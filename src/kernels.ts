@@ -187,7 +187,7 @@ export interface MatmulEpilogue {
 /**
  * Which matmul kernel: 'tiled' (kernels/matmul.wgsl: workgroup-memory tiles, what GPUs are built
  * for) or 'subgroup' (kernels/matmul_subgroup.wgsl: register tiles fed by subgroup broadcasts,
- * for CPU adapters; 4-6x the tiled kernel on lavapipe, see bench/matmul.ts).
+ * for CPU adapters; 4.7x the tiled kernel on lavapipe at M = 128, see bench/matmul.ts).
  */
 export type MatmulStrategy = 'tiled' | 'subgroup';
 

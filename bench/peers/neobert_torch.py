@@ -363,6 +363,18 @@ def bench(args):
 
 
 # ---------------------------------------------------------------------------------- serve
+def blas_info():
+    """Which BLAS torch's matmuls use: Debian's python3-torch is built with BLAS_INFO=generic and
+    calls the system libblas.so.3 (the reference Netlib BLAS unless OpenBLAS/BLIS is installed)."""
+    config = torch.__config__.show()
+    info = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")), "unknown")
+    libs = []
+    for candidate in ("/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"):
+        if os.path.exists(candidate):
+            libs.append(os.path.realpath(candidate))
+    return {"BLAS_INFO": info, "libblas": libs}
+
+
 def serve(args):
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -370,7 +382,7 @@ def serve(args):
     model, label = build_model(args)
     load_ms = (time.perf_counter() - t0) * 1000
     out = sys.stdout
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "model": label, "loadMs": load_ms}), file=out, flush=True)
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "model": label, "loadMs": load_ms, "blas": blas_info()}), file=out, flush=True)
     ids = mask = None
     for line in sys.stdin:
         line = line.strip()

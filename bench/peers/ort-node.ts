@@ -17,7 +17,7 @@ import path from 'node:path';
 import { createOrtEngine, type Ort, type OrtBackend, type OrtEngine } from './ort-engine';
 
 type Message =
-  | { type: 'init'; backend: OrtBackend; model: string; threads?: number }
+  | { type: 'init'; backend: OrtBackend; model: string; threads?: number; tickMs?: number }
   | { type: 'inputs'; seq: number; batch: number; ids: number[] }
   | { type: 'run' }
   | { type: 'output' }
@@ -95,6 +95,9 @@ async function initWasm(model: Uint8Array, threads?: number): Promise<Record<str
 process.on('message', async (m: Message) => {
   try {
     if (m.type === 'init') {
+      // Optional: keep the event loop waking up every tickMs (see bench/README.md: without
+      // anything else scheduled, Dawn's Node binding can deliver ORT's mapAsync very late).
+      if (m.tickMs) setInterval(() => {}, m.tickMs);
       const model = readFileSync(m.model);
       const info = m.backend === 'webgpu' ? await initWebGPU(model) : await initWasm(model, m.threads);
       send({ type: 'ready', loadMs: engine!.loadMs, adapter: engine!.adapter, execArgv: process.execArgv, ...info });

@@ -110,7 +110,7 @@ export function summary(r: BenchResult): string {
     lines.push(
       table(
         ['shape', 'M x N x K', 'engine', 'ms', 'GFLOP/s', 'rel L2 vs ours'],
-        r.matmul.map((m) => [m.shape, `${m.M}x${m.N}x${m.K}`, `${m.engine}/${m.variant}`, fmt.ms(m.msPerCall), m.gflops.toFixed(3), m.relL2VsOurs ? m.relL2VsOurs.toExponential(1) : '-']),
+        r.matmul.map((m) => [m.shape, `${m.M}x${m.N}x${m.K}`, `${m.engine}/${m.variant}`, fmt.ms(m.msPerCall), m.gflops.toFixed(3), m.engine === 'neobert-webgpu' && m.relL2VsOurs === 0 ? '-' : m.relL2VsOurs === undefined ? '?' : m.relL2VsOurs.toExponential(1)]),
       ),
     );
   }

@@ -1,0 +1,48 @@
+// Node-only: the ONNX export of a model for the onnxruntime-web peer, made by
+// bench/peers/neobert_torch.py (PyTorch module checked against the fixtures first) and cached in
+// bench/peers/.cache/ (gitignored), keyed by the weights and the exporter.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export interface OnnxExport {
+  file: string;
+  meta: { verification?: unknown; [k: string]: unknown };
+}
+
+/** null when python can import torch and numpy, else why not. */
+export function pythonProblem(python: string): string | null {
+  if (!existsSync(python)) return `${python} not found`;
+  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${python} cannot import torch/numpy: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`;
+}
+
+export function torchModelArgs(model: { base: true } | { dir: string }): string[] {
+  return 'base' in model ? ['--config', 'base'] : ['--model', model.dir];
+}
+
+export function ensureOnnx(root: string, python: string, model: { base: true } | { dir: string }, log: (s: string) => void): OnnxExport {
+  const problem = pythonProblem(python);
+  if (problem) throw new Error(`cannot export ONNX: ${problem}`);
+  const script = path.join(root, 'bench/peers/neobert_torch.py');
+  const h = createHash('sha256').update(readFileSync(script));
+  if ('base' in model) h.update('base-random');
+  else
+    for (const f of ['config.json', 'model.safetensors', 'model.safetensors.index.json']) {
+      const p = path.join(model.dir, f);
+      if (existsSync(p)) h.update(`${f}:${statSync(p).size}:${statSync(p).mtimeMs}`);
+    }
+  const name = `${'base' in model ? 'neobert-base-random' : path.basename(model.dir)}-${h.digest('hex').slice(0, 10)}.onnx`;
+  const file = path.join(root, 'bench/peers/.cache', name);
+  if (!existsSync(file) || !existsSync(`${file}.json`)) {
+    const shared = process.env.NEOBERT_SHARED_DIR ?? path.join(root, '..', 'shared');
+    const fixtures = path.join(shared, 'fixtures', 'neobert');
+    const verify = existsSync(fixtures) ? ['--verify-fixtures', fixtures] : [];
+    log(`exporting ONNX (${verify.length ? 'PyTorch module checked against the fixtures first' : 'module NOT checked: no fixtures found'}) -> ${path.relative(root, file)}`);
+    const t = performance.now();
+    execFileSync(python, [script, 'export', ...torchModelArgs(model), '--out', file, ...verify], { stdio: ['ignore', 'ignore', 'inherit'] });
+    log(`  exported in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  return { file, meta: JSON.parse(readFileSync(`${file}.json`, 'utf8')) };
+}
