@@ -92,7 +92,7 @@ describe('load', () => {
   });
 
   it('rejects unknown dtypes, devices and sources clearly', async () => {
-    await expect(NeoBERT.load('bundled', { dtype: 'q8' as 'f32' })).rejects.toThrow(/dtype "q8" is not supported yet; use "f32"/);
+    await expect(NeoBERT.load('bundled', { dtype: 'q8' as 'f32' })).rejects.toThrow(/dtype "q8" is not supported; use "f32" \(default\) or "f16"/);
     await expect(NeoBERT.load('bundled', { device: 'wasm' as 'webgpu' })).rejects.toThrow(/device "wasm" is not supported: this engine runs on WebGPU only/);
     await expect(NeoBERT.load('/no/such/checkpoint')).rejects.toThrow(CheckpointError);
     await expect(NeoBERT.load(42 as unknown as string)).rejects.toThrow(/unsupported model source/);
