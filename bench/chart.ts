@@ -122,13 +122,18 @@ export function renderChart(inputs: BenchResult[]): string {
   });
 
   // Legend: engine, runtime, device.
+  if (new Set(inputs.map((r) => r.runtime)).size > 1) {
+    out.push(`<text x="${W - 20}" y="${legendTop - 18}" text-anchor="end" fill="#555">solid: Node (Dawn) · dashed: browser (Chromium)</text>`);
+  }
   engineKeys.forEach((k, i) => {
     const [engine, runtime, device] = k.split('|');
     const y = legendTop + 22 * i;
     const dash = DASH[runtime] ?? '';
     out.push(`<line x1="60" x2="95" y1="${y}" y2="${y}" stroke="${color(engine)}" stroke-width="3" ${dash ? `stroke-dasharray="${dash}"` : ''}/>`);
     out.push(`<circle cx="77" cy="${y}" r="4" fill="${color(engine)}"/>`);
-    out.push(`<text x="105" y="${y + 4}"><tspan font-weight="bold">${esc(engine)}</tspan> (${esc(runtime)}) on ${esc(device.length > 95 ? `${device.slice(0, 92)}...` : device)}</text>`);
+    const matmulOnly = all.some((x) => `${x.engine}/${x.backend}` === engine && x.runtime === runtime && String((x as { kind?: unknown }).kind ?? '').startsWith('matmul-only'));
+    const where = device.length > 80 ? `${device.slice(0, 77)}...` : device;
+    out.push(`<text x="105" y="${y + 4}"><tspan font-weight="bold">${esc(engine)}</tspan> (${esc(runtime)}) on ${esc(where)}${matmulOnly ? ' <tspan fill="#8e44ad">[matmuls only: no attention, norms, readback]</tspan>' : ''}</text>`);
   });
 
   if (matmul.length) {
@@ -170,7 +175,7 @@ export function renderChart(inputs: BenchResult[]): string {
       const engine = ev.startsWith('gpu.js') ? 'gpu.js/webgpu' : 'neobert-webgpu/webgpu';
       const x = px + (vi % 4) * 230;
       const y = py + h + 52 + 20 * Math.floor(vi / 4);
-      out.push(`<rect x="${x}" y="${y - 10}" width="14" height="12" fill="${color(engine)}" fill-opacity="${ev.includes('tiled') ? 0.55 : 1}"/>`);
+      out.push(`<rect x="${x}" y="${y - 10}" width="14" height="12" fill="${color(engine)}" fill-opacity="${ev.includes('tiled') ? 0.55 : 1}" ${runtime === 'browser' ? 'stroke="#000" stroke-dasharray="3 2"' : ''}/>`);
       out.push(`<text x="${x + 20}" y="${y}">${esc(`${ev.replace('neobert-webgpu', 'ours')} (${runtime})`)}</text>`);
     });
   }

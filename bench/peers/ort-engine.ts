@@ -29,7 +29,7 @@ export interface OrtEngine {
 
 export async function createOrtEngine(ort: Ort, model: Uint8Array, backend: OrtBackend): Promise<OrtEngine> {
   const t = performance.now();
-  const session = await ort.InferenceSession.create(model, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(model, { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const loadMs = performance.now() - t;
   let adapter: OrtAdapter | null = null;
   if (backend === 'webgpu') {
