@@ -1,6 +1,10 @@
 // matmul (register tiles + subgroup broadcasts; the path for CPU adapters such as lavapipe):
-//   out[m, n] = act(sum_k x[m, k] * w[n, k] + bias[n]) + residual[m, n]
+//   out[m, n] = act(r[m] * sum_k x[m, k] * w[n, k] + bias[n]) + residual[m, n]
 //   i.e. y = x W^T with W as stored in the checkpoint ([out, in]), PyTorch's nn.Linear.
+//   NORM_ROWS: r[m] = 1 / sqrt(mean_k x[m, k]^2 + eps), else 1. With the RMSNorm gain folded
+//   into W's columns on the host this is matmul(rmsnorm(x)) without the normalised copy of x.
+//   SWIGLU: W's rows hold gate and up interleaved (row 2f gate f, 2f + 1 up f) and
+//   out[m, f] = silu(y[m, 2f]) * y[m, 2f + 1], out [M, N/2]: the FFN's w12 + SwiGLU in one pass.
 //   Same bindings, epilogues and results as kernels/matmul.wgsl; MatmulKernel picks one of the
 //   two at pipeline creation (see matmulStrategy in src/kernels.ts).
 // Layout:   x f32 [M, K]; w [N, K] as raw 32-bit words: f32, or (W_F16) IEEE halves two per
@@ -18,8 +22,9 @@
 //           loop here would index the accumulators dynamically, through scratch memory).
 //           Measured on lavapipe, M = 128, NeoBERT shapes: 8.2 GFLOP/s geomean, 4.7x the tiled
 //           kernel (8.6 and 4.9x with f16 weights); about 5x at M = 512 and 1024 too.
-// Numerics: f32 arithmetic and accumulation; f16 weights are widened on load.
-// Limits:   K % 4 == 0 (checked on the host); M, N arbitrary; subgroups with at least 8
+// Numerics: f32 arithmetic and accumulation; f16 weights are widened on load. NORM_ROWS sums
+//           squares of the f32 x row (the residual stream reaches ~1300: never f16).
+// Limits:   K % 4 == 0 (checked on the host); M, N arbitrary (N even with SWIGLU); subgroups with at least 8
 //           invocations (lavapipe: exactly 8); out must not alias x or residual.
 // Reference: matmulRef in src/reference.ts (with W rounded to f16 for W_F16).
 enable subgroups;
@@ -28,11 +33,13 @@ override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override ACTIVATION: u32 = 0u; // 0: none, 1: tanh
 override W_F16: bool = false;
+override NORM_ROWS: bool = false;
+override SWIGLU: bool = false;
 
 const A = 8u;      // rows per lane: the tile has 8 * A = 64 rows
 const Q = 8u;      // vec4 accumulators per row: the tile has 4 * Q = 32 columns
 
-struct Params { M: u32, N: u32, K: u32 }
+struct Params { M: u32, N: u32, K: u32, eps: f32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -80,9 +87,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let wr2 = min(n0 + 16u + lane, params.N - 1u) * K4;
   let wr3 = min(n0 + 24u + lane, params.N - 1u) * K4;
   var acc: array<array<vec4<f32>, Q>, A>;
+  var sumSquares: array<f32, A>; // of each x row, for NORM_ROWS (the rows are read here anyway)
   for (var k = 0u; k < K4; k++) {
     var xv: array<vec4<f32>, A>;
     for (var i = 0u; i < A; i++) { xv[i] = x[xr[i] + k]; }
+    if (NORM_ROWS) {
+      for (var i = 0u; i < A; i++) { sumSquares[i] += dot(xv[i], xv[i]); }
+    }
     group(&acc, &xv, loadW(wr0 + k), 0u);
     group(&acc, &xv, loadW(wr1 + k), 2u);
     group(&acc, &xv, loadW(wr2 + k), 4u);
@@ -97,9 +108,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   for (var i = 0u; i < rows; i++) {
     let m = m0 + lane + 8u * i;
     if (m >= params.M) { break; }
+    var rowScale = 1.0;
+    if (NORM_ROWS) { rowScale = inverseSqrt(sumSquares[i] / f32(params.K) + params.eps); }
+    if (SWIGLU) {
+      // Column pairs (gate, up) never straddle a tile: n0 and cols are even (N is, on the host).
+      for (var c = 0u; c < cols; c += 2u) {
+        let gate = acc[i][c / 4u][c % 4u] * rowScale;
+        let up = acc[i][c / 4u][c % 4u + 1u] * rowScale;
+        out[m * (params.N / 2u) + (n0 + c) / 2u] = gate / (1.0 + exp(-gate)) * up;
+      }
+      continue;
+    }
     for (var c = 0u; c < cols; c++) {
       let n = n0 + c;
-      var v = acc[i][c / 4u][c % 4u];
+      var v = acc[i][c / 4u][c % 4u] * rowScale;
       if (HAS_BIAS) { v += bias[n]; }
       // Clamped: some drivers compute tanh as a ratio of exponentials that overflows to NaN.
       if (ACTIVATION == 1u) { v = tanh(clamp(v, -15.0, 15.0)); }

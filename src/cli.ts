@@ -28,7 +28,7 @@ commands:
 common options:
   --model DIR|URL|FILE   checkpoint folder (config.json + model.safetensors), Hub-style URL, or
                          its model.safetensors; default: the bundled weights/neobert-mini
-  --dtype f32|f16        matmul weight precision (f16 needs shader-f16; f32 accumulation)
+  --dtype f32|f16        matmul weight precision (f16: half the weight memory; f32 arithmetic)
   -h, --help`;
 
 class UsageError extends Error {}

@@ -8,7 +8,7 @@ import matmulWGSL from '../kernels/matmul.wgsl?raw';
 import matmulSubgroupWGSL from '../kernels/matmul_subgroup.wgsl?raw';
 import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
 import attentionWGSL from '../kernels/attention.wgsl?raw';
-import swigluWGSL from '../kernels/swiglu.wgsl?raw';
+import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import { NeoBERTError } from './errors';
@@ -182,6 +182,37 @@ export interface MatmulEpilogue {
   bias?: boolean;
   residual?: boolean;
   activation?: 'none' | 'tanh';
+  /**
+   * RMSNorm prologue: each output row is scaled by 1 / sqrt(mean(x row^2) + eps), so with the
+   * norm's gain folded into W's columns (foldNormGain) the kernel computes matmul(rmsnorm(x)).
+   */
+  normRows?: boolean;
+  /**
+   * SwiGLU epilogue: W's rows are gate/up interleaved (interleaveGateUp) and out [M, N/2] holds
+   * silu(gate) * up. Not combinable with bias, activation or residual.
+   */
+  swiglu?: boolean;
+}
+
+/** W [N, K] with column k scaled by gain[k]: rmsnorm's gain moved into the following matmul. */
+export function foldNormGain(w: Float32Array, gain: Float32Array): Float32Array<ArrayBuffer> {
+  const K = gain.length;
+  if (w.length % K !== 0) throw new KernelShapeError(`foldNormGain: ${w.length} weights are not rows of ${K}`);
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) out[i] = w[i] * gain[i % K];
+  return out;
+}
+
+/** w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ... */
+export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<ArrayBuffer> {
+  const F = w12.length / K / 2;
+  if (!Number.isInteger(F)) throw new KernelShapeError(`interleaveGateUp: ${w12.length} weights are not 2F rows of ${K}`);
+  const out = new Float32Array(w12.length);
+  for (let f = 0; f < F; f++) {
+    out.set(w12.subarray(f * K, (f + 1) * K), 2 * f * K);
+    out.set(w12.subarray((F + f) * K, (F + f + 1) * K), (2 * f + 1) * K);
+  }
+  return out;
 }
 
 /**
@@ -229,9 +260,12 @@ export class MatmulKernel extends Kernel {
           `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
       );
     }
+    if (options.swiglu && (options.bias || options.residual || (options.activation ?? 'none') !== 'none')) {
+      throw new NeoBERTError('matmul: the swiglu epilogue does not combine with bias, activation or residual');
+    }
     const name =
-      `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}` +
-      `${options.bias ? '+bias' : ''}${options.activation === 'tanh' ? '+tanh' : ''}${options.residual ? '+residual' : ''}`;
+      `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${options.normRows ? '+rmsnorm' : ''}` +
+      `${options.bias ? '+bias' : ''}${options.activation === 'tanh' ? '+tanh' : ''}${options.residual ? '+residual' : ''}${options.swiglu ? '+swiglu' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
@@ -242,6 +276,8 @@ export class MatmulKernel extends Kernel {
         HAS_RESIDUAL: !!options.residual,
         ACTIVATION: options.activation === 'tanh' ? 1 : 0,
         W_F16: weightDtype === 'f16',
+        NORM_ROWS: !!options.normRows,
+        SWIGLU: !!options.swiglu,
       },
     );
     const k = new MatmulKernel(name, device, pipeline, layout);
@@ -258,10 +294,17 @@ export class MatmulKernel extends Kernel {
   weightDtype: 'f32' | 'f16' = 'f32';
 
   /**
-   * x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]. w holds f32 or,
+   * x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]; with normRows the
+   * rows are first scaled by 1 / rms (extra.eps), with swiglu out is [M, N/2]. w holds f32 or,
    * for an f16 kernel, N*K halves (2 bytes each); every other tensor is f32.
    */
-  bind(label: string, x: GPUTensor, w: GPUTensor, out: GPUTensor, extra: { bias?: GPUTensor; residual?: GPUTensor } = {}): Dispatch {
+  bind(
+    label: string,
+    x: GPUTensor,
+    w: GPUTensor,
+    out: GPUTensor,
+    extra: { bias?: GPUTensor; residual?: GPUTensor; eps?: number } = {},
+  ): Dispatch {
     const [M, K] = x.shape;
     const N = w.shape[0];
     if (K % 4 !== 0) throw new KernelShapeError(`${this.name}: K = ${K} (${x.label}) must be a multiple of 4`);
@@ -276,7 +319,11 @@ export class MatmulKernel extends Kernel {
         throw new KernelShapeError(`${this.name}: w buffer (${w.label}) holds ${w.buffer.size} bytes, f32-sized; this kernel reads f16 weights (${N * K * 2} bytes)`);
       }
     }
-    requireTensor(this.name, 'out', out, [M, N]);
+    if (this.epilogue.swiglu && N % 2 !== 0) throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the swiglu epilogue needs gate/up pairs (an even count)`);
+    requireTensor(this.name, 'out', out, [M, this.epilogue.swiglu ? N / 2 : N]);
+    if ((extra.eps !== undefined) !== !!this.epilogue.normRows) {
+      throw new KernelShapeError(`${this.name}: eps ${extra.eps !== undefined ? 'given but the rmsnorm prologue is not compiled in' : 'missing (rmsnorm prologue)'}`);
+    }
     if (!!extra.bias !== !!this.epilogue.bias) throw new KernelShapeError(`${this.name}: bias ${extra.bias ? 'given but not compiled in' : 'missing'}`);
     if (!!extra.residual !== !!this.epilogue.residual) {
       throw new KernelShapeError(`${this.name}: residual ${extra.residual ? 'given but not compiled in' : 'missing'}`);
@@ -291,7 +338,7 @@ export class MatmulKernel extends Kernel {
     }
     return this.dispatch(
       label,
-      packParams([M, N, K]),
+      packParams([M, N, K, extra.eps ?? 0], new Set([3])),
       [x.buffer, w.buffer, extra.bias?.buffer ?? this.placeholder, extra.residual?.buffer ?? this.placeholder, out.buffer],
       groups,
     );
@@ -336,6 +383,8 @@ export class RopeQkvKernel extends Kernel {
 export class AttentionKernel extends Kernel {
   static readonly BLOCK_Q = 16;
   static readonly BLOCK_K = 16;
+  /** Largest head dim the subgroup kernel holds in registers (its MAX_QUADS * 4). */
+  static readonly SUBGROUP_MAX_HEAD_DIM = 64;
 
   /** Workgroup memory the kernel declares for a head dim (see kernels/attention.wgsl). */
   static workgroupBytes(headDim: number): number {
@@ -343,28 +392,62 @@ export class AttentionKernel extends Kernel {
     return (2 * BLOCK_K + 2 * BLOCK_Q) * headDim * 4 + BLOCK_Q * BLOCK_K * 4 + BLOCK_K * 4 + 3 * BLOCK_Q * 4;
   }
 
-  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<AttentionKernel> {
+  /** The default strategy for a device and head dim. */
+  static defaultStrategy(device: GPUDevice, headDim: number): 'tiled' | 'subgroup' {
+    return matmulSubgroupsUsable(device) && headDim <= AttentionKernel.SUBGROUP_MAX_HEAD_DIM ? 'subgroup' : 'tiled';
+  }
+
+  /**
+   * strategy 'tiled' (kernels/attention.wgsl: workgroup-memory tiles, any head dim that fits
+   * workgroup memory) or 'subgroup' (kernels/attention_subgroup.wgsl: register tiles fed by
+   * subgroup broadcasts, head dim <= 64, for CPU adapters; see bench/attention.ts).
+   * Default: defaultStrategy(device, headDim).
+   */
+  static async create(
+    device: GPUDevice,
+    numHeads: number,
+    headDim: number,
+    options: { strategy?: 'tiled' | 'subgroup' } = {},
+  ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
-    const bytes = AttentionKernel.workgroupBytes(headDim);
-    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
-      throw new KernelShapeError(
-        `attention: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`,
-      );
+    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    if (strategy === 'subgroup') {
+      if (!matmulSubgroupsUsable(device)) {
+        throw new KernelShapeError(
+          `attention: the subgroup kernel needs the 'subgroups' feature with at least 8 invocations per subgroup ` +
+            `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
+        );
+      }
+      if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
+        throw new KernelShapeError(
+          `attention: the subgroup kernel holds head dims up to ${AttentionKernel.SUBGROUP_MAX_HEAD_DIM}, not ${headDim}; use strategy 'tiled'`,
+        );
+      }
+    } else {
+      const bytes = AttentionKernel.workgroupBytes(headDim);
+      if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+        throw new KernelShapeError(
+          `attention: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`,
+        );
+      }
     }
+    const name = strategy === 'subgroup' ? 'attention.subgroup' : 'attention';
     const { pipeline, layout } = await Kernel.build(
       device,
-      'attention',
-      attentionWGSL,
+      name,
+      strategy === 'subgroup' ? attentionSubgroupWGSL : attentionWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
       { HEAD_DIM: headDim, NUM_HEADS: numHeads },
     );
-    const k = new AttentionKernel('attention', device, pipeline, layout);
+    const k = new AttentionKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
+    k.strategy = strategy;
     return k;
   }
   private numHeads = 0;
   private headDim = 0;
+  strategy: 'tiled' | 'subgroup' = 'tiled';
 
   /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
   static maxTiles(tokens: number, sequences: number): number {
@@ -404,24 +487,6 @@ export class AttentionKernel extends Kernel {
       [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
       [maxTiles, H, 1],
     );
-  }
-}
-
-export class SwiGLUKernel extends Kernel {
-  static readonly WG = 256;
-  static async create(device: GPUDevice): Promise<SwiGLUKernel> {
-    const { pipeline, layout } = await Kernel.build(device, 'swiglu', swigluWGSL, ['uniform', 'read', 'write'], { WG: SwiGLUKernel.WG });
-    return new SwiGLUKernel('swiglu', device, pipeline, layout);
-  }
-
-  /** u [tokens, 2F] -> out [tokens, F]. */
-  bind(label: string, u: GPUTensor, out: GPUTensor): Dispatch {
-    const [tokens, twoF] = u.shape;
-    if (twoF % 2 !== 0) throw new KernelShapeError(`swiglu: input width ${twoF} must be even`);
-    requireTensor(this.name, 'u', u, [tokens, twoF]);
-    requireTensor(this.name, 'out', out, [tokens, twoF / 2]);
-    const [x, y] = foldWorkgroups(Math.ceil((tokens * twoF) / 2 / SwiGLUKernel.WG));
-    return this.dispatch(label, packParams([tokens, twoF / 2]), [u.buffer, out.buffer], [x, y, 1]);
   }
 }
 

@@ -14,8 +14,9 @@ import {
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
-  SwiGLUKernel,
   elementCount,
+  foldNormGain,
+  interleaveGateUp,
   type Dispatch,
   type GPUTensor,
   type MatmulStrategy,
@@ -28,18 +29,21 @@ export class InputError extends NeoBERTError {}
 export type ModelDtype = 'f32' | 'f16';
 
 export interface ModelOptions {
-  /** 'f16': matmul weights uploaded as IEEE halves (half the memory), f32 arithmetic. Default 'f32'. */
+  /**
+   * 'f16': matmul weights uploaded as IEEE halves (half the memory), f32 arithmetic. Needs no
+   * optional feature: the kernels unpack halves with core WGSL's unpack2x16float. Default 'f32'.
+   */
   dtype?: ModelDtype;
   /** Matmul kernel; default matmulStrategy(device): 'subgroup' on CPU adapters, 'tiled' on GPUs. */
   matmulStrategy?: MatmulStrategy;
 }
 
+// The two RMSNorms inside a layer run as the prologue of the matmul after them (NORM_ROWS in
+// kernels/matmul*.wgsl): their gains are folded into that matmul's weight columns at upload.
 interface LayerTensors {
-  attentionNorm: GPUTensor; // (C)
-  qkv: GPUTensor; // (3C, C), per-head interleaved rows
+  qkvNormed: GPUTensor; // (3C, C) per-head interleaved rows, columns scaled by attention_norm
   wo: GPUTensor; // (C, C)
-  ffnNorm: GPUTensor; // (C)
-  w12: GPUTensor; // (2F, C)
+  w12Normed: GPUTensor; // (2F, C) rows gate 0, up 0, gate 1, ..., columns scaled by ffn_norm
   w3: GPUTensor; // (C, F)
 }
 
@@ -51,13 +55,13 @@ type HeadTensors =
 interface Kernels {
   embedding: EmbeddingKernel;
   rmsnorm: RMSNormKernel;
-  matmul: MatmulKernel;
+  matmulNorm: MatmulKernel; // rmsnorm prologue
+  matmulNormSwiglu: MatmulKernel; // rmsnorm prologue + SwiGLU epilogue
   matmulResidual: MatmulKernel;
   matmulBias: MatmulKernel;
   matmulBiasTanh: MatmulKernel;
   ropeQkv: RopeQkvKernel;
   attention: AttentionKernel;
-  swiglu: SwiGLUKernel;
   pooling: PoolingKernel;
   l2norm: L2NormKernel;
 }
@@ -124,37 +128,32 @@ export class NeoBERTModel {
   static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights, options: ModelOptions = {}): Promise<NeoBERTModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
     const dtype = options.dtype ?? 'f32';
-    if (dtype === 'f16' && !device.features.has('shader-f16')) {
-      throw new NeoBERTError(`dtype 'f16' needs the WebGPU feature 'shader-f16', which this device does not have; use dtype 'f32'`);
-    }
     const weightDtype = dtype; // of the matmul kernels
     const strategy = options.matmulStrategy;
-    const [embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm] =
+    const [embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm] =
       await Promise.all([
         EmbeddingKernel.create(device, C),
-        MatmulKernel.create(device, { weightDtype, strategy }),
+        MatmulKernel.create(device, { weightDtype, strategy, normRows: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, normRows: true, swiglu: true }),
         MatmulKernel.create(device, { weightDtype, strategy, residual: true }),
         MatmulKernel.create(device, { weightDtype, strategy, bias: true }),
         MatmulKernel.create(device, { weightDtype, strategy, bias: true, activation: 'tanh' }),
         RMSNormKernel.create(device),
         RopeQkvKernel.create(device, H, D),
         AttentionKernel.create(device, H, D),
-        SwiGLUKernel.create(device),
         PoolingKernel.create(device),
         L2NormKernel.create(device),
       ]);
-    const kernels = { embedding, matmul, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, swiglu, pooling, l2norm };
+    const kernels = { embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm };
 
     const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
     // Matmul weights: f32, or f16 halves (shape stays logical, the buffer holds 2 bytes each).
     const upW = (label: string, data: Float32Array, shape: number[]): GPUTensor =>
       dtype === 'f16' ? { label, shape, buffer: createBufferFrom(device, label, encodeF16(data)) } : up(label, data, shape);
     const layers = weights.layers.map((w, i) => ({
-      attentionNorm: up(`layer${i}.attention_norm`, w.attentionNorm, [C]),
-      qkv: upW(`layer${i}.qkv`, w.qkv, [3 * C, C]),
+      qkvNormed: upW(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
       wo: upW(`layer${i}.wo`, w.wo, [C, C]),
-      ffnNorm: up(`layer${i}.ffn_norm`, w.ffnNorm, [C]),
-      w12: upW(`layer${i}.w12`, w.w12, [2 * F, C]),
+      w12Normed: upW(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
       w3: upW(`layer${i}.w3`, w.w3, [C, F]),
     }));
     let head: HeadTensors = { kind: 'none' };
@@ -215,14 +214,12 @@ export class NeoBERTModel {
     const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
-    const normed = alloc('normed', [N, C]); // (N, C) rmsnorm output
     const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
     const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
     const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
     const v = alloc('v', [H, N, D]); // (H, N, D)
     const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
-    const gateUp = alloc('w12_out', [N, 2 * F]); // (N, 2F) gate | up
-    const swi = alloc('swiglu_out', [N, F]); // (N, F)
+    const swi = alloc('swiglu_out', [N, F]); // (N, F) silu(gate) * up
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const cls = alloc('pooled_cls', [S, C]); // (S, C)
     const mean = alloc('pooled_mean', [S, C]); // (S, C)
@@ -233,14 +230,11 @@ export class NeoBERTModel {
     d.push(k.embedding.bind('embedding', inputIds, this.embedding, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
-      d.push(k.rmsnorm.bind(`${L}.attention_norm`, xA, w.attentionNorm, normed, eps)); // (N, C)
-      d.push(k.matmul.bind(`${L}.qkv`, normed, w.qkv, qkv)); // (N, 3C)
+      d.push(k.matmulNorm.bind(`${L}.qkv`, xA, w.qkvNormed, qkv, { eps })); // (N, 3C) = rmsnorm(xA) qkv^T
       d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
       d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
       d.push(k.matmulResidual.bind(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
-      d.push(k.rmsnorm.bind(`${L}.ffn_norm`, xB, w.ffnNorm, normed, eps)); // (N, C)
-      d.push(k.matmul.bind(`${L}.w12`, normed, w.w12, gateUp)); // (N, 2F)
-      d.push(k.swiglu.bind(`${L}.swiglu`, gateUp, swi)); // (N, F)
+      d.push(k.matmulNormSwiglu.bind(`${L}.w12`, xB, w.w12Normed, swi, { eps })); // (N, F) = swiglu(rmsnorm(xB) w12^T)
       d.push(k.matmulResidual.bind(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
     });
     d.push(k.rmsnorm.bind('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
@@ -316,7 +310,7 @@ export class NeoBERTModel {
 
   destroy(): void {
     const all: GPUTensor[] = [this.embedding, this.finalNorm, this.rope];
-    for (const l of this.layers) all.push(l.attentionNorm, l.qkv, l.wo, l.ffnNorm, l.w12, l.w3);
+    for (const l of this.layers) all.push(l.qkvNormed, l.wo, l.w12Normed, l.w3);
     if (this.head.kind === 'mlm') all.push(this.head.weight, this.head.bias);
     if (this.head.kind === 'classification') all.push(this.head.denseWeight, this.head.denseBias, this.head.weight, this.head.bias);
     for (const t of all) t.buffer.destroy();

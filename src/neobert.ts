@@ -34,7 +34,7 @@ export class DeviceLostError extends NeoBERTError {
 }
 
 export interface LoadOptions {
-  /** Matmul weight precision: 'f32' (default) or 'f16' (f16 weights and operands, f32 accumulation; needs shader-f16). */
+  /** Matmul weight precision: 'f32' (default) or 'f16' (f16 weights, f32 arithmetic and accumulation; any WebGPU device). */
   dtype?: DType;
   /**
    * 'webgpu' (default, the only backend), or a GPUDevice your page already uses (the model then
@@ -267,7 +267,7 @@ export class NeoBERT {
    */
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<NeoBERT> {
     if (options.dtype && !['f32', 'fp32', 'f16', 'fp16'].includes(options.dtype)) {
-      throw new NeoBERTError(`dtype "${options.dtype}" is not supported; use "f32" (default) or "f16" (needs shader-f16)`);
+      throw new NeoBERTError(`dtype "${options.dtype}" is not supported; use "f32" (default) or "f16"`);
     }
     const device = options.device ?? 'webgpu';
     if (typeof device === 'string' && device !== 'webgpu') {

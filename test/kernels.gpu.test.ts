@@ -11,7 +11,8 @@ import {
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
-  SwiGLUKernel,
+  foldNormGain,
+  interleaveGateUp,
   type GPUTensor,
   type MatmulOptions,
   type MatmulStrategy,
@@ -230,61 +231,132 @@ describe('rope_qkv', () => {
 });
 
 describe('attention', () => {
-  async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
-    const sequences = packedSequences(lengths);
-    const N = mask.length;
-    const q = randomArray(H * N * D, 11, 2);
-    const k = randomArray(H * N * D, 12, 2);
-    const v = randomArray(H * N * D, 13);
-    const kernel = await AttentionKernel.create(device, H, D);
-    const out = emptyTensor(device, 'out', [N, H * D]);
-    const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
-    const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
-    const shape = [H, N, D];
-    await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
-    ]);
-    expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label });
-  }
+  // Both kernels run on the test device (lavapipe has subgroups of 8): an unusable strategy
+  // makes create() throw, so these tests fail rather than skip.
+  describe.each(['tiled', 'subgroup'] as const)('%s', (strategy) => {
+    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
+      const sequences = packedSequences(lengths);
+      const N = mask.length;
+      const q = randomArray(H * N * D, 11, 2);
+      const k = randomArray(H * N * D, 12, 2);
+      const v = randomArray(H * N * D, 13);
+      const kernel = await AttentionKernel.create(device, H, D, { strategy });
+      expect(kernel.strategy).toBe(strategy);
+      const out = emptyTensor(device, 'out', [N, H * D]);
+      const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+      const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
+      const shape = [H, N, D];
+      await runDispatches(device, [
+        kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
+      ]);
+      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label: `${label}-${strategy}` });
+    }
 
-  it.each([
-    // B, H, L, D, valid lengths per (right-padded) sequence
-    [1, 1, 1, 16, [1]],
-    [2, 3, 57, 32, [57, 20]],
-    [3, 2, 65, 64, [1, 65, 33]],
-    [1, 1, 1001, 64, [1001]],
-    [1, 1, 4096, 64, [4000]], // the model's max_length: O(L) memory, padded tail
-  ])('padded B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
-    await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention');
+    it.each([
+      // B, H, L, D, valid lengths per (right-padded) sequence
+      [1, 1, 1, 16, [1]],
+      [2, 3, 57, 32, [57, 20]],
+      [3, 2, 65, 64, [1, 65, 33]],
+      [1, 1, 1001, 64, [1001]],
+      [1, 1, 4096, 64, [4000]], // the model's max_length: O(L) memory, padded tail
+    ])('padded B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
+      await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention');
+    });
+
+    it('packed sequences of lengths 1, 17, 300 and 16 with no padding', async () => {
+      const lengths = [1, 17, 300, 16];
+      await check(2, 32, lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 'attention-packed');
+    });
+
+    it('handles a mask with holes (not only right padding)', async () => {
+      const L = 40;
+      await check(2, 16, [L], Uint32Array.from({ length: L }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-holes');
+    });
+
+    it('handles a sequence whose first 8-key blocks are all masked', async () => {
+      const L = 37;
+      await check(1, 64, [L], Uint32Array.from({ length: L }, (_, i) => (i < 19 || i === 30 ? 0 : 1)), 'attention-masked-head');
+    });
   });
 
-  it('packed sequences of lengths 1, 17, 300 and 16 with no padding', async () => {
-    const lengths = [1, 17, 300, 16];
-    await check(2, 32, lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 'attention-packed');
-  });
-
-  it('handles a mask with holes (not only right padding)', async () => {
-    const L = 40;
-    await check(2, 16, [L], Uint32Array.from({ length: L }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-holes');
+  it('defaults to the subgroup kernel on this (CPU, subgroups of 8) device for head dims <= 64', async () => {
+    expect(matmulSubgroupsUsable(device)).toBe(true);
+    expect((await AttentionKernel.create(device, 4, 16)).strategy).toBe('subgroup');
+    expect((await AttentionKernel.create(device, 12, 64)).strategy).toBe('subgroup');
+    expect(AttentionKernel.defaultStrategy(device, 128)).toBe('tiled');
   });
 
   it('rejects head dims it cannot hold', async () => {
     await expect(AttentionKernel.create(device, 1, 256)).rejects.toThrow(/head dim 256 needs \d+ bytes of workgroup memory/);
     await expect(AttentionKernel.create(device, 1, 18)).rejects.toThrow(/multiple of 4/);
+    await expect(AttentionKernel.create(device, 1, 18, { strategy: 'subgroup' })).rejects.toThrow(/multiple of 4/);
+    await expect(AttentionKernel.create(device, 1, 128, { strategy: 'subgroup' })).rejects.toThrow(/subgroup kernel holds head dims up to 64, not 128/);
   });
 });
 
-describe('swiglu', () => {
-  it.each([
-    [1, 1],
-    [57, 1001],
-    [3, 2048],
-  ])('tokens=%i F=%i', async (tokens, F) => {
-    const u = randomArray(tokens * 2 * F, 17, 30); // |a| up to 30: exp(-a) over/underflow both sides
-    const kernel = await SwiGLUKernel.create(device);
-    const out = emptyTensor(device, 'out', [tokens, F]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'u', u, [tokens, 2 * F]), out)]);
-    expectClose(await readTensor(device, out), swigluRef(u, tokens, F), { atol: 1e-5, rtol: 1e-5, label: 'swiglu' });
+/** silu(y[:, 2f]) * y[:, 2f + 1]: SwiGLU over gate/up-interleaved columns. */
+function swigluPairsRef(y: Float32Array, M: number, F: number): Float32Array {
+  const gateUp = new Float32Array(M * 2 * F); // back to [gate | up] halves for swigluRef
+  for (let m = 0; m < M; m++) {
+    for (let f = 0; f < F; f++) {
+      gateUp[m * 2 * F + f] = y[m * 2 * F + 2 * f];
+      gateUp[m * 2 * F + F + f] = y[m * 2 * F + 2 * f + 1];
+    }
+  }
+  return swigluRef(gateUp, M, F);
+}
+
+describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
+  const eps = 1e-5;
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights', (strategy, weightDtype) => {
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [130, 2048, 256],
+    ])('M=%i F=%i K=%i: rmsnorm(x) w^T, and swiglu(rmsnorm(x) w12^T)', async (M, F, K) => {
+      const x = randomArray(M * K, 21, 40); // large values: the real model's residuals reach ~1300
+      const gain = randomArray(K, 22, 2);
+      const w = randomArray(F * K, 23, 0.1); // F output columns for the plain prologue test
+      const w12 = randomArray(2 * F * K, 24, 0.1); // rows [0, F) gate, [F, 2F) up
+      const kernels = await Promise.all([
+        createMatmul({ strategy, weightDtype, normRows: true }),
+        createMatmul({ strategy, weightDtype, normRows: true, swiglu: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [norm, normSwiglu] = kernels as MatmulKernel[];
+      const wFolded = foldNormGain(w, gain);
+      const w12Folded = foldNormGain(interleaveGateUp(w12, K), gain);
+      const X = tensorFrom(device, 'x', x, [M, K]);
+      const out = emptyTensor(device, 'out', [M, F]);
+      const outSwiglu = emptyTensor(device, 'outSwiglu', [M, F]);
+      await runDispatches(device, [
+        norm.bind('n', X, weightTensor('w', wFolded, [F, K], weightDtype), out, { eps }),
+        normSwiglu.bind('ns', X, weightTensor('w12', w12Folded, [2 * F, K], weightDtype), outSwiglu, { eps }),
+      ]);
+      const got = await readTensor(device, out);
+      const gotSwiglu = await readTensor(device, outSwiglu);
+      // Against the reference with the weights the kernel holds: only rounding order differs.
+      const unit = rmsnormRef(x, new Float32Array(K).fill(1), M, K, eps);
+      const held = (a: Float32Array) => (weightDtype === 'f16' ? roundF16(a) : a);
+      expectClose(got, matmulRef(unit, held(wFolded), M, F, K), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm prologue' });
+      expectClose(gotSwiglu, swigluPairsRef(matmulRef(unit, held(w12Folded), M, 2 * F, K), M, F), { atol: 1e-5, rtol: 1e-4, label: 'swiglu epilogue' });
+      // And against the unfused ops of the model (rmsnorm, matmul, swiglu) with the original weights.
+      const normed = rmsnormRef(x, gain, M, K, eps);
+      const bound = weightDtype === 'f16' ? 2e-3 : 1e-5;
+      expect(compareArrays(got, matmulRef(normed, w, M, F, K)).relL2).toBeLessThan(bound);
+      expect(compareArrays(gotSwiglu, swigluRef(matmulRef(normed, w12, M, 2 * F, K), M, F)).relL2).toBeLessThan(bound);
+    });
+  });
+
+  it('rejects a swiglu weight with an odd row count, a missing eps and bad combinations', async () => {
+    const swiglu = await MatmulKernel.create(device, { normRows: true, swiglu: true });
+    const x = emptyTensor(device, 'x', [3, 8]);
+    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 2]), { eps })).toThrow(/5 rows.*even count/);
+    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/out.*expected \[3,3\]/);
+    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]))).toThrow(/eps missing/);
+    const plain = await MatmulKernel.create(device);
+    expect(() => plain.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/eps given/);
+    await expect(MatmulKernel.create(device, { swiglu: true, residual: true })).rejects.toThrow(/swiglu epilogue does not combine/);
   });
 });
 

@@ -125,15 +125,35 @@ describe.each(fixtureCases())('fixture %s with f16 matmul weights', (caseName) =
   });
 });
 
-describe('dtype f16 on a device without shader-f16', () => {
-  it('is refused with a clear error before any upload', async () => {
+describe('a device with no optional features (no shader-f16, no subgroups)', () => {
+  // f16 weights are unpacked with core WGSL, so they need no feature; without subgroups the model
+  // falls back to the tiled matmul and attention kernels (the GPU path), exercised here end to end.
+  it.each(['f32', 'f16'] as const)('runs the fixture with %s weights on the tiled kernels and matches the reference', async (dtype) => {
     const gpu = await testGPU();
     const adapter = await gpu.instance!.requestAdapter();
     const plain = await adapter!.requestDevice(); // no optional features
-    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, fixtureCases()[0])));
-    await expect(NeoBERTModel.create(plain, checkpoint.config, checkpoint.weights, { dtype: 'f16' })).rejects.toThrow(
-      /dtype 'f16' needs the WebGPU feature 'shader-f16'.*use dtype 'f32'/,
-    );
-    plain.destroy();
+    try {
+      const caseName = 'tiny-mlm-f32';
+      const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+      const model = await NeoBERTModel.create(plain, checkpoint.config, checkpoint.weights, { dtype });
+      const expected = await readExpected(caseName);
+      const runner = new Runner(model);
+      const [batch, seqLen] = expected.entry('input_ids').shape;
+      const got = await runner.forward({
+        inputIds: expected.toInt32('input_ids'),
+        attentionMask: expected.toInt32('attention_mask'),
+        batch,
+        seqLen,
+        outputs: ['lastHiddenState'],
+      });
+      const stats = compareArrays(got.lastHiddenState!, expected.toFloat32('last_hidden_state'), { atol: 0, rtol: 0, label: 'last_hidden_state' });
+      console.log(`${caseName} on a plain device (${dtype}): rel L2 ${stats.relL2.toExponential(2)}`);
+      expect(got.lastHiddenState!.findIndex((v) => !Number.isFinite(v))).toBe(-1);
+      expect(stats.relL2, stats.lines.join('\n')).toBeLessThan(dtype === 'f32' ? 1e-4 : 1e-2);
+      runner.destroy();
+      model.destroy();
+    } finally {
+      plain.destroy();
+    }
   });
 });

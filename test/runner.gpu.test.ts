@@ -37,7 +37,7 @@ describe('runner', () => {
     const { result, timings } = await runner.profile(request);
     expect(result.pooledMean).toEqual(plain.pooledMean);
     const layers = runner.model.config.numLayers;
-    expect(timings.length).toBeGreaterThanOrEqual(layers * 9 + 3);
+    expect(timings.length).toBeGreaterThanOrEqual(layers * 6 + 3); // qkv, rope, attention, wo, w12, w3 per layer
     expect(timings[0].label).toBe('embedding');
     expect(timings.some((t) => t.label === 'layer0.attention')).toBe(true);
     for (const t of timings) expect(t.ms >= 0 && Number.isFinite(t.ms), `${t.label}: ${t.ms}`).toBe(true);
