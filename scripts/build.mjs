@@ -52,12 +52,26 @@ if (args[0] === '--run') {
     rmSync(dir, { recursive: true, force: true });
   }
 } else {
+  // dist/index.js starts its default worker from dist/worker.js: the source names ./worker.ts
+  // (what Vite bundles from src/), so the built library points at the built worker instead.
+  const builtWorker = {
+    name: 'built-worker-url',
+    setup(b) {
+      b.onLoad({ filter: /src[\\/]worker-client\.ts$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes("new URL('./worker.ts', import.meta.url)")) throw new Error(`${args.path}: worker URL not found`);
+        return { contents: text.replace("new URL('./worker.ts', import.meta.url)", "new URL('./worker.js', import.meta.url)"), loader: 'ts' };
+      });
+    },
+  };
   await build({
     ...common,
+    plugins: [rawText, builtWorker],
     entryPoints: ['src/cli.ts', 'src/index.ts', 'src/node/index.ts'],
     outdir: 'dist',
     outbase: 'src',
     sourcemap: true,
     banner: { js: '' },
   });
+  await build({ ...common, platform: 'browser', target: 'es2022', entryPoints: ['src/worker.ts'], outfile: 'dist/worker.js', sourcemap: true });
 }

@@ -216,3 +216,14 @@ describe('exit codes', () => {
     expect(result.stderr).toBe('');
   });
 });
+
+describe('the built library (dist/)', () => {
+  it('starts its default worker from the built dist/worker.js, which imports nothing from node:', async () => {
+    const index = await readFile(path.join(ROOT, 'dist', 'index.js'), 'utf8');
+    expect(index).toContain('new URL("./worker.js", import.meta.url)');
+    expect(index).not.toContain('./worker.ts');
+    const worker = await readFile(path.join(ROOT, 'dist', 'worker.js'), 'utf8');
+    expect(worker).toContain('serveNeoBERT');
+    expect(worker).not.toMatch(/from ["']node:/);
+  });
+});
