@@ -1,6 +1,7 @@
 // The attention lab: ms and GFLOP/s of the production AttentionKernel strategies ('tiled',
-// 'subgroup'; and any extra WGSL variants with the same bindings) on the bundled mini model's and
-// real NeoBERT's head shapes.
+// 'subgroup' with the device's lanes, and 'subgroup4', the 4-lane kernel SwiftShader gets, when the
+// device's lanes are 8; and any extra WGSL variants with the same bindings) on the bundled mini
+// model's and real NeoBERT's head shapes.
 //   node scripts/build.mjs --run bench/attention.ts [--shapes 4x16,12x64] [--lengths 128,512,2048]
 //        [--batch 8] [--repeats 5] [--budget-s 20] [--variants a.wgsl,b.wgsl] [--only tiled,subgroup,a]
 //        [--no-check] [--json FILE]
@@ -41,7 +42,8 @@ device.addEventListener('uncapturederror', (e) => {
   process.exit(1);
 });
 const adapterName = `${gpu.adapter.vendor} / ${gpu.adapter.architecture} (${gpu.adapter.description})`;
-console.log(`adapter: ${adapterName}; subgroups usable ${matmulSubgroupsUsable(device)}, timestamps ${gpu.hasTimestamps}`);
+const lanes = AttentionKernel.subgroupLanes(device);
+console.log(`adapter: ${adapterName}; subgroups usable ${matmulSubgroupsUsable(device)} (attention lanes ${lanes}), timestamps ${gpu.hasTimestamps}`);
 
 interface Buffers {
   q: GPUBuffer;
@@ -59,15 +61,17 @@ interface Candidate {
 }
 
 const candidates: Candidate[] = [];
-const strategies = matmulSubgroupsUsable(device) ? (['tiled', 'subgroup'] as const) : (['tiled'] as const);
-for (const strategy of strategies) {
+const strategies: { id: string; strategy: 'tiled' | 'subgroup'; lanes?: 4 | 8 }[] = [{ id: 'tiled', strategy: 'tiled' }];
+if (lanes > 0) strategies.push({ id: 'subgroup', strategy: 'subgroup' });
+if (lanes === 8) strategies.push({ id: 'subgroup4', strategy: 'subgroup', lanes: 4 });
+for (const { id, strategy, lanes } of strategies) {
   const kernels = new Map<string, AttentionKernel>();
   candidates.push({
-    id: strategy,
-    what: `production AttentionKernel, strategy ${strategy}`,
+    id,
+    what: `production AttentionKernel, strategy ${strategy}${lanes ? `, ${lanes} lanes` : ''}`,
     async bind(H, D, N, maxTiles, b) {
       const key = `${H}x${D}`;
-      if (!kernels.has(key)) kernels.set(key, await AttentionKernel.create(device, H, D, { strategy }));
+      if (!kernels.has(key)) kernels.set(key, await AttentionKernel.create(device, H, D, { strategy, lanes }));
       const t = (label: string, buffer: GPUBuffer, shape: number[]) => ({ label, buffer, shape });
       const qkv = [H, N, D];
       return kernels.get(key)!.bind(strategy, t('q', b.q, qkv), t('k', b.k, qkv), t('v', b.v, qkv), t('mask', b.mask, [N]), t('tiles', b.tiles, [maxTiles, 4]), t('out', b.out, [N, H * D]));

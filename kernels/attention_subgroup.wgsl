@@ -6,36 +6,44 @@
 // Layout:   q, k, v f32 [H, N, D] over N tokens, sequences contiguous token ranges; keyMask u32
 //           [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token, sequence
 //           length, first query of the tile, valid); out f32 [N, H, D] (= [N, C]).
-// Dispatch: (maxTiles, H) workgroups of 8 invocations = one subgroup; a workgroup whose tile is
-//           not valid exits. A workgroup owns the tile's 16 query rows: lane l owns rows q0 + l
-//           and q0 + 8 + l (ROWS per lane), holding them pre-scaled and their f32 accumulators
-//           in private arrays. Keys stream 8 at a time: lane l loads key row key0 + l (clamped
-//           in bounds), its value row and its mask bit (0 past the sequence), one vec4 at a
-//           time, and subgroupBroadcast with constant lanes hands each vec4 to every lane, so
-//           no lane loads what another lane loads (lavapipe scalarises every storage load per
-//           lane and component; see kernels/matmul_subgroup.wgsl). Per row and block of 8 keys:
-//           8 scores, an online softmax in registers (running max, running sum, correction),
-//           acc = acc * correction + sum_j p_j v_j. No workgroup memory, no barriers; memory is
-//           O(L). Every private-array index is a constant once the HEAD_DIM / 4 loops unroll
-//           (override values are substituted before compilation).
+// Dispatch: (maxTiles, H) workgroups of LANES invocations (override, 4 or 8) = one subgroup; a
+//           workgroup whose tile is not valid exits. A workgroup owns the tile's 16 query rows:
+//           lane l owns rows q0 + l + LANES * r for r < ROWS = 16 / LANES (2 rows with 8 lanes,
+//           4 with 4), holding them pre-scaled and their f32 accumulators in private arrays
+//           (sized MAX_ROWS = 4; only ROWS are used). Keys stream LANES at a time: lane l loads
+//           key row key0 + l (clamped in bounds), its value row and its mask bit (0 past the
+//           sequence), one vec4 at a time, and subgroupBroadcast with constant lanes hands each
+//           vec4 to every lane, so no lane loads what another lane loads (lavapipe scalarises
+//           every storage load per lane and component; see kernels/matmul_subgroup.wgsl). Per
+//           row and block of LANES keys: LANES scores, an online softmax in registers (running
+//           max, running sum, correction), acc = acc * correction + sum_j p_j v_j. Keys 4..7 of
+//           a block (sB, okB, pB: broadcasts from lanes 4..7) exist only under
+//           `if (LANES == 8u)`, a uniform override branch the compiler folds away. No workgroup
+//           memory, no barriers; memory is O(L). Every private-array index is a constant once
+//           the HEAD_DIM / 4 and ROWS loops unroll (override values are substituted before
+//           compilation).
 //           Measured on lavapipe, 2 cores (bench/attention.ts, batch 8): 4.8-6.8 GFLOP/s, 7.4-9.4x
 //           the tiled kernel (H=4 D=16 and H=12 D=64, L = 128..2048). Variants tried and dropped
 //           (each within noise or slower): vec4 fma accumulators for the scores, explicit fma in
 //           the value update, 16 or 32 keys per step (fewer softmax/rescale steps). Per query row
 //           a workgroup of 32 rows (ROWS = 4) is 1.25x cheaper and one of 8 (ROWS = 1) 1.2x dearer,
-//           but ROWS * 8 must equal BLOCK_Q, the tile table's 16 rows.
+//           but ROWS * LANES must equal BLOCK_Q, the tile table's 16 rows. LANES = 4 serves
+//           adapters whose subgroups are 4 wide (SwiftShader); a workgroup of 4 on a wider
+//           subgroup (lavapipe's 8) uses lanes 0..3 only, which the tests rely on.
 // Numerics: f32 scores, softmax and accumulation; scores are computed in base 2 (q pre-scaled by
 //           log2(e) / sqrt(D), exp2), the same softmax up to f32 rounding.
 // Limits:   HEAD_DIM % 4 == 0 and HEAD_DIM <= 4 * MAX_QUADS = 64; subgroups of at least 8
-//           invocations (lane l only broadcasts lanes 0..7; lavapipe: exactly 8); every sequence
-//           has at least one unmasked key (checked on the host).
+//           LANES invocations (lanes 0..LANES-1 are broadcast; lavapipe: exactly 8, SwiftShader:
+//           4); LANES is 4 or 8 (checked on the host); every sequence has at least one unmasked
+//           key (checked on the host).
 // Reference: attentionRef in src/reference.ts.
 enable subgroups;
 
 override HEAD_DIM: u32;
 override NUM_HEADS: u32;
+override LANES: u32 = 8u; // invocations per workgroup = keys per block: 4 or 8
 const BLOCK_Q = 16u;     // query rows per workgroup (AttentionKernel.BLOCK_Q: the tile table)
-const ROWS = 2u;         // query rows per lane: BLOCK_Q / 8 (the tile table's 16 rows)
+const MAX_ROWS = 4u;     // private arrays' row count: BLOCK_Q / 4, the most rows a lane owns
 const MAX_QUADS = 16u;   // vec4s per row held in registers: head dim <= 64
 const NEG_BIG = -3.0e38;
 const LOG2E = 1.4426950408889634;
@@ -50,24 +58,25 @@ struct Params { tokens: u32, scale: f32 }
 @group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let tile = tiles[wid.x];
   if (tile.w == 0u) { return; } // uniform: every lane reads the same tile
   let quads = HEAD_DIM / 4u;
+  let ROWS = BLOCK_Q / LANES; // query rows per lane (2 or 4): the tile table's 16 rows
   let start = tile.x; // first token of the sequence
   let L = tile.y;     // its length
   let q0 = tile.z;    // first query row (within the sequence) of this tile
   let h = wid.y;
   let headBase = h * params.tokens + start; // row of (h, sequence position 0) in q/k/v
 
-  var qr: array<array<vec4<f32>, MAX_QUADS>, ROWS>;
-  var acc: array<array<vec4<f32>, MAX_QUADS>, ROWS>;
-  var rowMax: array<f32, ROWS>;
-  var rowSum: array<f32, ROWS>;
+  var qr: array<array<vec4<f32>, MAX_QUADS>, MAX_ROWS>;
+  var acc: array<array<vec4<f32>, MAX_QUADS>, MAX_ROWS>;
+  var rowMax: array<f32, MAX_ROWS>;
+  var rowSum: array<f32, MAX_ROWS>;
   let qScale = params.scale * LOG2E;
   for (var r = 0u; r < ROWS; r++) {
-    let row = min(q0 + 8u * r + lane, L - 1u); // rows past L are computed, not written
+    let row = min(q0 + LANES * r + lane, L - 1u); // rows past L are computed, not written
     for (var d = 0u; d < quads; d++) {
       qr[r][d] = q[(headBase + row) * quads + d] * qScale;
       acc[r][d] = vec4<f32>(0.0);
@@ -76,17 +85,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     rowSum[r] = 0.0;
   }
 
-  for (var key0 = 0u; key0 < L; key0 += 8u) {
+  for (var key0 = 0u; key0 < L; key0 += LANES) {
     let key = key0 + lane;
     let kr = (headBase + min(key, L - 1u)) * quads;
     var valid = 0u;
     if (key < L) { valid = keyMask[start + key]; }
     let okA = vec4<u32>(subgroupBroadcast(valid, 0u), subgroupBroadcast(valid, 1u), subgroupBroadcast(valid, 2u), subgroupBroadcast(valid, 3u)) != vec4<u32>(0u);
-    let okB = vec4<u32>(subgroupBroadcast(valid, 4u), subgroupBroadcast(valid, 5u), subgroupBroadcast(valid, 6u), subgroupBroadcast(valid, 7u)) != vec4<u32>(0u);
+    var okB = vec4<bool>(false); // keys 4..7: only with 8 lanes
+    if (LANES == 8u) {
+      okB = vec4<u32>(subgroupBroadcast(valid, 4u), subgroupBroadcast(valid, 5u), subgroupBroadcast(valid, 6u), subgroupBroadcast(valid, 7u)) != vec4<u32>(0u);
+    }
 
-    // Scores (base 2): sA[r] = keys 0..3 of the block, sB[r] = keys 4..7.
-    var sA: array<vec4<f32>, ROWS>;
-    var sB: array<vec4<f32>, ROWS>;
+    // Scores (base 2): sA[r] = keys 0..3 of the block, sB[r] = keys 4..7 (8 lanes only).
+    var sA: array<vec4<f32>, MAX_ROWS>;
+    var sB: array<vec4<f32>, MAX_ROWS>;
     // Zeroed explicitly: on Dawn + lavapipe a var declared in a loop body without an initializer
     // kept the previous iteration's value (WGSL says it is zero each time).
     for (var r = 0u; r < ROWS; r++) {
@@ -99,21 +111,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
       let k1 = subgroupBroadcast(kl, 1u);
       let k2 = subgroupBroadcast(kl, 2u);
       let k3 = subgroupBroadcast(kl, 3u);
-      let k4 = subgroupBroadcast(kl, 4u);
-      let k5 = subgroupBroadcast(kl, 5u);
-      let k6 = subgroupBroadcast(kl, 6u);
-      let k7 = subgroupBroadcast(kl, 7u);
       for (var r = 0u; r < ROWS; r++) {
         let a = qr[r][d];
         sA[r] += vec4<f32>(dot(a, k0), dot(a, k1), dot(a, k2), dot(a, k3));
-        sB[r] += vec4<f32>(dot(a, k4), dot(a, k5), dot(a, k6), dot(a, k7));
+      }
+      if (LANES == 8u) {
+        let k4 = subgroupBroadcast(kl, 4u);
+        let k5 = subgroupBroadcast(kl, 5u);
+        let k6 = subgroupBroadcast(kl, 6u);
+        let k7 = subgroupBroadcast(kl, 7u);
+        for (var r = 0u; r < ROWS; r++) {
+          let a = qr[r][d];
+          sB[r] += vec4<f32>(dot(a, k4), dot(a, k5), dot(a, k6), dot(a, k7));
+        }
       }
     }
 
     // Online softmax; masked keys get probability 0.
-    var pA: array<vec4<f32>, ROWS>;
-    var pB: array<vec4<f32>, ROWS>;
-    var corr: array<f32, ROWS>;
+    var pA: array<vec4<f32>, MAX_ROWS>;
+    var pB: array<vec4<f32>, MAX_ROWS>; // stays 0 with 4 lanes (okB false)
+    var corr: array<f32, MAX_ROWS>;
     for (var r = 0u; r < ROWS; r++) {
       let mA = select(vec4<f32>(NEG_BIG), sA[r], okA);
       let mB = select(vec4<f32>(NEG_BIG), sB[r], okB);
@@ -134,20 +151,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
       let v1 = subgroupBroadcast(vl, 1u);
       let v2 = subgroupBroadcast(vl, 2u);
       let v3 = subgroupBroadcast(vl, 3u);
-      let v4 = subgroupBroadcast(vl, 4u);
-      let v5 = subgroupBroadcast(vl, 5u);
-      let v6 = subgroupBroadcast(vl, 6u);
-      let v7 = subgroupBroadcast(vl, 7u);
-      for (var r = 0u; r < ROWS; r++) {
-        let a = pA[r];
-        let b = pB[r];
-        acc[r][d] = acc[r][d] * corr[r] + a.x * v0 + a.y * v1 + a.z * v2 + a.w * v3 + b.x * v4 + b.y * v5 + b.z * v6 + b.w * v7;
+      if (LANES == 8u) {
+        let v4 = subgroupBroadcast(vl, 4u);
+        let v5 = subgroupBroadcast(vl, 5u);
+        let v6 = subgroupBroadcast(vl, 6u);
+        let v7 = subgroupBroadcast(vl, 7u);
+        for (var r = 0u; r < ROWS; r++) {
+          let a = pA[r];
+          let b = pB[r];
+          acc[r][d] = acc[r][d] * corr[r] + a.x * v0 + a.y * v1 + a.z * v2 + a.w * v3 + b.x * v4 + b.y * v5 + b.z * v6 + b.w * v7;
+        }
+      } else {
+        for (var r = 0u; r < ROWS; r++) {
+          let a = pA[r];
+          acc[r][d] = acc[r][d] * corr[r] + a.x * v0 + a.y * v1 + a.z * v2 + a.w * v3;
+        }
       }
     }
   }
 
   for (var r = 0u; r < ROWS; r++) {
-    let row = q0 + 8u * r + lane;
+    let row = q0 + LANES * r + lane;
     if (row < L) {
       let inv = 1.0 / rowSum[r];
       for (var d = 0u; d < quads; d++) { out[((start + row) * NUM_HEADS + h) * quads + d] = acc[r][d] * inv; }

@@ -161,10 +161,20 @@ export class EmbeddingKernel extends Kernel {
 }
 
 export class RMSNormKernel extends Kernel {
-  static async create(device: GPUDevice): Promise<RMSNormKernel> {
-    const { pipeline, layout } = await Kernel.build(device, 'rmsnorm', rmsnormWGSL, ['uniform', 'read', 'read', 'write'], {});
-    return new RMSNormKernel('rmsnorm', device, pipeline, layout);
+  /** Threads per workgroup: per row (reduction) or rows per workgroup (rowPerThread). */
+  static readonly WG = { reduction: 256, rowPerThread: 64 };
+
+  /** rowPerThread (default: on CPU adapters) = one thread per row, no barriers; see kernels/rmsnorm.wgsl. */
+  static async create(device: GPUDevice, options: { rowPerThread?: boolean } = {}): Promise<RMSNormKernel> {
+    const rowPerThread = options.rowPerThread ?? isCpuAdapter(device);
+    const WG = rowPerThread ? RMSNormKernel.WG.rowPerThread : RMSNormKernel.WG.reduction;
+    const name = rowPerThread ? 'rmsnorm.row-per-thread' : 'rmsnorm';
+    const { pipeline, layout } = await Kernel.build(device, name, rmsnormWGSL, ['uniform', 'read', 'read', 'write'], { WG, ROW_PER_THREAD: rowPerThread });
+    const k = new RMSNormKernel(name, device, pipeline, layout);
+    k.rowPerThread = rowPerThread;
+    return k;
   }
+  rowPerThread = false;
 
   /** x [rows, cols], weight [cols] -> out [rows, cols]. */
   bind(label: string, x: GPUTensor, weight: GPUTensor, out: GPUTensor, eps: number): Dispatch {
@@ -173,7 +183,7 @@ export class RMSNormKernel extends Kernel {
     requireTensor(this.name, 'weight', weight, [cols]);
     requireTensor(this.name, 'out', out, [rows, cols]);
     requireDistinct(this.name, out, [x]);
-    const [gx, gy] = foldWorkgroups(rows);
+    const [gx, gy] = foldWorkgroups(this.rowPerThread ? Math.ceil(rows / RMSNormKernel.WG.rowPerThread) : rows);
     return this.dispatch(label, packParams([rows, cols, eps], new Set([2])), [x.buffer, weight.buffer, out.buffer], [gx, gy, 1]);
   }
 }
@@ -232,6 +242,12 @@ export interface MatmulOptions extends MatmulEpilogue {
 // Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader).
 const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
 
+/** Whether the device runs WebGPU on the CPU (lavapipe, SwiftShader, a fallback adapter). */
+export function isCpuAdapter(device: GPUDevice): boolean {
+  const info = device.adapterInfo as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  return !!info && (!!info.isFallbackAdapter || CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
+}
+
 /** Whether the subgroup kernel can run: it broadcasts from lanes 0..7 of one subgroup. */
 export function matmulSubgroupsUsable(device: GPUDevice): boolean {
   return device.features.has('subgroups' as GPUFeatureName) && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8;
@@ -239,9 +255,7 @@ export function matmulSubgroupsUsable(device: GPUDevice): boolean {
 
 /** The matmul kernel for a device: 'subgroup' on CPU adapters that can run it, else 'tiled'. */
 export function matmulStrategy(device: GPUDevice): MatmulStrategy {
-  const info = device.adapterInfo as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
-  const cpu = !!info && (!!info.isFallbackAdapter || CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
-  return cpu && matmulSubgroupsUsable(device) ? 'subgroup' : 'tiled';
+  return isCpuAdapter(device) && matmulSubgroupsUsable(device) ? 'subgroup' : 'tiled';
 }
 
 export class MatmulKernel extends Kernel {
@@ -392,30 +406,61 @@ export class AttentionKernel extends Kernel {
     return (2 * BLOCK_K + 2 * BLOCK_Q) * headDim * 4 + BLOCK_Q * BLOCK_K * 4 + BLOCK_K * 4 + 3 * BLOCK_Q * 4;
   }
 
-  /** The default strategy for a device and head dim. */
+  /**
+   * The smallest subgroup size the device guarantees, or 0 without the 'subgroups' feature. When
+   * adapterInfo lacks subgroupMinSize (some browsers), SwiftShader counts as 4 wide and others as 0.
+   */
+  static subgroupMinSize(device: GPUDevice): number {
+    if (!device.features.has('subgroups' as GPUFeatureName)) return 0;
+    const info = device.adapterInfo as GPUAdapterInfo | undefined;
+    const min = info?.subgroupMinSize;
+    if (typeof min === 'number' && min > 0) return min;
+    return /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`) ? 4 : 0;
+  }
+
+  /**
+   * Lanes (workgroup size) of the subgroup kernel on this device: 8 when subgroups have at least 8
+   * invocations, 4 when they have at least 4 (SwiftShader), else 0 (not usable).
+   */
+  static subgroupLanes(device: GPUDevice): 0 | 4 | 8 {
+    const min = AttentionKernel.subgroupMinSize(device);
+    return min >= 8 ? 8 : min >= 4 ? 4 : 0;
+  }
+
+  /** The default strategy for a device and head dim: 'subgroup' on CPU adapters that can run it. */
   static defaultStrategy(device: GPUDevice, headDim: number): 'tiled' | 'subgroup' {
-    return matmulSubgroupsUsable(device) && headDim <= AttentionKernel.SUBGROUP_MAX_HEAD_DIM ? 'subgroup' : 'tiled';
+    return isCpuAdapter(device) && AttentionKernel.subgroupLanes(device) > 0 && headDim <= AttentionKernel.SUBGROUP_MAX_HEAD_DIM
+      ? 'subgroup'
+      : 'tiled';
   }
 
   /**
    * strategy 'tiled' (kernels/attention.wgsl: workgroup-memory tiles, any head dim that fits
    * workgroup memory) or 'subgroup' (kernels/attention_subgroup.wgsl: register tiles fed by
    * subgroup broadcasts, head dim <= 64, for CPU adapters; see bench/attention.ts).
-   * Default: defaultStrategy(device, headDim).
+   * Default: defaultStrategy(device, headDim). lanes (subgroup only): 4 or 8 invocations per
+   * workgroup; default subgroupLanes(device). 4 lanes also run on subgroups of 8 (lanes 0..3).
    */
   static async create(
     device: GPUDevice,
     numHeads: number,
     headDim: number,
-    options: { strategy?: 'tiled' | 'subgroup' } = {},
+    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {},
   ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
     const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    let lanes = 0;
     if (strategy === 'subgroup') {
-      if (!matmulSubgroupsUsable(device)) {
+      const usable = AttentionKernel.subgroupLanes(device);
+      if (options.lanes !== undefined && options.lanes !== 4 && options.lanes !== 8) {
+        throw new KernelShapeError(`attention: the subgroup kernel runs 4 or 8 lanes, not ${options.lanes}`);
+      }
+      lanes = options.lanes ?? usable;
+      if (usable === 0 || lanes > usable) {
+        const min = AttentionKernel.subgroupMinSize(device);
         throw new KernelShapeError(
-          `attention: the subgroup kernel needs the 'subgroups' feature with at least 8 invocations per subgroup ` +
-            `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
+          `attention: the subgroup kernel needs the 'subgroups' feature with at least ${lanes || 4} invocations per subgroup ` +
+            `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${min || '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
         );
       }
       if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
@@ -431,23 +476,26 @@ export class AttentionKernel extends Kernel {
         );
       }
     }
-    const name = strategy === 'subgroup' ? 'attention.subgroup' : 'attention';
+    const name = strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : 'attention';
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
       strategy === 'subgroup' ? attentionSubgroupWGSL : attentionWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
-      { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
     );
     const k = new AttentionKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
     k.strategy = strategy;
+    k.lanes = lanes;
     return k;
   }
   private numHeads = 0;
   private headDim = 0;
   strategy: 'tiled' | 'subgroup' = 'tiled';
+  /** Invocations per workgroup of the subgroup kernel (4 or 8); 0 for 'tiled'. */
+  lanes = 0;
 
   /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
   static maxTiles(tokens: number, sequences: number): number {

@@ -73,15 +73,17 @@ describe('embedding', () => {
   });
 });
 
-describe('rmsnorm', () => {
+describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
   it.each([
     [1, 64],
     [57, 768],
     [1001, 57],
+    [65, 64], // one past the 64 rows of a row-per-thread workgroup
   ])('rows=%i cols=%i', async (rows, cols) => {
     const x = randomArray(rows * cols, 2, 40); // large values: the real model's residuals reach ~1300
     const w = randomArray(cols, 3);
-    const kernel = await RMSNormKernel.create(device);
+    const kernel = await RMSNormKernel.create(device, { rowPerThread });
+    expect(kernel.rowPerThread).toBe(rowPerThread);
     const out = emptyTensor(device, 'out', [rows, cols]);
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
     expectClose(await readTensor(device, out), rmsnormRef(x, w, rows, cols, 1e-5), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm' });
@@ -231,17 +233,23 @@ describe('rope_qkv', () => {
 });
 
 describe('attention', () => {
-  // Both kernels run on the test device (lavapipe has subgroups of 8): an unusable strategy
-  // makes create() throw, so these tests fail rather than skip.
-  describe.each(['tiled', 'subgroup'] as const)('%s', (strategy) => {
+  // Every kernel runs on the test device (lavapipe has subgroups of 8; the 4-lane subgroup kernel,
+  // SwiftShader's, runs on lanes 0..3 of them): an unusable strategy makes create() throw, so
+  // these tests fail rather than skip.
+  describe.each([
+    ['tiled', undefined],
+    ['subgroup', undefined],
+    ['subgroup', 4],
+  ] as const)('%s %s', (strategy, lanes) => {
     async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
       const sequences = packedSequences(lengths);
       const N = mask.length;
       const q = randomArray(H * N * D, 11, 2);
       const k = randomArray(H * N * D, 12, 2);
       const v = randomArray(H * N * D, 13);
-      const kernel = await AttentionKernel.create(device, H, D, { strategy });
+      const kernel = await AttentionKernel.create(device, H, D, { strategy, lanes });
       expect(kernel.strategy).toBe(strategy);
+      if (strategy === 'subgroup') expect(kernel.lanes).toBe(lanes ?? 8);
       const out = emptyTensor(device, 'out', [N, H * D]);
       const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
       const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
@@ -249,7 +257,7 @@ describe('attention', () => {
       await runDispatches(device, [
         kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
       ]);
-      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label: `${label}-${strategy}` });
+      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label: `${label}-${strategy}${lanes ?? ''}` });
     }
 
     it.each([
@@ -283,7 +291,31 @@ describe('attention', () => {
     expect(matmulSubgroupsUsable(device)).toBe(true);
     expect((await AttentionKernel.create(device, 4, 16)).strategy).toBe('subgroup');
     expect((await AttentionKernel.create(device, 12, 64)).strategy).toBe('subgroup');
+    expect((await AttentionKernel.create(device, 12, 64)).lanes).toBe(8);
+    expect(AttentionKernel.subgroupLanes(device)).toBe(8);
     expect(AttentionKernel.defaultStrategy(device, 128)).toBe('tiled');
+  });
+
+  it('picks 4 lanes on a CPU adapter whose subgroups are 4 wide (SwiftShader), none below 4', () => {
+    const fake = (info: Record<string, unknown>, subgroups = true) =>
+      ({ features: new Set(subgroups ? ['subgroups'] : []), adapterInfo: info }) as unknown as GPUDevice;
+    const swiftshader = { vendor: 'google', architecture: 'swiftshader', device: '0xc0de', description: 'SwiftShader Device (Subzero)' };
+    expect(AttentionKernel.subgroupLanes(fake({ ...swiftshader, subgroupMinSize: 4, subgroupMaxSize: 4 }))).toBe(4);
+    expect(AttentionKernel.subgroupLanes(fake(swiftshader))).toBe(4); // no subgroupMinSize reported
+    expect(AttentionKernel.defaultStrategy(fake(swiftshader), 64)).toBe('subgroup');
+    expect(AttentionKernel.subgroupLanes(fake(swiftshader, false))).toBe(0);
+    expect(AttentionKernel.defaultStrategy(fake(swiftshader, false), 64)).toBe('tiled');
+    expect(AttentionKernel.subgroupLanes(fake({ description: 'llvmpipe', subgroupMinSize: 2 }))).toBe(0);
+    expect(AttentionKernel.subgroupLanes(fake({ description: 'Some GPU' }))).toBe(0);
+    // A GPU with wide subgroups can run it explicitly but does not default to it.
+    expect(AttentionKernel.subgroupLanes(fake({ vendor: 'nvidia', subgroupMinSize: 32 }))).toBe(8);
+    expect(AttentionKernel.defaultStrategy(fake({ vendor: 'nvidia', subgroupMinSize: 32 }), 64)).toBe('tiled');
+  });
+
+  it('labels the subgroup pipelines by lanes and rejects other lane counts', async () => {
+    expect((await AttentionKernel.create(device, 2, 16, { strategy: 'subgroup', lanes: 4 })).name).toBe('attention.subgroup4');
+    expect((await AttentionKernel.create(device, 2, 16, { strategy: 'subgroup' })).name).toBe('attention.subgroup');
+    await expect(AttentionKernel.create(device, 2, 16, { strategy: 'subgroup', lanes: 16 as 8 })).rejects.toThrow(/4 or 8 lanes, not 16/);
   });
 
   it('rejects head dims it cannot hold', async () => {
