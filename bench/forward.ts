@@ -11,12 +11,11 @@
 // crossed with the dtypes in the same way.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { parseConfig, NEOBERT_BASE_CONFIG_JSON } from '../src/config';
+import { parseNeoBERTConfig as parseConfig, NEOBERT_BASE_CONFIG_JSON, NeoBERTModel, type NeoBERTWeights } from '../src/models/neobert';
 import { createGPU } from '../src/gpu';
-import { NeoBERTModel, type ModelDtype } from '../src/model';
+import type { ModelDtype } from '../src/models/types';
 import type { MatmulStrategy } from '../src/kernels';
 import { Runner } from '../src/runner';
-import type { NeoBERTWeights } from '../src/weights';
 
 const { values } = parseArgs({
   options: {

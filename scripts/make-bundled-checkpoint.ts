@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serializeSafetensors, type SerializableTensor } from '../src/safetensors';
 import { buildBertTokenizerJson } from '../src/tokenizer';
-import { ffnWidthFor } from '../src/config';
+import { ffnWidthFor } from '../src/models/neobert';
 
 const vocabPath = process.argv[2] ?? '../shared/fixtures/tokenizer/vocab.txt';
 const outDir = process.argv[3] ?? 'weights/neobert-mini';

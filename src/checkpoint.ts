@@ -1,10 +1,13 @@
-// Loads a Hub-layout NeoBERT checkpoint (config.json + safetensors, optionally sharded) from any
+// Loads a Hub-layout checkpoint of any supported architecture (config.json + safetensors,
+// optionally sharded, + tokenizer files + a sentence-transformers folder's modules) from any
 // source: a URL folder, files picked in the browser, memory, or (src/node) a local folder.
 
-import { parseConfig, type NeoBERTConfig } from './config';
 import { CheckpointError } from './errors';
+import { architectureFor } from './models/index';
+import type { Architecture, EncoderConfig } from './models/types';
 import { parseSafetensors, type SafetensorsFile } from './safetensors';
-import { buildWeights, parameterCount, summarizeDtypes, type NeoBERTWeights, type TensorLookup } from './weights';
+import { readSentenceTransformers, type SentenceTransformersConfig } from './sentence-transformers';
+import type { TensorLookup } from './tensor-table';
 
 export interface Progress {
   /** File name inside the checkpoint folder, e.g. "model.safetensors". */
@@ -30,10 +33,49 @@ export interface CheckpointSource {
   readBytes(name: string, onProgress?: ProgressFn): Promise<Uint8Array | null>;
 }
 
-export interface LoadedCheckpoint {
-  config: NeoBERTConfig;
-  weights: NeoBERTWeights;
-  tokenizerFiles: { vocabTxt: string | null; tokenizerJson: string | null };
+/** The text of every tokenizer file the folder has (null when absent). */
+export interface TokenizerFiles {
+  tokenizerJson: string | null;
+  vocabTxt: string | null;
+  vocabJson: string | null;
+  mergesTxt: string | null;
+  tokenizerConfig: string | null;
+  specialTokensMap: string | null;
+}
+
+export const TOKENIZER_FILE_NAMES: Record<keyof TokenizerFiles, string> = {
+  tokenizerJson: 'tokenizer.json',
+  vocabTxt: 'vocab.txt',
+  vocabJson: 'vocab.json',
+  mergesTxt: 'merges.txt',
+  tokenizerConfig: 'tokenizer_config.json',
+  specialTokensMap: 'special_tokens_map.json',
+};
+
+/**
+ * Reads the tokenizer files the source has, asking only for what is needed (each miss is a round
+ * trip over HTTP): tokenizer.json, else vocab.txt, else vocab.json + merges.txt; the
+ * tokenizer_config.json always, and special_tokens_map.json when there is no tokenizer.json.
+ */
+export async function readTokenizerFiles(source: CheckpointSource): Promise<TokenizerFiles> {
+  const read = (key: keyof TokenizerFiles) => source.readText(TOKENIZER_FILE_NAMES[key]);
+  const [tokenizerJson, tokenizerConfig] = await Promise.all([read('tokenizerJson'), read('tokenizerConfig')]);
+  const files: TokenizerFiles = { tokenizerJson, vocabTxt: null, vocabJson: null, mergesTxt: null, tokenizerConfig, specialTokensMap: null };
+  if (tokenizerJson !== null) return files;
+  [files.vocabTxt, files.specialTokensMap] = await Promise.all([read('vocabTxt'), read('specialTokensMap')]);
+  if (files.vocabTxt === null) [files.vocabJson, files.mergesTxt] = await Promise.all([read('vocabJson'), read('mergesTxt')]);
+  return files;
+}
+
+/** C and W narrow the config and weights when the caller knows the architecture (tests, bench). */
+export interface LoadedCheckpoint<C extends EncoderConfig = EncoderConfig, W = unknown> {
+  architecture: Architecture<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  config: C;
+  /** The architecture's host weights (see its loadWeights). */
+  weights: W;
+  tokenizerFiles: TokenizerFiles;
+  /** modules.json & co. when the folder is a sentence-transformers model, else null. */
+  sentenceTransformers: SentenceTransformersConfig | null;
   /** Tensors per stored dtype, e.g. { F16: 26 }. */
   dtypes: Record<string, number>;
   parameterCount: number;
@@ -241,11 +283,11 @@ export function memorySource(files: Record<string, Uint8Array | string>, label: 
 }
 
 /** "<label>/<file>", the way messages name a file of a source. */
-function pathIn(source: CheckpointSource, file: string): string {
+export function pathIn(source: CheckpointSource, file: string): string {
   return source.label.endsWith('/') ? source.label + file : `${source.label}/${file}`;
 }
 
-function parseJson(text: string, where: string): unknown {
+export function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -316,25 +358,29 @@ async function loadTensors(source: CheckpointSource, onProgress?: ProgressFn): P
   );
 }
 
-export async function loadCheckpoint(
+export async function loadCheckpoint<C extends EncoderConfig = EncoderConfig, W = unknown>(
   source: CheckpointSource,
   options: { onProgress?: ProgressFn } = {},
-): Promise<LoadedCheckpoint> {
+): Promise<LoadedCheckpoint<C, W>> {
   // The config is read and checked first so a bad folder fails before a large download.
   const configText = await source.readText(CONFIG_FILE);
   const configWhere = pathIn(source, CONFIG_FILE);
-  if (configText === null) throw new CheckpointError(`${configWhere}: not found (a NeoBERT checkpoint needs its config.json)`);
-  const config = parseConfig(parseJson(configText, configWhere), configWhere);
+  if (configText === null) throw new CheckpointError(`${configWhere}: not found (a checkpoint needs its config.json)`);
+  const configJson = parseJson(configText, configWhere);
+  const architecture = architectureFor(configJson, configWhere);
+  const config = architecture.parseConfig(configJson as Record<string, unknown>, configWhere);
+  const sentenceTransformers = await readSentenceTransformers(source, (file) => pathIn(source, file));
 
   const lookup = await loadTensors(source, options.onProgress);
-  const weights = buildWeights(config, lookup);
-  const [vocabTxt, tokenizerJson] = await Promise.all([source.readText('vocab.txt'), source.readText('tokenizer.json')]);
+  const { weights, dtypes, parameterCount } = architecture.loadWeights(config, lookup);
   return {
-    config,
-    weights,
-    tokenizerFiles: { vocabTxt, tokenizerJson },
-    dtypes: summarizeDtypes(config, lookup),
-    parameterCount: parameterCount(weights),
+    architecture,
+    config: config as C,
+    weights: weights as W,
+    tokenizerFiles: await readTokenizerFiles(source),
+    sentenceTransformers,
+    dtypes,
+    parameterCount,
     label: source.label,
   };
 }

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { NeoBERT, type Pooling } from './neobert';
+import { NeoBERT, type Pooling } from './encoder';
 import { NeoBERTError } from './errors';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from './safetensors';
 import type { OutputName } from './runner';

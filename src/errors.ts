@@ -1,3 +1,6 @@
+// Every error class the library throws, in one place, so each entry point (library, Node helpers,
+// worker, CLI) throws the same classes and callers can catch them with instanceof.
+
 /** Base class for every error this library throws, so callers can catch them as one family. */
 export class NeoBERTError extends Error {
   constructor(message: string) {
@@ -7,5 +10,27 @@ export class NeoBERTError extends Error {
   }
 }
 
-/** A checkpoint (config.json, safetensors, index, folder, download) is missing, malformed or inconsistent. */
+/** Architecture-neutral name of the base class. */
+export { NeoBERTError as EncoderError };
+
+/** A checkpoint (config.json, safetensors, index, tokenizer file, folder, download) is missing, malformed or inconsistent. */
 export class CheckpointError extends NeoBERTError {}
+
+/** A call's inputs or options are invalid (names the input or option, and expected vs actual). */
+export class InputError extends NeoBERTError {}
+
+/** The model was disposed; load it again. */
+export class ModelDisposedError extends NeoBERTError {}
+
+/** The GPU device was lost (driver reset, GPU removed, destroyed); load the model again. */
+export class DeviceLostError extends NeoBERTError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No WebGPU adapter or device could be had. */
+export class GPUUnavailableError extends NeoBERTError {}

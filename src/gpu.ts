@@ -1,8 +1,8 @@
 // Device acquisition, limits, error capture and buffer helpers. The only module that knows
 // whether we run on a browser's navigator.gpu or on Dawn in Node (npm package `webgpu`).
-import { NeoBERTError } from './errors';
+import { GPUUnavailableError, NeoBERTError } from './errors';
 
-export class GPUUnavailableError extends NeoBERTError {}
+export { GPUUnavailableError } from './errors';
 
 export interface AdapterDescription {
   vendor: string;
@@ -183,3 +183,27 @@ export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, byteLengt
   staging.destroy();
   return copy;
 }
+
+/** A GPUContext around a device the caller owns (shared; its destroy() is the caller's to call). */
+export function contextFromDevice(device: GPUDevice): GPUContext {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  return {
+    device,
+    adapter: {
+      vendor,
+      architecture,
+      device: info?.device ?? '',
+      description: info?.description ?? '',
+      features: [...device.features].sort(),
+      slug: `${vendor || 'unknown'}-${architecture || 'gpu'}`.toLowerCase().replace(/[^a-z0-9.-]+/g, '-'),
+    },
+    hasF16: device.features.has('shader-f16'),
+    hasTimestamps: device.features.has('timestamp-query'),
+    lost: device.lost,
+    instance: null,
+    destroy: () => device.destroy(),
+  };
+}
+

@@ -1,14 +1,17 @@
 // Public API, browser-safe. Node-only helpers (folders, atomic writes, the bundled checkpoint
 // path) are in 'neobert-webgpu/node'.
 export {
+  Encoder,
   NeoBERT,
-  ModelDisposedError,
-  DeviceLostError,
   type EmbedOptions,
   type EmbeddingMatrix,
   type FillMaskOptions,
   type FillMaskPrediction,
   type ClassifyOptions,
+  type ClassifyInputs,
+  type TextPair,
+  type RankOptions,
+  type RankResult,
   type LabelScore,
   type LoadOptions,
   type ModelInfo,
@@ -17,9 +20,9 @@ export {
   type TokenIds,
   type Pooling,
   type DType,
-} from './neobert';
+} from './encoder';
 export { NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
-export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, resolveSource, type ModelSource } from './source';
+export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
 export {
   loadCheckpoint,
   urlSource,
@@ -31,16 +34,26 @@ export {
   type LoadedCheckpoint,
   type Progress,
   type ProgressFn,
+  type TokenizerFiles,
   type UrlSourceOptions,
 } from './checkpoint';
-export { parseConfig, NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './config';
+export { ARCHITECTURES, architectureFor, parseConfig, supportedModelTypes } from './models/index';
+export type { Architecture, EncoderConfig, EncoderModel, HeadKind } from './models/types';
+export { NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './models/neobert';
+export type { SentenceTransformersConfig } from './sentence-transformers';
 export { parseSafetensors, serializeSafetensors, SafetensorsFile } from './safetensors';
-export { NeoBERTTokenizer, TokenLimitError, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
-export { createGPU, GPUUnavailableError, type GPUContext, type AdapterDescription } from './gpu';
-export { NeoBERTError, CheckpointError } from './errors';
-export { InputError } from './model';
+export { EncoderTokenizer, NeoBERTTokenizer, TokenLimitError, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
+export { createGPU, type GPUContext, type AdapterDescription } from './gpu';
+export {
+  NeoBERTError,
+  EncoderError,
+  CheckpointError,
+  InputError,
+  ModelDisposedError,
+  DeviceLostError,
+  GPUUnavailableError,
+} from './errors';
 export type { ForwardRequest, ForwardResult, OutputName } from './runner';
-export { referenceForward } from './reference';
 
-/** Where the real checkpoint lives on the Hugging Face Hub (Hub-style folder URL). */
+/** Where the real NeoBERT checkpoint lives on the Hugging Face Hub (Hub-style folder URL). */
 export const NEOBERT_HUB_URL = 'https://huggingface.co/chandar-lab/NeoBERT/resolve/main/';

@@ -1,8 +1,7 @@
 // Plain TypeScript CPU reference: one function per kernel (same layouts, see kernels/*.wgsl
 // headers) and the whole NeoBERT forward. Slow and obvious on purpose: it is the oracle the
 // GPU kernels are tested against. Sums are accumulated in f64 (JS numbers).
-import type { NeoBERTConfig } from './config';
-import type { NeoBERTWeights } from './weights';
+import type { NeoBERTConfig, NeoBERTWeights } from './models/neobert';
 
 /** hidden[t, :] = table[ids[t], :]; table [V, C]. */
 export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, hidden: number): Float32Array {

@@ -9,11 +9,12 @@
 //                    computed too, so every output position matches PyTorch);
 //   forwardPacked()  sequences of any lengths packed back to back with no padding at all: a
 //                    512-token and seven 16-token texts cost 640 rows of work, not 8 x 512.
-import { NeoBERTError } from './errors';
+import { InputError, NeoBERTError } from './errors';
 import { readBuffer } from './gpu';
-import { AttentionKernel, PoolingKernel, type SequenceRange } from './kernels';
-import { InputError, type ForwardPlan, type NeoBERTModel } from './model';
-import { paddedSequences, tokenPositions } from './reference';
+import { AttentionKernel, PoolingKernel } from './kernels';
+import type { EncoderModel, ForwardPlan } from './models/types';
+import { paddedSequences, tokenPositions, type SequenceRange } from './tables';
+import { validatePackedSequences, validatePaddedBatch } from './validate';
 
 export type OutputName =
   | 'lastHiddenState'
@@ -21,11 +22,14 @@ export type OutputName =
   | 'pooledMean'
   | 'pooledClsNormalized'
   | 'pooledMeanNormalized'
+  | 'poolerOutput'
   | 'logits';
 
 export interface ForwardRequest {
   inputIds: ArrayLike<number>; // (B*L) row-major, right-padded
   attentionMask: ArrayLike<number>; // (B*L) 1 = token, 0 = padding
+  /** (B*L) segment ids (BERT sentence pairs); all 0 when absent. */
+  tokenTypeIds?: ArrayLike<number>;
   batch: number;
   seqLen: number;
   /** Only these are read back; logits are computed only when asked for. */
@@ -35,6 +39,8 @@ export interface ForwardRequest {
 export interface PackedRequest {
   /** Token ids of each sequence ([CLS] ... [SEP]), no padding. */
   sequences: ArrayLike<number>[];
+  /** Segment ids of each sequence (same lengths); all 0 when absent. */
+  typeIds?: ArrayLike<number>[];
   outputs: OutputName[];
 }
 
@@ -58,7 +64,7 @@ export interface RunnerStats {
 }
 
 const MAX_CACHED_PLANS = 6;
-const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized']);
+const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized', 'poolerOutput']);
 
 /** One GPU forward's inputs, already laid out as the plan's tables expect. */
 interface Chunk {
@@ -66,6 +72,7 @@ interface Chunk {
   ranges: SequenceRange[];
   inputIds: Uint32Array<ArrayBuffer>; // (tokens)
   attentionMask: Uint32Array<ArrayBuffer>; // (tokens)
+  tokenTypeIds: Uint32Array<ArrayBuffer> | null; // (tokens), null = all 0
   outputs: OutputName[];
   exactCapacity: boolean; // padded batches use plans of exactly their shape
 }
@@ -86,7 +93,7 @@ export class Runner {
   private queue: Promise<unknown> = Promise.resolve();
   readonly stats: RunnerStats = { plansBuilt: 0, forwards: 0, tokensComputed: 0 };
 
-  constructor(readonly model: NeoBERTModel) {}
+  constructor(readonly model: EncoderModel) {}
 
   /** Runs the model on a padded batch; splits it into several forwards if it exceeds the device's limits. */
   forward(request: ForwardRequest): Promise<ForwardResult> {
@@ -123,12 +130,15 @@ export class Runner {
     if (outputs.includes('logits') && this.model.headKind === 'none') {
       throw new InputError('logits requested, but this checkpoint has no MLM or classification head');
     }
+    if (outputs.includes('poolerOutput') && !this.model.hasPooler) {
+      throw new InputError('poolerOutput requested, but this checkpoint has no pooler');
+    }
     return this.model.maxTokensPerForward({ logits: outputs.includes('logits') });
   }
 
   private async forwardNow(request: ForwardRequest, timings?: DispatchTiming[]): Promise<ForwardResult> {
-    const { inputIds, attentionMask, batch, seqLen, outputs } = request;
-    this.model.validateInputs(inputIds, attentionMask, batch, seqLen);
+    const { inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs } = request;
+    validatePaddedBatch(this.model.config, inputIds, attentionMask, tokenTypeIds, batch, seqLen);
     const maxTokens = this.checkOutputs(outputs);
     if (seqLen > maxTokens) {
       throw new InputError(`one sequence of ${seqLen} tokens needs more memory than this device allows in one binding (max ${maxTokens} tokens)`);
@@ -143,6 +153,7 @@ export class Runner {
         ranges: paddedSequences(n, seqLen),
         inputIds: slice(inputIds),
         attentionMask: slice(attentionMask),
+        tokenTypeIds: tokenTypeIds ? slice(tokenTypeIds) : null,
         outputs,
         exactCapacity: true,
       };
@@ -151,18 +162,8 @@ export class Runner {
     return concatParts(parts, outputs);
   }
 
-  private async forwardPackedNow({ sequences, outputs }: PackedRequest): Promise<ForwardResult> {
-    if (!Array.isArray(sequences) || sequences.length === 0) throw new InputError('empty batch: expected at least one sequence');
-    const { vocabSize, maxLength } = this.model.config;
-    sequences.forEach((ids, s) => {
-      if (ids.length < 1) throw new InputError(`sequence ${s} is empty`);
-      if (ids.length > maxLength) throw new InputError(`sequence ${s} has ${ids.length} tokens, over the model's limit of ${maxLength}`);
-      for (let i = 0; i < ids.length; i++) {
-        if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) {
-          throw new InputError(`sequence ${s}, token ${i}: id ${ids[i]} is out of the vocabulary range [0, ${vocabSize})`);
-        }
-      }
-    });
+  private async forwardPackedNow({ sequences, typeIds, outputs }: PackedRequest): Promise<ForwardResult> {
+    validatePackedSequences(this.model.config, sequences, typeIds);
     const maxTokens = this.checkOutputs(outputs);
     // Greedy chunks of whole sequences that fit the device's binding limit (and its capacity rounding).
     const parts: ForwardResult[] = [];
@@ -173,13 +174,15 @@ export class Runner {
       if (s1 === s0) throw new InputError(`sequence ${s0} of ${sequences[s0].length} tokens needs more memory than this device allows in one binding`);
       const ranges: SequenceRange[] = [];
       const inputIds = new Uint32Array(tokens);
+      const tokenTypeIds = typeIds ? new Uint32Array(tokens) : null;
       let start = 0;
       for (let s = s0; s < s1; s++) {
         inputIds.set(sequences[s], start);
+        tokenTypeIds?.set(typeIds![s], start);
         ranges.push({ start, length: sequences[s].length });
         start += sequences[s].length;
       }
-      const chunk: Chunk = { tokens, ranges, inputIds, attentionMask: new Uint32Array(tokens).fill(1), outputs, exactCapacity: false };
+      const chunk: Chunk = { tokens, ranges, inputIds, attentionMask: new Uint32Array(tokens).fill(1), tokenTypeIds, outputs, exactCapacity: false };
       parts.push(await this.runChunk(chunk));
       s0 = s1;
     }
@@ -224,7 +227,8 @@ export class Runner {
     };
     write(plan.inputIds.buffer, padTo(chunk.inputIds));
     write(plan.attentionMask.buffer, padTo(chunk.attentionMask));
-    write(plan.positions.buffer, tokenPositions(ranges, capacity));
+    write(plan.positions.buffer, tokenPositions(ranges, capacity, this.model.positionOffset));
+    if (plan.tokenTypeIds) write(plan.tokenTypeIds.buffer, padTo(chunk.tokenTypeIds ?? new Uint32Array(tokens)));
     write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
     write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
 
@@ -238,7 +242,7 @@ export class Runner {
       });
       timer.resolve(encoder);
     } else {
-      const pass = encoder.beginComputePass({ label: 'neobert' });
+      const pass = encoder.beginComputePass({ label: 'forward' });
       for (const d of plan.dispatches) d.encode(pass);
       pass.end();
     }

@@ -16,8 +16,9 @@ export const BUNDLED_MODEL_PATH = 'weights/neobert-mini/';
 /**
  * A checkpoint to load:
  * - `'bundled'` (BUNDLED_MODEL): the small checkpoint shipped with the package;
+ * - a Hub model id (`'sentence-transformers/all-MiniLM-L6-v2'`, at `revision`, default main);
  * - a Hub-style folder URL (`https://huggingface.co/<repo>/resolve/main/`), absolute or, in a
- *   browser, relative to the page;
+ *   browser, relative to the page (write relative folders as `./models/x/`, or they read as Hub ids);
  * - in Node, a local folder (or its model.safetensors);
  * - the `File`s of an `<input type=file multiple>` (a FileList or an array);
  * - any CheckpointSource (urlSource, filesSource, memorySource, folderSource).
@@ -27,6 +28,29 @@ export type ModelSource = string | URL | CheckpointSource | Iterable<NamedBlob> 
 export interface ResolveOptions {
   /** Cache Storage bucket for downloads (see urlSource); false turns caching off. */
   cache?: string | false;
+  /** Branch, tag or commit of a Hub model id (default 'main'). */
+  revision?: string;
+}
+
+/** Where Hub model ids are downloaded from. */
+export const HUB_ENDPOINT = 'https://huggingface.co';
+
+// "owner/name" as the Hub spells repository ids (no leading ./ or /, no trailing slash).
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Whether a string looks like a Hub model id ("sentence-transformers/all-MiniLM-L6-v2"). */
+export function isHubModelId(source: string): boolean {
+  return HUB_ID.test(source) && !source.includes('..');
+}
+
+/**
+ * The Hub-style folder URL of a model id at a revision, as transformers.js resolves it:
+ * https://huggingface.co/<id>/resolve/<revision>/ (a revision with "/" is URL-encoded, e.g. refs/pr/1).
+ */
+export function hubModelUrl(id: string, revision = 'main'): string {
+  if (!isHubModelId(id)) throw new CheckpointError(`${JSON.stringify(id)} is not a Hub model id (expected "owner/name")`);
+  if (typeof revision !== 'string' || revision === '') throw new CheckpointError(`revision must be a non-empty string, got ${JSON.stringify(revision)}`);
+  return `${HUB_ENDPOINT}/${id}/resolve/${encodeURIComponent(revision)}/`;
 }
 
 export function isNodeRuntime(): boolean {
@@ -82,8 +106,11 @@ export async function resolveSource(source: ModelSource, options: ResolveOptions
     if (/^https?:\/\//i.test(source)) return urlSource(source, { cache });
     if (isNodeRuntime()) {
       const node = await nodeEntry();
+      // A local folder of that name wins over the Hub, as in transformers.
+      if (isHubModelId(source) && !(await node.pathExists(source))) return urlSource(hubModelUrl(source, options.revision), { cache });
       return node.sourceFor(source === BUNDLED_MODEL ? node.BUNDLED_MODEL_DIR : source);
     }
+    if (isHubModelId(source)) return urlSource(hubModelUrl(source, options.revision), { cache });
     return urlSource(browserUrl(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source), { cache });
   }
   if (isCheckpointSource(source)) return source;

@@ -433,3 +433,6 @@ export class NeoBERTTokenizer {
     return { inputIds, attentionMask, batch, seqLen, lengths, truncated };
   }
 }
+
+/** Architecture-neutral name of the tokenizer class. */
+export { NeoBERTTokenizer as EncoderTokenizer };

@@ -1,7 +1,7 @@
 // NeoBERT in a Web Worker: the same async methods as NeoBERT, run off the page's main thread so
 // the page stays responsive while shaders compile and batches run. Results come back as
 // transferred Float32Arrays (no copy). Calls are queued in the worker exactly as on NeoBERT.
-import type { NeoBERTConfig } from './config';
+import type { EncoderConfig } from './models/types';
 import { NeoBERTError } from './errors';
 import type {
   ClassifyOptions,
@@ -15,8 +15,8 @@ import type {
   ModelInfo,
   RunTimings,
   TokenIds,
-} from './neobert';
-import { ModelDisposedError } from './neobert';
+} from './encoder';
+import { ModelDisposedError } from './encoder';
 import type { ForwardRequest, ForwardResult } from './runner';
 import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, type ModelSource } from './source';
 import { deserializeError, type CallMessage, type ReplyMessage, type WorkerEndpoint, type WorkerMethod } from './worker-protocol';
@@ -110,7 +110,7 @@ export class NeoBERTWorker {
     return this.modelInfo!;
   }
 
-  get config(): NeoBERTConfig {
+  get config(): EncoderConfig {
     return this.modelInfo!.config;
   }
 

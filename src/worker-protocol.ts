@@ -3,8 +3,8 @@
 // and are rebuilt as the same classes, so `instanceof` works on both sides.
 import { CheckpointError, NeoBERTError } from './errors';
 import { GPUUnavailableError } from './gpu';
-import { InputError } from './model';
-import { DeviceLostError, ModelDisposedError, type RunTimings } from './neobert';
+import { InputError } from './errors';
+import { DeviceLostError, ModelDisposedError, type RunTimings } from './encoder';
 import { TokenLimitError } from './tokenizer';
 
 /** What both a Worker / worker scope and a MessagePort offer. */

@@ -4,7 +4,7 @@
 // and serveNeoBERT(port) serves any MessagePort-like endpoint (tests in Node use a MessageChannel).
 import { NeoBERTError } from './errors';
 import type { GPUContext } from './gpu';
-import { NeoBERT, type LoadOptions, type RunTimings } from './neobert';
+import { NeoBERT, type LoadOptions, type RunTimings } from './encoder';
 import type { CallMessage, ReplyMessage, WorkerEndpoint } from './worker-protocol';
 import { serializeError, transferablesOf } from './worker-protocol';
 

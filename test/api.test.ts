@@ -7,8 +7,8 @@ import path from 'node:path';
 import { loadCheckpoint, memorySource, urlSource, type Progress } from '../src/checkpoint';
 import { CheckpointError } from '../src/errors';
 import { createGPU } from '../src/gpu';
-import { InputError } from '../src/model';
-import { DeviceLostError, ModelDisposedError, NeoBERT, type RunTimings } from '../src/neobert';
+import { InputError } from '../src/errors';
+import { DeviceLostError, ModelDisposedError, NeoBERT, type RunTimings } from '../src/encoder';
 import { BUNDLED_MODEL_DIR } from '../src/node/index';
 import { TokenLimitError } from '../src/tokenizer';
 import { NeoBERTWorker, type WorkerEndpoint } from '../src/worker-client';
@@ -180,12 +180,12 @@ describe('embed', () => {
     await expect(bundled.embed([])).rejects.toThrow(InputError);
     await expect(bundled.embed([])).rejects.toThrow(/embed: expected a non-empty array of texts or token id arrays, got an empty array/);
     await expect(bundled.embed('text' as unknown as string[])).rejects.toThrow(/expected a non-empty array .* got string/);
-    await expect(bundled.embed(['text', [101, 102]] as unknown as string[])).rejects.toThrow(/input 0 is a string; pass only texts or only token id arrays/);
+    await expect(bundled.embed(['text', [101, 102]] as unknown as string[])).rejects.toThrow(/input 0 is a string; pass only texts, only text pairs, or only token id arrays/);
     await expect(bundled.embed([[101, 99999, 102]])).rejects.toThrow(/input 0 token 1 = 99999 is not a token id in \[0, 30522\)/);
     await expect(bundled.embed([[]])).rejects.toThrow(/input 0 has no token ids/);
     await expect(bundled.embed(TEXTS, { pooling: 'max' as 'cls' })).rejects.toThrow(/pooling must be "cls" or "mean", got "max"/);
     await expect(bundled.embed(TEXTS, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
-    await expect(cls.embed(['text'])).rejects.toThrow(/has no vocab\.txt or tokenizer\.json: pass token ids instead of text/);
+    await expect(cls.embed(['text'])).rejects.toThrow(/has no tokenizer files \(tokenizer\.json, vocab\.txt, vocab\.json \+ merges\.txt\): pass token ids instead of text/);
     // The empty string is a valid text: [CLS] [SEP].
     expect((await bundled.embed(['']))[0]).toHaveLength(64);
   });
@@ -259,7 +259,7 @@ describe('fillMask', () => {
 
   it('errors: no [MASK], no MLM head, bad topK or position', async () => {
     await expect(bundled.fillMask('no mask here')).rejects.toThrow(/fillMask: the input has no \[MASK\] token/);
-    await expect(cls.fillMask([101, 103, 102])).rejects.toThrow(/fillMask needs the MLM head \(decoder\.weight\); .* has a classification head/);
+    await expect(cls.fillMask([101, 103, 102])).rejects.toThrow(/fillMask needs an MLM head; .* has a classification head/);
     await expect(bundled.fillMask('a [MASK]', { topK: 0 })).rejects.toThrow(/topK must be a positive integer/);
     await expect(bundled.fillMask('a [MASK]', { positions: [9] })).rejects.toThrow(/position 9 is outside the 4 tokens/);
   });
@@ -306,7 +306,7 @@ describe('classify', () => {
   });
 
   it('needs a classification head', async () => {
-    await expect(bundled.classify(['text'])).rejects.toThrow(/classify needs a classification head .* has an MLM head/);
+    await expect(bundled.classify(['text'])).rejects.toThrow(/classify needs a sequence classification head .* has an MLM head/);
   });
 });
 

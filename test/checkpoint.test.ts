@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, memorySource, urlSource, filesSource, type CheckpointSource } from '../src/checkpoint';
+import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { f16ToF32, bf16ToF32 } from '../src/dtype';
 import { CheckpointError } from '../src/errors';
 import { folderSource, writeFileAtomic } from '../src/node/folder-source';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type SerializableTensor } from '../src/safetensors';
-import type { NeoBERTWeights } from '../src/weights';
 import { FIXTURES_DIR, fixtureCases } from './fixtures';
 
 const fixtureDir = (fixture: string) => join(FIXTURES_DIR, fixture);
@@ -97,7 +97,7 @@ describe('loadCheckpoint over every fixture', () => {
   for (const [fixture, expected] of Object.entries(expectations)) {
     it(`loads ${fixture} from its folder`, async () => {
       const progress: { file: string; loaded: number; total: number | null }[] = [];
-      const loaded = await loadCheckpoint(folderSource(fixtureDir(fixture)), { onProgress: (p) => progress.push(p) });
+      const loaded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(fixtureDir(fixture)), { onProgress: (p) => progress.push(p) });
       const model = fixtureModel(fixture);
       const { config, weights } = loaded;
       const C = config.hiddenSize;
@@ -149,9 +149,9 @@ describe('loadCheckpoint over every fixture', () => {
 describe('sharded checkpoints', () => {
   for (const fixture of ['small-cls-f32', 'tiny-mlm-bf16']) {
     it(`loads ${fixture} split into two shards to identical weights`, async () => {
-      const single = await loadCheckpoint(folderSource(fixtureDir(fixture)));
+      const single = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(fixtureDir(fixture)));
       const progressFiles = new Set<string>();
-      const sharded = await loadCheckpoint(memorySource(shardedFixture(fixture), 'memory'), {
+      const sharded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(memorySource(shardedFixture(fixture), 'memory'), {
         onProgress: (p) => progressFiles.add(p.file),
       });
       expect(sharded.weights.head.kind).toBe(single.weights.head.kind);
@@ -169,7 +169,7 @@ describe('sharded checkpoints', () => {
     const files = shardedFixture('tiny-mlm-f16');
     delete files['model-00002-of-00002.safetensors'];
     await expectCheckpointError(
-      loadCheckpoint(memorySource(files, 'memory')),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(memorySource(files, 'memory')),
       /memory\/model\.safetensors\.index\.json: lists shard model-00002-of-00002\.safetensors, which is missing/,
     );
   });
@@ -180,14 +180,14 @@ describe('sharded checkpoints', () => {
     index.weight_map['decoder.bias'] = 'model-00002-of-00002.safetensors';
     files['model.safetensors.index.json'] = JSON.stringify(index);
     await expectCheckpointError(
-      loadCheckpoint(memorySource(files, 'memory')),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(memorySource(files, 'memory')),
       /maps tensor decoder\.bias to model-00002-of-00002\.safetensors, which has no such tensor/,
     );
   });
 
   it('rejects an index without a weight_map', async () => {
     await expectCheckpointError(
-      loadCheckpoint(memorySource({ 'config.json': JSON.stringify(fixtureConfig('tiny-mlm-f16')), 'model.safetensors.index.json': '{}' }, 'memory')),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(memorySource({ 'config.json': JSON.stringify(fixtureConfig('tiny-mlm-f16')), 'model.safetensors.index.json': '{}' }, 'memory')),
       /model\.safetensors\.index\.json: weight_map is missing or not a JSON object/,
     );
   });
@@ -198,7 +198,7 @@ describe('sharded checkpoints', () => {
     delete index.weight_map['model.layer_norm.weight'];
     files['model.safetensors.index.json'] = JSON.stringify(index);
     await expectCheckpointError(
-      loadCheckpoint(memorySource(files, 'memory')),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(memorySource(files, 'memory')),
       /memory\/model-00001-of-00002\.safetensors, memory\/model-00002-of-00002\.safetensors: tensor model\.layer_norm\.weight is missing/,
     );
   });
@@ -206,21 +206,21 @@ describe('sharded checkpoints', () => {
 
 describe('checkpoint errors', () => {
   it('requires config.json', async () => {
-    await expectCheckpointError(loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'config.json': null })), /memory:tiny-mlm-f16\/config\.json: not found/);
+    await expectCheckpointError(loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'config.json': null })), /memory:tiny-mlm-f16\/config\.json: not found/);
   });
 
   it('rejects config.json that is not JSON or is inconsistent', async () => {
-    await expectCheckpointError(loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'config.json': '{ hidden' })), /config\.json: not valid JSON/);
+    await expectCheckpointError(loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'config.json': '{ hidden' })), /config\.json: not valid JSON/);
     const inconsistent = { ...fixtureConfig('tiny-mlm-f16'), hidden_size: 100, num_attention_heads: 3, dim_head: undefined };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'config.json': inconsistent })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'config.json': inconsistent })),
       /memory:tiny-mlm-f16\/config\.json: hidden_size=100 is not divisible by num_attention_heads=3/,
     );
   });
 
   it('requires a weights file', async () => {
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'model.safetensors': null })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'model.safetensors': null })),
       /memory:tiny-mlm-f16: neither model\.safetensors nor model\.safetensors\.index\.json found/,
     );
   });
@@ -228,7 +228,7 @@ describe('checkpoint errors', () => {
   it('rejects a truncated weights file, naming it', async () => {
     const bytes = readFixture('tiny-mlm-f16', 'model.safetensors');
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'model.safetensors': bytes.subarray(0, bytes.byteLength - 100) })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'model.safetensors': bytes.subarray(0, bytes.byteLength - 100) })),
       /memory:tiny-mlm-f16\/model\.safetensors: tensor "model\.transformer_encoder\.1\.wo\.weight" has data_offsets \[\d+, \d+\] past the end/,
     );
   });
@@ -236,7 +236,7 @@ describe('checkpoint errors', () => {
   it('names a missing tensor', async () => {
     const source = modifiedFixture('tiny-mlm-f16', { 'model.safetensors': withoutTensors('tiny-mlm-f16', 'model.transformer_encoder.1.wo.weight') });
     await expectCheckpointError(
-      loadCheckpoint(source),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(source),
       /memory:tiny-mlm-f16\/model\.safetensors: tensor model\.transformer_encoder\.1\.wo\.weight is missing \(config\.json num_hidden_layers=2\)/,
     );
   });
@@ -244,12 +244,12 @@ describe('checkpoint errors', () => {
   it('reports a wrong shape with the config fields it comes from', async () => {
     const config = { ...fixtureConfig('tiny-mlm-f16'), vocab_size: 1000 };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'config.json': config })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'config.json': config })),
       /model\.safetensors: tensor model\.encoder\.weight has shape \[2048,64\], expected \[1000,64\] \(from config\.json vocab_size=1000, hidden_size=64\)/,
     );
     const ffn = { ...fixtureConfig('tiny-mlm-f16'), intermediate_size: 128 };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('tiny-mlm-f16', { 'config.json': ffn })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('tiny-mlm-f16', { 'config.json': ffn })),
       /tensor model\.transformer_encoder\.0\.ffn\.w12\.weight has shape \[128,64\], expected \[176,64\] \(from config\.json intermediate_size=128 \(FFN width 88\), hidden_size=64\)/,
     );
   });
@@ -257,17 +257,17 @@ describe('checkpoint errors', () => {
   it('checks the classifier against num_labels', async () => {
     const config = { ...fixtureConfig('small-cls-f32'), num_labels: 4 };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('small-cls-f32', { 'config.json': config })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('small-cls-f32', { 'config.json': config })),
       /tensor classifier\.weight has shape \[3,128\], expected \[4,128\] \(from config\.json num_labels=4, hidden_size=128\)/,
     );
     const noClassifier = withoutTensors('small-cls-f32', 'classifier.weight', 'classifier.bias');
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('small-cls-f32', { 'model.safetensors': noClassifier })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('small-cls-f32', { 'model.safetensors': noClassifier })),
       /tensor classifier\.weight is missing/,
     );
     const notClassification = { ...fixtureConfig('small-cls-f32'), architectures: ['NeoBERT'] };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('small-cls-f32', { 'config.json': notClassification })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('small-cls-f32', { 'config.json': notClassification })),
       /has classifier\.weight but config\.json architectures \["NeoBERT"\] do not include NeoBERTForSequenceClassification/,
     );
   });
@@ -275,14 +275,14 @@ describe('checkpoint errors', () => {
   it('rejects a checkpoint with more layers than the config', async () => {
     const config = { ...fixtureConfig('odd-base-f32'), num_hidden_layers: 1 };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('odd-base-f32', { 'config.json': config })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('odd-base-f32', { 'config.json': config })),
       /has tensor transformer_encoder\.1\.qkv\.weight, more layers than config\.json num_hidden_layers=1/,
     );
   });
 
   it('rejects a checkpoint without a token embedding', async () => {
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('odd-base-f32', { 'model.safetensors': withoutTensors('odd-base-f32', 'encoder.weight') })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('odd-base-f32', { 'model.safetensors': withoutTensors('odd-base-f32', 'encoder.weight') })),
       /no token embedding \(neither model\.encoder\.weight nor encoder\.weight\)/,
     );
   });
@@ -292,7 +292,7 @@ describe('checkpoint errors', () => {
     const tensors = storedTensors(file);
     tensors['layer_norm.weight'] = { dtype: 'I32', shape: [96], data: new Int32Array(96) };
     await expectCheckpointError(
-      loadCheckpoint(modifiedFixture('odd-base-f32', { 'model.safetensors': serializeSafetensors(tensors) })),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('odd-base-f32', { 'model.safetensors': serializeSafetensors(tensors) })),
       /model\.safetensors: tensor layer_norm\.weight has dtype I32, expected a float dtype/,
     );
   });
@@ -306,7 +306,7 @@ describe('folderSource and writeFileAtomic', () => {
     expect(await folderSource(fixtureDir('odd-base-f32')).readText('vocab.txt')).toBeNull();
     await expectCheckpointError(folderSource('/nonexistent/neobert').readText('config.json'), /\/nonexistent\/neobert: checkpoint folder does not exist/);
     await expectCheckpointError(
-      loadCheckpoint(folderSource(join(FIXTURES_DIR, 'no-such-case'))),
+      loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(join(FIXTURES_DIR, 'no-such-case'))),
       /no-such-case: checkpoint folder does not exist/,
     );
   });
@@ -327,7 +327,7 @@ describe('folderSource and writeFileAtomic', () => {
 describe('filesSource', () => {
   it('loads a checkpoint from picked files', async () => {
     const files = ['config.json', 'model.safetensors'].map((name) => new File([readFixture('tiny-mlm-f16', name)], name));
-    const loaded = await loadCheckpoint(filesSource(files));
+    const loaded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(filesSource(files));
     expect(loaded.weights.head.kind).toBe('mlm');
     expect(loaded.label).toBe('selected files');
   });
@@ -423,11 +423,13 @@ describe('urlSource', () => {
   it('loads a whole checkpoint over HTTP', async () => {
     const requested: string[] = [];
     const progress: { file: string; loaded: number; total: number | null }[] = [];
-    const loaded = await loadCheckpoint(urlSource(base, fixtureFetch('tiny-mlm-f32', requested)), { onProgress: (p) => progress.push(p) });
+    const loaded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(urlSource(base, fixtureFetch('tiny-mlm-f32', requested)), { onProgress: (p) => progress.push(p) });
     expect(loaded.weights.head.kind).toBe('mlm');
     expect(loaded.label).toBe(base);
     expect(loaded.tokenizerFiles.vocabTxt?.startsWith('[PAD]\n')).toBe(true);
-    expect(requested.map((url) => url.slice(base.length))).toEqual(['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json']);
+    expect(requested.map((url) => url.slice(base.length))).toEqual([
+      'config.json', 'modules.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json',
+    ]);
     const size = readFixture('tiny-mlm-f32', 'model.safetensors').byteLength;
     expect(progress.at(-1)).toEqual({ file: 'model.safetensors', loaded: size, total: size });
     expect(progress).toHaveLength(5);

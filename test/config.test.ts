@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ffnWidthFor, NEOBERT_BASE_CONFIG_JSON, parseConfig } from '../src/config';
+import { ffnWidthFor, NEOBERT_BASE_CONFIG_JSON, parseNeoBERTConfig as parseConfig } from '../src/models/neobert';
 import { CheckpointError } from '../src/errors';
 import { FIXTURES_DIR, fixtureCases } from './fixtures';
 
@@ -18,6 +18,8 @@ function expectConfigError(json: unknown, message: RegExp): void {
 describe('parseConfig', () => {
   it('reads the released NeoBERT config', () => {
     expect(parseConfig(NEOBERT_BASE_CONFIG_JSON, 'base')).toEqual({
+      modelType: 'neobert',
+      typeVocabSize: 0,
       hiddenSize: 768,
       numLayers: 28,
       numHeads: 12,

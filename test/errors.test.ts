@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointError } from '../src/errors';
-import { InputError } from '../src/model';
-import { NeoBERT } from '../src/neobert';
+import { InputError } from '../src/errors';
+import { NeoBERT } from '../src/encoder';
 import { folderSource } from '../src/node/folder-source';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type SerializableTensor } from '../src/safetensors';
 import { FIXTURES_DIR } from './fixtures';
@@ -226,7 +226,7 @@ describe('library forward: bad batches', () => {
     const ok = await forward(limited, ids.slice(0, 16), new Array(16).fill(1), 1, 16);
     expect(ok.lastHiddenState).toHaveLength(16 * 64);
     await expect(forward(limited, ids, new Array(17).fill(1), 1, 17)).rejects.toThrow(
-      /sequence length 17 is over the model's limit of 16 tokens \(config max_length\)/,
+      /sequence length 17 is over the model's limit of 16 tokens/,
     );
     // The text path refuses too when truncation is off, and truncates to 16 when on.
     const long = 'word '.repeat(40);
@@ -313,7 +313,7 @@ describe('library load: broken checkpoint folders', () => {
     await mkdir(dir);
     await symlink(path.join(SMALL_CLS, 'model.safetensors'), path.join(dir, 'model.safetensors'));
     const error = await loadError(dir);
-    expect(error.message).toMatch(/no-config\/config\.json: not found \(a NeoBERT checkpoint needs its config\.json\)/);
+    expect(error.message).toMatch(/no-config\/config\.json: not found \(a checkpoint needs its config\.json\)/);
   });
 
   it('a folder that does not exist', async () => {

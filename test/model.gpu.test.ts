@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
+import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { folderSource } from '../src/node/folder-source';
-import { NeoBERTModel } from '../src/model';
+import { NeoBERTModel } from '../src/models/neobert';
 import { Runner, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
@@ -23,7 +24,7 @@ describe.each(fixtureCases())('fixture %s', (caseName) => {
   let expected: SafetensorsFile;
   beforeAll(async () => {
     const { device } = await testGPU();
-    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
     runner = new Runner(await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights));
     expected = await readExpected(caseName);
   });
@@ -64,7 +65,7 @@ describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
     const { BUNDLED_MODEL_DIR } = await import('../src/node/index');
     const { referenceForward } = await import('../src/reference');
     const { device } = await testGPU();
-    const checkpoint = await loadCheckpoint(folderSource(BUNDLED_MODEL_DIR));
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(BUNDLED_MODEL_DIR));
     const model = await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights);
     const runner = new Runner(model);
     const L = checkpoint.config.maxLength;
@@ -90,7 +91,7 @@ describe.each(fixtureCases())('fixture %s with f16 matmul weights', (caseName) =
   let expected: SafetensorsFile;
   beforeAll(async () => {
     const { device } = await testGPU();
-    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
     runner = new Runner(await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights, { dtype: 'f16' }));
     expected = await readExpected(caseName);
   });
@@ -134,7 +135,7 @@ describe('a device with no optional features (no shader-f16, no subgroups)', () 
     const plain = await adapter!.requestDevice(); // no optional features
     try {
       const caseName = 'tiny-mlm-f32';
-      const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+      const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
       const model = await NeoBERTModel.create(plain, checkpoint.config, checkpoint.weights, { dtype });
       const expected = await readExpected(caseName);
       const runner = new Runner(model);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
+import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { folderSource } from '../src/node/folder-source';
 import { referenceForward } from '../src/reference';
 import { compareArrays } from './compare';
@@ -10,7 +11,7 @@ import { FIXTURES_DIR, fixtureCases, readExpected } from './fixtures';
 
 describe.each(fixtureCases())('CPU reference on fixture %s', (caseName) => {
   it('matches last_hidden_state, pooling and logits to rel L2 < 1e-5', async () => {
-    const { config, weights } = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, caseName)));
+    const { config, weights } = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
     const expected = await readExpected(caseName);
     const [batch, seqLen] = expected.entry('input_ids').shape;
     const out = referenceForward(config, weights, expected.toInt32('input_ids'), expected.toInt32('attention_mask'), batch, seqLen);

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
+import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { folderSource } from '../src/node/folder-source';
-import { NeoBERTModel } from '../src/model';
+import { NeoBERTModel } from '../src/models/neobert';
 import { Runner } from '../src/runner';
 import { FIXTURES_DIR, readExpected } from './fixtures';
 import { testGPU } from './gpu-context';
@@ -13,7 +14,7 @@ describe('runner', () => {
   let request: Parameters<Runner['forward']>[0];
   beforeAll(async () => {
     const { device } = await testGPU();
-    const checkpoint = await loadCheckpoint(folderSource(path.join(FIXTURES_DIR, 'tiny-mlm-f16')));
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, 'tiny-mlm-f16')));
     runner = new Runner(await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights));
     const expected = await readExpected('tiny-mlm-f16');
     const [batch, seqLen] = expected.entry('input_ids').shape;

@@ -1,11 +1,9 @@
 // Our engine as the bench drives it (browser-safe): a NeoBERTModel + Runner on one device, loaded
 // from a checkpoint source or built from a config with random weights, timed per forward.
 import { loadCheckpoint, type CheckpointSource } from '../../src/checkpoint';
-import { parseConfig, NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from '../../src/config';
+import { parseNeoBERTConfig as parseConfig, NEOBERT_BASE_CONFIG_JSON, NeoBERTModel, type NeoBERTConfig, type NeoBERTWeights } from '../../src/models/neobert';
 import type { GPUContext } from '../../src/gpu';
-import { NeoBERTModel } from '../../src/model';
 import { Runner, type DispatchTiming } from '../../src/runner';
-import type { NeoBERTWeights } from '../../src/weights';
 import { bufferBytes, reachableBuffers } from './memory';
 
 export type ModelSpec = { kind: 'checkpoint'; source: CheckpointSource; label: string } | { kind: 'base'; label: string };
@@ -97,7 +95,7 @@ export class OursEngine {
     let parameters: number;
     let dtypes: Record<string, number> | 'random';
     if (spec.kind === 'checkpoint') {
-      const loaded = await loadCheckpoint(spec.source);
+      const loaded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(spec.source);
       ({ config, weights, parameterCount: parameters, dtypes } = loaded);
     } else {
       config = baseConfig();

@@ -41,3 +41,8 @@ export async function sourceFor(location: string): Promise<CheckpointSource> {
   }
   throw new CheckpointError(`${location}: expected a checkpoint folder (config.json + model.safetensors) or a URL`);
 }
+
+/** Whether a local file or folder exists at `location` (a Hub id only goes to the network when none does). */
+export async function pathExists(location: string): Promise<boolean> {
+  return (await stat(location).catch(() => null)) !== null;
+}

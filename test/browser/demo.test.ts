@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build, preview, type Plugin, type PreviewServer } from 'vite';
-import { NeoBERT } from '../../src/neobert';
+import { NeoBERT } from '../../src/encoder';
 import { testGPU } from '../gpu-context';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,0 +1,427 @@
+// NeoBERT (chandar-lab/NeoBERT): pre-RMSNorm encoder with RoPE (adjacent channel pairs), fused
+// per-head qkv, SwiGLU FFN and no biases (docs/neobert-spec.md). This file is the whole
+// architecture: its config fields, the checkpoint tensors it reads, and its forward plan.
+import { ConfigReader } from '../config';
+import { CheckpointError } from '../errors';
+import {
+  AttentionKernel,
+  EmbeddingKernel,
+  L2NormKernel,
+  MatmulKernel,
+  PoolingKernel,
+  RMSNormKernel,
+  RopeQkvKernel,
+  foldNormGain,
+  interleaveGateUp,
+  type Dispatch,
+  type GPUTensor,
+} from '../kernels';
+import { ropeTable } from '../tables';
+import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
+import { checkTensors, countDtypes, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
+import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+export interface NeoBERTConfig extends EncoderConfig {
+  /** As written in config.json; NOT the FFN width (see ffnWidth). */
+  intermediateSize: number;
+  /** Width of the SwiGLU hidden layer actually stored in w12/w3. */
+  ffnWidth: number;
+  normEps: number;
+  ropeTheta: number;
+}
+
+/** Hard-coded in the reference implementation; config.json has no field for it. */
+export const NEOBERT_ROPE_THETA = 10000;
+
+export const SEQUENCE_CLASSIFICATION_ARCHITECTURE = 'NeoBERTForSequenceClassification';
+
+/** config.json of the released chandar-lab/NeoBERT checkpoint (the fields this engine reads). */
+export const NEOBERT_BASE_CONFIG_JSON = Object.freeze({
+  architectures: ['NeoBERTLMHead'],
+  model_type: 'neobert',
+  hidden_size: 768,
+  num_hidden_layers: 28,
+  num_attention_heads: 12,
+  dim_head: 64,
+  intermediate_size: 3072,
+  vocab_size: 30522,
+  max_length: 4096,
+  norm_eps: 1e-5,
+  pad_token_id: 0,
+  torch_dtype: 'float32',
+});
+
+/** SwiGLU width as the reference code computes it: 8 * ceil(int(2 * intermediate_size / 3) / 8). */
+export function ffnWidthFor(intermediateSize: number): number {
+  return 8 * Math.ceil(Math.floor((2 * intermediateSize) / 3) / 8);
+}
+
+export function parseNeoBERTConfig(json: unknown, where: string): NeoBERTConfig {
+  const r = new ConfigReader(json, where);
+  const modelType = r.fields['model_type'];
+  if (modelType !== undefined && modelType !== 'neobert') r.fail(`model_type is ${JSON.stringify(modelType)}, expected "neobert"`);
+  const hiddenSize = r.integer('hidden_size', 1);
+  const numLayers = r.integer('num_hidden_layers', 1);
+  const numHeads = r.integer('num_attention_heads', 1);
+  const intermediateSize = r.integer('intermediate_size', 1);
+  const vocabSize = r.integer('vocab_size', 1);
+  const maxLength = r.integer('max_length', 1);
+  const normEps = r.positive('norm_eps');
+  if (hiddenSize % numHeads !== 0) r.fail(`hidden_size=${hiddenSize} is not divisible by num_attention_heads=${numHeads}`);
+  const headDim = hiddenSize / numHeads;
+  if (r.fields['dim_head'] !== undefined && r.fields['dim_head'] !== headDim) {
+    r.fail(`dim_head=${JSON.stringify(r.fields['dim_head'])} does not match hidden_size/num_attention_heads=${headDim}`);
+  }
+  if (headDim % 2 !== 0) r.fail(`head dim ${headDim} (hidden_size/num_attention_heads) is odd; RoPE rotates channel pairs`);
+  r.headDim(hiddenSize, numHeads);
+  const ffnWidth = ffnWidthFor(intermediateSize);
+  if (ffnWidth < 1) r.fail(`intermediate_size=${intermediateSize} gives an FFN width of 0`);
+  // Used only to pad batches; the bert-base-uncased [PAD] id when absent.
+  const padTokenId = r.padTokenId(vocabSize, 0);
+  const architectures = r.architectures();
+  return {
+    modelType: 'neobert',
+    architectures,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    headDim,
+    vocabSize,
+    maxLength,
+    padTokenId,
+    typeVocabSize: 0,
+    ...r.labels(architectures.includes(SEQUENCE_CLASSIFICATION_ARCHITECTURE)),
+    intermediateSize,
+    ffnWidth,
+    normEps,
+    ropeTheta: NEOBERT_ROPE_THETA,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint tensors
+
+/** Linear weights are row-major [out, in] as stored: y = x @ W^T. */
+export interface LayerWeights {
+  attentionNorm: Float32Array; // [C]
+  qkv: Float32Array; // [3C, C], per-head interleaved q|k|v
+  wo: Float32Array; // [C, C]
+  ffnNorm: Float32Array; // [C]
+  w12: Float32Array; // [2F, C], rows [0,F) gate, [F,2F) up
+  w3: Float32Array; // [C, F]
+}
+
+export type HeadWeights =
+  | { kind: 'none' }
+  | { kind: 'mlm'; weight: Float32Array /* [V, C] */; bias: Float32Array /* [V] */ }
+  | {
+      kind: 'classification';
+      denseWeight: Float32Array; // [C, C]
+      denseBias: Float32Array; // [C]
+      weight: Float32Array; // [labels, C]
+      bias: Float32Array; // [labels]
+    };
+
+export interface NeoBERTWeights {
+  embedding: Float32Array; // [V, C]
+  layers: LayerWeights[];
+  finalNorm: Float32Array; // [C]
+  head: HeadWeights;
+}
+
+/**
+ * Every tensor NeoBERT reads, by role. Encoder and layer names take the layout prefix ("model." in
+ * NeoBERTLMHead / NeoBERTForSequenceClassification exports, "" in encoder-only NeoBERT exports);
+ * head names are always top-level.
+ */
+function tensorTable(config: NeoBERTConfig, prefix: string, head: HeadKind) {
+  const { hiddenSize: C, ffnWidth: F, vocabSize: V, numLabels } = config;
+  const hidden = `hidden_size=${C}`;
+  const ffn = `intermediate_size=${config.intermediateSize} (FFN width ${F})`;
+  const vocab = `vocab_size=${V}`;
+  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
+  const layerHint = ` (config.json num_hidden_layers=${config.numLayers})`;
+  const layers = Array.from({ length: config.numLayers }, (_, i) => {
+    const p = `${prefix}transformer_encoder.${i}.`;
+    return {
+      attentionNorm: spec(`${p}attention_norm.weight`, [C], [hidden], layerHint),
+      qkv: spec(`${p}qkv.weight`, [3 * C, C], [hidden], layerHint),
+      wo: spec(`${p}wo.weight`, [C, C], [hidden], layerHint),
+      ffnNorm: spec(`${p}ffn_norm.weight`, [C], [hidden], layerHint),
+      w12: spec(`${p}ffn.w12.weight`, [2 * F, C], [ffn, hidden], layerHint),
+      w3: spec(`${p}ffn.w3.weight`, [C, F], [hidden, ffn], layerHint),
+    };
+  });
+  const encoder = {
+    embedding: spec(`${prefix}encoder.weight`, [V, C], [vocab, hidden]),
+    finalNorm: spec(`${prefix}layer_norm.weight`, [C], [hidden]),
+  };
+  const labels = `num_labels=${numLabels}`;
+  const heads = {
+    none: {},
+    mlm: { weight: spec('decoder.weight', [V, C], [vocab, hidden]), bias: spec('decoder.bias', [V], [vocab]) },
+    classification: {
+      denseWeight: spec('dense.weight', [C, C], [hidden]),
+      denseBias: spec('dense.bias', [C], [hidden]),
+      weight: spec('classifier.weight', [numLabels ?? 0, C], [labels, hidden]),
+      bias: spec('classifier.bias', [numLabels ?? 0], [labels]),
+    },
+  };
+  return { encoder, layers, head: heads[head] as Record<string, TensorSpec> };
+}
+
+function detectPrefix(lookup: TensorLookup): string {
+  if (lookup.has('model.encoder.weight')) return 'model.';
+  if (lookup.has('encoder.weight')) return '';
+  throw new CheckpointError(`${lookup.label}: no token embedding (neither model.encoder.weight nor encoder.weight); is this a NeoBERT checkpoint?`);
+}
+
+function detectHead(config: NeoBERTConfig, lookup: TensorLookup): HeadKind {
+  // The config decides for classification: the label count must come from it, and a missing
+  // classifier then surfaces as a missing-tensor error.
+  if (config.numLabels !== null) return 'classification';
+  if (lookup.has('decoder.weight')) return 'mlm';
+  if (lookup.has('classifier.weight')) {
+    throw new CheckpointError(
+      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(config.architectures)} do not include ${SEQUENCE_CLASSIFICATION_ARCHITECTURE}, so the label count is unknown`,
+    );
+  }
+  return 'none';
+}
+
+function loadSection<T extends Record<string, TensorSpec>>(lookup: TensorLookup, section: T): { [K in keyof T]: Float32Array } {
+  const out = {} as { [K in keyof T]: Float32Array };
+  for (const role of Object.keys(section) as (keyof T)[]) out[role] = lookup.toFloat32(section[role].name);
+  return out;
+}
+
+/** Validates every tensor (presence, shape, dtype) before converting any, then converts all to f32. */
+export function loadNeoBERTWeights(config: NeoBERTConfig, lookup: TensorLookup) {
+  const prefix = detectPrefix(lookup);
+  const extraLayer = `${prefix}transformer_encoder.${config.numLayers}.qkv.weight`;
+  if (lookup.has(extraLayer)) {
+    throw new CheckpointError(`${lookup.fileOf(extraLayer)}: has tensor ${extraLayer}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  }
+  const kind = detectHead(config, lookup);
+  const table = tensorTable(config, prefix, kind);
+  const specs = [...Object.values(table.encoder), ...table.layers.flatMap((l) => Object.values(l)), ...Object.values(table.head)];
+  checkTensors(lookup, specs);
+  const encoder = loadSection(lookup, table.encoder);
+  const head = { kind, ...loadSection(lookup, table.head) } as HeadWeights;
+  const weights: NeoBERTWeights = { embedding: encoder.embedding, layers: table.layers.map((l) => loadSection(lookup, l)), finalNorm: encoder.finalNorm, head };
+  return { weights, dtypes: countDtypes(lookup, specs.map((s) => s.name)), parameterCount: neobertParameterCount(weights) };
+}
+
+export function neobertParameterCount(weights: NeoBERTWeights): number {
+  const { kind: _, ...head } = weights.head as HeadWeights & Record<string, Float32Array>;
+  return totalLength([weights.embedding, weights.finalNorm, ...weights.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model on the GPU
+
+// The two RMSNorms inside a layer run as the prologue of the matmul after them (NORM_ROWS in
+// kernels/matmul*.wgsl): their gains are folded into that matmul's weight columns at upload.
+interface LayerTensors {
+  qkvNormed: GPUTensor; // (3C, C) per-head interleaved rows, columns scaled by attention_norm
+  wo: GPUTensor; // (C, C)
+  w12Normed: GPUTensor; // (2F, C) rows gate 0, up 0, gate 1, ..., columns scaled by ffn_norm
+  w3: GPUTensor; // (C, F)
+}
+
+type HeadTensors =
+  | { kind: 'none' }
+  | { kind: 'mlm'; weight: GPUTensor /* (V, C) */; bias: GPUTensor /* (V) */ }
+  | { kind: 'classification'; denseWeight: GPUTensor; denseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
+
+interface Kernels {
+  embedding: EmbeddingKernel;
+  rmsnorm: RMSNormKernel;
+  matmulNorm: MatmulKernel; // rmsnorm prologue
+  matmulNormSwiglu: MatmulKernel; // rmsnorm prologue + SwiGLU epilogue
+  matmulResidual: MatmulKernel;
+  matmulBias: MatmulKernel;
+  matmulBiasTanh: MatmulKernel;
+  ropeQkv: RopeQkvKernel;
+  attention: AttentionKernel;
+  pooling: PoolingKernel;
+  l2norm: L2NormKernel;
+}
+
+export class NeoBERTModel implements EncoderModel {
+  readonly hasPooler = false;
+  readonly positionOffset = 0;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: NeoBERTConfig,
+    private readonly kernels: Kernels,
+    private readonly embedding: GPUTensor,
+    private readonly layers: LayerTensors[],
+    private readonly finalNorm: GPUTensor,
+    private readonly head: HeadTensors,
+    private readonly rope: GPUTensor,
+    readonly dtype: ModelDtype = 'f32',
+  ) {}
+
+  get headKind(): HeadKind {
+    return this.head.kind;
+  }
+
+  get numLabels(): number {
+    return this.head.kind === 'classification' ? this.head.bias.shape[0] : 0;
+  }
+
+  /** Uploads weights (matmul weights as options.dtype, the rest f32) and compiles every pipeline, so the first forward compiles nothing. */
+  static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights, options: ModelOptions = {}): Promise<NeoBERTModel> {
+    const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
+    const dtype = options.dtype ?? 'f32';
+    const weightDtype = dtype; // of the matmul kernels
+    const strategy = options.matmulStrategy;
+    const [embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm] =
+      await Promise.all([
+        EmbeddingKernel.create(device, C),
+        MatmulKernel.create(device, { weightDtype, strategy, normRows: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, normRows: true, swiglu: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, residual: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, bias: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, bias: true, activation: 'tanh' }),
+        RMSNormKernel.create(device),
+        RopeQkvKernel.create(device, H, D),
+        AttentionKernel.create(device, H, D),
+        PoolingKernel.create(device),
+        L2NormKernel.create(device),
+      ]);
+    const kernels = { embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm };
+
+    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
+    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
+    const layers = weights.layers.map((w, i) => ({
+      qkvNormed: upW(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
+      wo: upW(`layer${i}.wo`, w.wo, [C, C]),
+      w12Normed: upW(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
+      w3: upW(`layer${i}.w3`, w.w3, [C, F]),
+    }));
+    let head: HeadTensors = { kind: 'none' };
+    if (weights.head.kind === 'mlm') {
+      head = { kind: 'mlm', weight: upW('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
+    } else if (weights.head.kind === 'classification') {
+      const labels = weights.head.bias.length;
+      head = {
+        kind: 'classification',
+        denseWeight: upW('dense.weight', weights.head.denseWeight, [C, C]),
+        denseBias: up('dense.bias', weights.head.denseBias, [C]),
+        weight: upW('classifier.weight', weights.head.weight, [labels, C]),
+        bias: up('classifier.bias', weights.head.bias, [labels]),
+      };
+    }
+    return new NeoBERTModel(
+      device,
+      config,
+      kernels,
+      up('encoder.weight', weights.embedding, [V, C]),
+      layers,
+      up('layer_norm.weight', weights.finalNorm, [C]),
+      head,
+      up('rope', ropeTable(maxLength, D, config.ropeTheta), [maxLength, D / 2, 2]),
+      dtype,
+    );
+  }
+
+  maxTokensPerForward(options: PlanOptions): number {
+    const { hiddenSize: C, ffnWidth: F, vocabSize: V } = this.config;
+    let widest = Math.max(3 * C, 2 * F);
+    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.floor(limit / (widest * 4));
+  }
+
+  /**
+   * The forward pass as an ordered list of dispatches, for N tokens in S sequences. Shapes:
+   * C hidden, H heads of D, F FFN width, V vocabulary; sequences are token ranges of the N.
+   */
+  planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
+    const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = this.config;
+    const k = this.kernels;
+    const N = tokens;
+    const S = sequences;
+    const { alloc, tensors, destroy } = planAllocator(this.device);
+    const inputIds = alloc('input_ids', [N]); // (N) u32
+    const attentionMask = alloc('attention_mask', [N]); // (N) u32
+    const positions = alloc('positions', [N]); // (N) u32
+    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
+    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
+    const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
+    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
+    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
+    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
+    const v = alloc('v', [H, N, D]); // (H, N, D)
+    const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
+    const swi = alloc('swiglu_out', [N, F]); // (N, F) silu(gate) * up
+    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const cls = alloc('pooled_cls', [S, C]); // (S, C)
+    const mean = alloc('pooled_mean', [S, C]); // (S, C)
+    const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
+    const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
+
+    const d: Dispatch[] = [];
+    d.push(k.embedding.bind('embedding', inputIds, this.embedding, xA)); // (N, C)
+    this.layers.forEach((w, i) => {
+      const L = `layer${i}`;
+      d.push(k.matmulNorm.bind(`${L}.qkv`, xA, w.qkvNormed, qkv, { eps })); // (N, 3C) = rmsnorm(xA) qkv^T
+      d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
+      d.push(k.matmulResidual.bind(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
+      d.push(k.matmulNormSwiglu.bind(`${L}.w12`, xB, w.w12Normed, swi, { eps })); // (N, F) = swiglu(rmsnorm(xB) w12^T)
+      d.push(k.matmulResidual.bind(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
+    });
+    d.push(k.rmsnorm.bind('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
+    d.push(k.pooling.bind('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
+    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (S, C)
+    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
+
+    let logits: GPUTensor | null = null;
+    if (options.logits && this.head.kind === 'mlm') {
+      logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
+      d.push(k.matmulBias.bind('mlm_head', last, this.head.weight, logits, { bias: this.head.bias }));
+    } else if (options.logits && this.head.kind === 'classification') {
+      const dense = alloc('classifier_dense', [S, C]); // (S, C)
+      logits = alloc('logits', [S, this.numLabels]); // (S, labels)
+      d.push(k.matmulBiasTanh.bind('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
+      d.push(k.matmulBias.bind('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
+    }
+
+    return {
+      tokens: N,
+      sequences: S,
+      options,
+      inputIds,
+      tokenTypeIds: null,
+      attentionMask,
+      positions,
+      attentionTiles,
+      sequenceTable,
+      outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput: null, logits },
+      dispatches: d,
+      tensors,
+      destroy,
+    };
+  }
+
+  destroy(): void {
+    const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor>;
+    destroyAll([this.embedding, this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
+  }
+}
+
+export const neobert: Architecture<NeoBERTConfig, NeoBERTWeights> = {
+  name: 'NeoBERT',
+  modelTypes: ['neobert'],
+  parseConfig: parseNeoBERTConfig,
+  loadWeights: loadNeoBERTWeights,
+  createModel: (device, config, weights, options) => NeoBERTModel.create(device, config, weights, options),
+};

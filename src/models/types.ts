@@ -1,0 +1,116 @@
+// What every architecture file (src/models/<arch>.ts) provides, and all the rest of the engine
+// knows about a model: its common config fields, the forward plan it builds, and the
+// Architecture object that turns config.json + tensors into a model on a GPU device.
+import type { Dispatch, GPUTensor, MatmulStrategy } from '../kernels';
+import type { TensorLookup } from '../tensor-table';
+
+/** Storage of the matmul weights; everything else (norms, biases, residual stream) stays f32. */
+export type ModelDtype = 'f32' | 'f16';
+
+export type HeadKind = 'none' | 'mlm' | 'classification';
+
+/** The config fields every architecture has (each file extends it with its own). */
+export interface EncoderConfig {
+  /** config.json model_type, e.g. "neobert", "bert", "roberta", "xlm-roberta", "modernbert". */
+  modelType: string;
+  architectures: string[];
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** Most tokens one sequence may have, special tokens included. */
+  maxLength: number;
+  padTokenId: number;
+  /** Token type (segment) ids the model accepts: 0 when it takes none. */
+  typeVocabSize: number;
+  /** Set for sequence classifiers only. */
+  numLabels: number | null;
+  /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */
+  id2label: string[] | null;
+}
+
+export interface ModelOptions {
+  /**
+   * 'f16': matmul weights uploaded as IEEE halves (half the memory), f32 arithmetic. Needs no
+   * optional feature: the kernels unpack halves with core WGSL's unpack2x16float. Default 'f32'.
+   */
+  dtype?: ModelDtype;
+  /** Matmul kernel; default matmulStrategy(device): 'subgroup' on CPU adapters, 'tiled' on GPUs. */
+  matmulStrategy?: MatmulStrategy;
+}
+
+/** What a forward computes beyond last_hidden_state and pooling. */
+export interface PlanOptions {
+  logits: boolean;
+}
+
+/**
+ * Every buffer and dispatch for up to `tokens` tokens in up to `sequences` sequences, built once
+ * and reused. Sequences are contiguous token ranges: the rows of a padded batch, or packed
+ * sequences with no padding; the runner fills the tables per call.
+ */
+export interface ForwardPlan {
+  tokens: number;
+  sequences: number;
+  options: PlanOptions;
+  inputIds: GPUTensor; // (N) u32
+  /** (N) u32 segment ids; null when the model takes none. */
+  tokenTypeIds: GPUTensor | null;
+  attentionMask: GPUTensor; // (N) u32, 1 = token, 0 = padding
+  positions: GPUTensor; // (N) u32, position id of each token (see EncoderModel.positionOffset)
+  attentionTiles: GPUTensor; // (maxTiles, 4) u32, see AttentionKernel.tileTable
+  sequenceTable: GPUTensor; // (S, 4) u32, see PoolingKernel.sequenceTable
+  outputs: {
+    lastHiddenState: GPUTensor; // (N, C)
+    pooledCls: GPUTensor; // (S, C)
+    pooledMean: GPUTensor; // (S, C)
+    pooledClsNormalized: GPUTensor; // (S, C)
+    pooledMeanNormalized: GPUTensor; // (S, C)
+    /** (S, C) the checkpoint's pooler (dense + tanh on the first token); null without one. */
+    poolerOutput: GPUTensor | null;
+    logits: GPUTensor | null; // (N, V) MLM or (S, labels) classification
+  };
+  dispatches: Dispatch[];
+  /** Every intermediate by label, for layer-by-layer debugging against the reference. */
+  tensors: Map<string, GPUTensor>;
+  destroy(): void;
+}
+
+/** A model on a GPU device: weights uploaded and pipelines compiled once. */
+export interface EncoderModel {
+  readonly device: GPUDevice;
+  readonly config: EncoderConfig;
+  readonly dtype: ModelDtype;
+  readonly headKind: HeadKind;
+  /** Classification labels (0 without a classification head). */
+  readonly numLabels: number;
+  readonly hasPooler: boolean;
+  /** Position id of a sequence's first token; token i gets positionOffset + i (RoBERTa: pad + 1). */
+  readonly positionOffset: number;
+  /** Largest number of tokens one forward can hold within the device's binding limit. */
+  maxTokensPerForward(options: PlanOptions): number;
+  /** The forward pass as an ordered list of dispatches, for N tokens in S sequences. */
+  planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan;
+  destroy(): void;
+}
+
+/** Host weights of an architecture, checked against the config, with what `info()` reports. */
+export interface LoadedWeights<W> {
+  weights: W;
+  /** Tensors read per stored dtype, e.g. { F16: 26 }. */
+  dtypes: Record<string, number>;
+  parameterCount: number;
+}
+
+/** One architecture file's entry points; src/models/index.ts picks one by config.json model_type. */
+export interface Architecture<C extends EncoderConfig = EncoderConfig, W = unknown> {
+  /** Display name, e.g. "BERT". */
+  name: string;
+  /** config.json model_type values this file runs. */
+  modelTypes: readonly string[];
+  parseConfig(json: Record<string, unknown>, where: string): C;
+  /** Checks every tensor (presence, shape, dtype) before converting any. */
+  loadWeights(config: C, lookup: TensorLookup): LoadedWeights<W>;
+  createModel(device: GPUDevice, config: C, weights: W, options?: ModelOptions): Promise<EncoderModel>;
+}
