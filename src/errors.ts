@@ -9,3 +9,6 @@ export class NeoBERTError extends Error {
 
 /** A checkpoint (config.json, safetensors, index, folder, download) is missing, malformed or inconsistent. */
 export class CheckpointError extends NeoBERTError {}
+
+/** A call's inputs or options are invalid (names the input or option, and expected vs actual). */
+export class InputError extends NeoBERTError {}

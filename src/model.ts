@@ -3,7 +3,7 @@
 // Execution (one encoder, one submit, readback) lives in runner.ts.
 import type { NeoBERTConfig } from './config';
 import type { NeoBERTWeights } from './weights';
-import { NeoBERTError } from './errors';
+import { InputError } from './errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from './gpu';
 import { encodeF16 } from './dtype';
 import {
@@ -23,7 +23,7 @@ import {
 } from './kernels';
 import { ropeTable } from './reference';
 
-export class InputError extends NeoBERTError {}
+export { InputError };
 
 /** Storage of the matmul weights (qkv, wo, w12, w3, head); everything else stays f32. */
 export type ModelDtype = 'f32' | 'f16';
