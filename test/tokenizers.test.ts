@@ -338,3 +338,68 @@ describe('names', () => {
     expect(NeoBERTTokenizer).toBe(EncoderTokenizer);
   });
 });
+
+describe('post_processor kinds', () => {
+  const base = JSON.parse(read('minilm', 'tokenizer.json'));
+  it('BertProcessing: type ids 0 then 1', () => {
+    const tok = EncoderTokenizer.fromTokenizerJson({ ...base, post_processor: { type: 'BertProcessing', sep: ['[SEP]', 102], cls: ['[CLS]', 101] } });
+    expect(tok.encodePair('hello', 'world')).toEqual({ ids: [101, 7592, 102, 2088, 102], typeIds: [0, 0, 0, 1, 1] });
+    expect(tok.pairTypeIds).toBe(true);
+  });
+  it('Sequence of ByteLevel and RobertaProcessing', () => {
+    const pp = { type: 'Sequence', processors: [{ type: 'ByteLevel', trim_offsets: true }, { type: 'RobertaProcessing', sep: ['[SEP]', 102], cls: ['[CLS]', 101] }] };
+    const tok = EncoderTokenizer.fromTokenizerJson({ ...base, post_processor: pp });
+    expect(tok.encodePair('hello', 'world')).toEqual({ ids: [101, 7592, 102, 102, 2088, 102], typeIds: [0, 0, 0, 0, 0, 0] });
+    expect(tok.pairTypeIds).toBe(false);
+  });
+  it('TemplateProcessing with its own type ids and a two-id special', () => {
+    const pp = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: 'SEPSEP', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 2 } },
+        { SpecialToken: { id: '[SEP]', type_id: 2 } },
+      ],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [101], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [102], tokens: ['[SEP]'] },
+        SEPSEP: { id: 'SEPSEP', ids: [102, 102], tokens: ['[SEP]', '[SEP]'] },
+      },
+    };
+    const tok = EncoderTokenizer.fromTokenizerJson({ ...base, post_processor: pp });
+    expect(tok.encodePair('hello', 'world')).toEqual({ ids: [101, 7592, 102, 102, 2088, 102], typeIds: [0, 0, 0, 0, 2, 2] });
+    expect(tok.specialTokenCount(true)).toBe(4);
+  });
+  it('no post_processor: [CLS] A [SEP] from the vocabulary', () => {
+    const tok = EncoderTokenizer.fromTokenizerJson({ ...base, post_processor: null });
+    expect(tok.encode('hello')).toEqual([101, 7592, 102]);
+  });
+  it('a template without a special on each side of the text is a CheckpointError', () => {
+    const pp = { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }], pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }], special_tokens: {} };
+    expect(() => EncoderTokenizer.fromTokenizerJson({ ...base, post_processor: pp })).toThrow(CheckpointError);
+  });
+});
+
+describe('added tokens', () => {
+  const base = JSON.parse(read('minilm', 'tokenizer.json'));
+  const withAdded = (extra: object) => EncoderTokenizer.fromTokenizerJson({ ...base, added_tokens: [...base.added_tokens, extra] });
+  it('rstrip swallows Unicode White_Space (U+0085 too) on the right', () => {
+    const tok = withAdded({ id: 103, content: '[MASK]', single_word: false, lstrip: false, rstrip: true, normalized: false, special: true });
+    expect(tok.encode('[MASK] \u0085 hello')).toEqual([101, 103, 7592, 102]);
+  });
+  it('lstrip does not swallow U+FEFF (not whitespace)', () => {
+    const json = JSON.parse(read('roberta-base', 'tokenizer.json'));
+    const tok = EncoderTokenizer.fromTokenizerJson(json);
+    expect(tok.encode('a \ufeff<mask>')).not.toEqual(tok.encode('a <mask>'));
+    expect(tok.encode('a \u0085 <mask>')).toEqual([0, 102, 50264, 2]);
+  });
+  it('single_word matches only a whole word', () => {
+    const tok = withAdded({ id: 30522, content: 'xyz', single_word: true, lstrip: false, rstrip: false, normalized: false, special: false });
+    expect(tok.encode('a xyz b')).toContain(30522);
+    expect(tok.encode('axyzb')).not.toContain(30522);
+    expect(tok.vocabSize).toBe(30523);
+  });
+});
