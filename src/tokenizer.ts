@@ -1,29 +1,55 @@
 /**
- * NeoBERT tokenizer: bert-base-uncased WordPiece (see docs/neobert-spec.md, "Tokenizer").
+ * Text encoder tokenizer, architecture-neutral: BERT / MiniLM / NeoBERT WordPiece, RoBERTa and
+ * ModernBERT byte-level BPE, XLM-RoBERTa SentencePiece Unigram.
  *
- * The WordPiece work itself (BertNormalizer, BertPreTokenizer, WordPiece model, added-token
- * splitting, WordPiece decoder) is done by `@huggingface/tokenizers` (pure JS, browser-safe).
- * This module adds: loading from `vocab.txt` or the Hub `tokenizer.json` with validation,
- * the `[CLS] A [SEP]` template, HF-style truncation and right-padded batches for the runner.
+ * Loads `tokenizer.json` (WordPiece, BPE or Unigram model), `vocab.txt` (BERT WordPiece), or
+ * `vocab.json` + `merges.txt` (RoBERTa / GPT-2 byte-level BPE), with `tokenizer_config.json` and
+ * `special_tokens_map.json` for the named special tokens.
+ *
+ * The normalizers, pre-tokenizers, models (WordPiece, BPE, Unigram) and decoders are those of
+ * `@huggingface/tokenizers` (pure JS, browser-safe). This module does the rest itself, to match
+ * the Rust `tokenizers` crate that transformers uses:
+ * - added tokens are cut out with Unicode White_Space for lstrip/rstrip (src/tokenizer/added.ts);
+ * - the ByteLevel pre-tokenizer split uses Unicode White_Space, not JavaScript's `\s` (which has
+ *   U+FEFF and lacks U+0085);
+ * - the special-token template and type ids come from the post_processor (RoBERTa pairs: all 0);
+ * - `truncation` / `padding` stored in tokenizer.json are ignored (as transformers' `tokenizer(text)`);
+ * - HF-style truncation (pairs: longest_first) and right-padded batches for the runner.
  */
-import { NeoBERTError } from './errors';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { CheckpointError, InputError, NeoBERTError } from './errors';
+import { ByteLevelPreTokenizer, SequencePreTokenizer, Tokenizer, type PreTokenizer } from '@huggingface/tokenizers';
+import { AddedTokenSplitter, type AddedEntry } from './tokenizer/added';
+import {
+  SPECIAL_TOKENS,
+  buildBertTokenizerJson,
+  buildRobertaTokenizerJson,
+  isRecord,
+  parseJsonFile,
+  parseMergesTxt,
+  parseVocabJson,
+  parseVocabTxt,
+  readSettings,
+  specialTokenEntry,
+  type TokenizerSettings,
+} from './tokenizer/files';
+import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './tokenizer/template';
 
-/** Default (and usual model) limit on tokens per sequence, [CLS] and [SEP] included. */
+export { SPECIAL_TOKENS, buildBertTokenizerJson, buildRobertaTokenizerJson };
+
+/** Default (and usual model) limit on tokens per sequence, specials included. */
 export const DEFAULT_MAX_LENGTH = 4096;
-
-/** The special tokens a NeoBERT (bert-base-uncased) vocabulary must have. */
-export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
 
 export interface EncodedBatch {
   /** [batch * seqLen] row-major token ids, right-padded with padId. */
   inputIds: Int32Array;
   /** [batch * seqLen] row-major, 1 for real tokens, 0 for padding. */
   attentionMask: Int32Array;
+  /** [batch * seqLen] row-major token type ids (0 on padding). */
+  tokenTypeIds: Int32Array;
   batch: number;
   /** Longest row after truncation. */
   seqLen: number;
-  /** Tokens per row ([CLS] and [SEP] included) after truncation. */
+  /** Tokens per row (specials included) after truncation. */
   lengths: number[];
   /** Whether each row was cut to maxLength. */
   truncated: boolean[];
@@ -32,13 +58,46 @@ export interface EncodedBatch {
 export interface EncodeBatchOptions {
   /** Per-call limit (tokens per row, specials included); default and upper bound: the tokenizer's maxLength. */
   maxLength?: number;
-  /** Cut over-long texts (keeping [CLS] ... [SEP]); when false they throw TokenLimitError. Default true. */
+  /**
+   * Cut over-long inputs (keeping the specials; pairs lose tokens from the longer text first,
+   * transformers' 'longest_first'); when false they throw TokenLimitError. Default true.
+   */
   truncation?: boolean;
 }
 
+/** A text, or a pair of texts (cross-encoders, NLI): `[text, textPair]`. */
+export type TokenizerInput = string | readonly [string, string];
+
+export interface EncodedRows {
+  /** Ids per input, specials included, unpadded. */
+  ids: number[][];
+  /** Token type ids per input (same shapes as ids). */
+  typeIds: number[][];
+  /** Whether each input was cut to maxLength. */
+  truncated: boolean[];
+}
+
 export interface TokenizerOptions {
-  /** Model limit on tokens per sequence, specials included. Default 4096. */
+  /** Model limit on tokens per sequence, specials included (the model config's). Default 4096. */
   maxLength?: number;
+}
+
+/** Options of the single-file factories: the tokenizer_config.json / special_tokens_map.json beside it. */
+export interface TokenizerFileOptions extends TokenizerOptions {
+  /** tokenizer_config.json (text or parsed). */
+  tokenizerConfig?: string | object | null;
+  /** special_tokens_map.json (text or parsed). */
+  specialTokensMap?: string | object | null;
+}
+
+/** The text of a checkpoint's tokenizer files; null or absent when it lacks one. */
+export interface TokenizerFileTexts {
+  tokenizerJson?: string | null;
+  vocabTxt?: string | null;
+  vocabJson?: string | null;
+  mergesTxt?: string | null;
+  tokenizerConfig?: string | null;
+  specialTokensMap?: string | null;
 }
 
 /** A text has more tokens than the limit and truncation was turned off. */
@@ -55,310 +114,396 @@ export class TokenLimitError extends NeoBERTError {
   }
 }
 
-type Vocab = Record<string, number>;
-
-/** Ids of the special tokens. */
-interface SpecialIds {
-  pad: number;
-  unk: number;
-  cls: number;
-  sep: number;
-  mask: number;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Splits vocab.txt text into tokens (line index = id) and validates it. */
-function parseVocabTxt(text: string, source: string): string[] {
-  if (typeof text !== 'string') throw new TypeError(`${source}: expected the file's text, got ${typeof text}`);
-  let body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  // A final newline ends the last token; it does not start an empty one.
-  if (body.endsWith('\n')) body = body.slice(0, -1);
-  if (body.endsWith('\r')) body = body.slice(0, -1);
-  if (body.length === 0) throw new Error(`${source}: vocabulary is empty`);
-  const lines = body.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  validateVocabLines(lines, source);
-  return lines;
-}
-
-function validateVocabLines(lines: string[], source: string): void {
-  if (!Array.isArray(lines) || lines.length === 0) throw new Error(`${source}: vocabulary is empty`);
-  const seen = new Map<string, number>();
-  for (let i = 0; i < lines.length; i++) {
-    const tok = lines[i];
-    if (typeof tok !== 'string') throw new TypeError(`${source}: line ${i + 1} is not a string`);
-    if (tok.length === 0) {
-      throw new Error(`${source}: line ${i + 1} is empty (an empty line would shift every later token id)`);
-    }
-    const prev = seen.get(tok);
-    if (prev !== undefined) {
-      throw new Error(`${source}: duplicate token ${JSON.stringify(tok)} on lines ${prev + 1} and ${i + 1}`);
-    }
-    seen.set(tok, i);
-  }
-  const missing = SPECIAL_TOKENS.filter((t) => !seen.has(t));
-  if (missing.length > 0) throw new Error(`${source}: vocabulary lacks special token(s) ${missing.join(' ')}`);
-}
-
-function specialTokenEntry(content: string, id: number) {
-  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
-}
-
-/**
- * Builds a Hub-format bert-base-uncased `tokenizer.json` object (JSON-serialisable) from the
- * lines of a vocab.txt (line index = token id). Validates the lines like `fromVocabTxt`.
- */
-export function buildBertTokenizerJson(vocabLines: string[]): object {
-  validateVocabLines(vocabLines, 'vocab');
-  const vocab: Vocab = Object.create(null);
-  vocabLines.forEach((t, i) => {
-    vocab[t] = i;
-  });
-  const cls = vocab['[CLS]'];
-  const sep = vocab['[SEP]'];
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: SPECIAL_TOKENS.map((t) => specialTokenEntry(t, vocab[t])).sort((a, b) => a.id - b.id),
-    normalizer: {
-      type: 'BertNormalizer',
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: null,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } },
-      ],
-      pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: '[SEP]', type_id: 1 } },
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [cls], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [sep], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab,
-    },
-  };
-}
-
 function checkMaxLength(n: unknown, what: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${what} must be an integer, got ${String(n)}`);
-  if (n < 2) throw new RangeError(`${what} ${n} is too small: it must be at least 2 ([CLS] and [SEP])`);
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${String(n)}`);
+  if (n < 2) throw new InputError(`${what} ${n} is too small: it must be at least 2 (the special tokens)`);
   return n;
 }
 
-/** Reads the [CLS]/[SEP] ids named by a TemplateProcessing / BertProcessing post-processor, if any. */
-function templateSpecialIds(pp: unknown, source: string): { cls?: number; sep?: number } {
-  if (!isRecord(pp)) return {};
-  if (pp.type === 'BertProcessing' || pp.type === 'RobertaProcessing') {
-    const cls = Array.isArray(pp.cls) ? pp.cls[1] : undefined;
-    const sep = Array.isArray(pp.sep) ? pp.sep[1] : undefined;
-    return {
-      cls: typeof cls === 'number' ? cls : undefined,
-      sep: typeof sep === 'number' ? sep : undefined,
-    };
-  }
-  if (pp.type === 'TemplateProcessing' && Array.isArray(pp.single) && isRecord(pp.special_tokens)) {
-    const specials = pp.special_tokens;
-    const idOf = (item: unknown): number | undefined => {
-      if (!isRecord(item) || !isRecord(item.SpecialToken)) return undefined;
-      const name = item.SpecialToken.id;
-      const entry = typeof name === 'string' ? specials[name] : undefined;
-      if (!isRecord(entry) || !Array.isArray(entry.ids) || entry.ids.length !== 1 || typeof entry.ids[0] !== 'number') {
-        throw new Error(`${source}: post_processor special token ${JSON.stringify(name)} must map to exactly one id`);
-      }
-      return entry.ids[0];
-    };
-    const single = pp.single as unknown[];
-    const first = single[0];
-    const last = single[single.length - 1];
-    const seqOnly = single.filter((x) => isRecord(x) && 'Sequence' in x).length === 1;
-    if (single.length === 3 && seqOnly && isRecord(first) && 'SpecialToken' in first && isRecord(last) && 'SpecialToken' in last) {
-      return { cls: idOf(first), sep: idOf(last) };
-    }
-    throw new Error(`${source}: post_processor template is not "[CLS] A [SEP]"`);
-  }
-  return {};
+function describe(x: unknown): string {
+  return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
 }
 
-export class NeoBERTTokenizer {
-  /** Number of ids (highest id + 1). */
+/**
+ * The ByteLevel split regex of GPT-2 / the Rust crate with `\s` as Unicode White_Space:
+ * U+0085 is whitespace, U+FEFF is not (JavaScript's `\s` has it the other way round).
+ */
+const BYTE_LEVEL_SPLIT =
+  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
+
+/** Points every ByteLevel pre-tokenizer (also inside a Sequence) at BYTE_LEVEL_SPLIT. */
+function fixByteLevelWhitespace(pre: PreTokenizer | null): void {
+  if (pre instanceof ByteLevelPreTokenizer) pre.pattern = new RegExp(BYTE_LEVEL_SPLIT.source, 'gu');
+  else if (pre instanceof SequencePreTokenizer) for (const p of pre.tokenizers) fixByteLevelWhitespace(p);
+}
+
+/** Whether the normalizer lowercases (so 'Σ' must become 'σ' char by char, as in the Rust crate). */
+function lowercases(n: unknown): boolean {
+  if (!isRecord(n)) return false;
+  if (n.type === 'BertNormalizer') return n.lowercase !== false;
+  if (n.type === 'Lowercase') return true;
+  if (n.type === 'Sequence' && Array.isArray(n.normalizers)) return n.normalizers.some(lowercases);
+  return false;
+}
+
+type ModelType = 'WordPiece' | 'BPE' | 'Unigram';
+
+interface Built {
+  tok: Tokenizer;
+  modelType: ModelType;
+  template: Template;
+  ids: { pad: number; unk: number | null; mask: number | null };
+  maskToken: string | null;
+  vocabSize: number;
+  added: AddedEntry[];
+  lowerSigma: boolean;
+}
+
+/** Validates a tokenizer.json object and builds the library tokenizer from it. */
+function buildFromJson(parsed: Record<string, unknown>, source: string, settings: TokenizerSettings): Built {
+  const fail = (msg: string) => new CheckpointError(`${source}: ${msg}`);
+  const model = parsed.model;
+  if (!isRecord(model)) throw fail('no "model" object');
+  let modelType = model.type;
+  if (modelType === undefined) {
+    // Older files (roberta-base) leave the type out.
+    modelType = Array.isArray(model.vocab) ? 'Unigram' : 'merges' in model ? 'BPE' : 'WordPiece';
+  }
+  if (modelType !== 'WordPiece' && modelType !== 'BPE' && modelType !== 'Unigram') {
+    throw fail(`model type is ${JSON.stringify(modelType)}, expected "WordPiece", "BPE" or "Unigram"`);
+  }
+
+  // token <-> id over model vocab and added tokens; ids must be unique.
+  const byId = new Map<number, string>();
+  const tokenIds = new Map<string, number>();
+  const addToken = (t: string, id: unknown, where: string) => {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw fail(`${where} token ${JSON.stringify(t)} has invalid id ${JSON.stringify(id)}`);
+    }
+    const other = byId.get(id);
+    if (other !== undefined && other !== t) throw fail(`id ${id} is used by both ${JSON.stringify(other)} and ${JSON.stringify(t)}`);
+    const prevId = tokenIds.get(t);
+    if (prevId !== undefined && prevId !== id) throw fail(`token ${JSON.stringify(t)} has two ids, ${prevId} and ${id}`);
+    byId.set(id, t);
+    tokenIds.set(t, id);
+  };
+
+  let unk: number | null = null;
+  const libModel: Record<string, unknown> = { ...model, type: modelType };
+  if (modelType === 'Unigram') {
+    const vocab = model.vocab;
+    if (!Array.isArray(vocab) || vocab.length === 0) throw fail('model.vocab (Unigram) must be a non-empty array of [piece, score]');
+    vocab.forEach((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || !Number.isFinite(entry[1])) {
+        throw fail(`model.vocab[${i}] is not [piece, score]: ${JSON.stringify(entry)?.slice(0, 80)}`);
+      }
+      addToken(entry[0], i, 'vocab');
+    });
+    const unkId = model.unk_id ?? null;
+    if (unkId !== null && (typeof unkId !== 'number' || !Number.isInteger(unkId) || unkId < 0 || unkId >= vocab.length)) {
+      throw fail(`model.unk_id ${JSON.stringify(unkId)} is not an index of model.vocab`);
+    }
+    if (unkId === null) throw fail('model.unk_id is null: a Unigram model needs an unknown piece');
+    unk = unkId;
+  } else {
+    const vocab = model.vocab;
+    if (!isRecord(vocab) || Object.keys(vocab).length === 0) throw fail('model.vocab is missing or empty');
+    for (const [t, id] of Object.entries(vocab)) addToken(t, id, 'vocab');
+    const unkToken = model.unk_token ?? (modelType === 'WordPiece' ? '[UNK]' : null);
+    if (unkToken !== null) {
+      if (typeof unkToken !== 'string') throw fail(`model.unk_token must be a string or null, got ${JSON.stringify(unkToken)}`);
+      const id = tokenIds.get(unkToken);
+      if (id === undefined) throw fail(`unk_token ${JSON.stringify(unkToken)} is not in the vocabulary`);
+      unk = id;
+    }
+    libModel.unk_token = unkToken;
+    if (modelType === 'BPE') {
+      const merges = model.merges;
+      if (!Array.isArray(merges)) throw fail('model.merges must be an array');
+      merges.forEach((m, i) => {
+        const ok = typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string';
+        if (!ok) throw fail(`model.merges[${i}] is not "left right" or [left, right]: ${JSON.stringify(m)?.slice(0, 80)}`);
+      });
+    }
+  }
+
+  const rawAdded = parsed.added_tokens ?? [];
+  if (!Array.isArray(rawAdded)) throw fail('added_tokens must be an array');
+  const addedJson: Record<string, unknown>[] = [];
+  for (const [i, a] of rawAdded.entries()) {
+    if (!isRecord(a) || typeof a.content !== 'string' || a.content.length === 0) throw fail(`added_tokens[${i}] is malformed (needs "id" and a non-empty "content")`);
+    addToken(a.content, a.id, 'added');
+    addedJson.push(a);
+  }
+  if (modelType === 'WordPiece') {
+    const missing = SPECIAL_TOKENS.filter((t) => !tokenIds.has(t));
+    if (missing.length > 0) throw fail(`vocabulary lacks special token(s) ${missing.join(' ')}`);
+    // The five specials must be matched whole in the text ("[MASK]" stays one token) even if
+    // the file lists them only in the model vocab.
+    for (const t of SPECIAL_TOKENS) {
+      if (!addedJson.some((a) => a.content === t)) addedJson.push(specialTokenEntry(t, tokenIds.get(t)!));
+    }
+  }
+  // A mask named by the config matches whole, with its lstrip (RoBERTa's <mask>), if not listed.
+  const maskSetting = settings.tokens.mask_token;
+  if (maskSetting && tokenIds.has(maskSetting.content) && !addedJson.some((a) => a.content === maskSetting.content)) {
+    addedJson.push({ ...specialTokenEntry(maskSetting.content, tokenIds.get(maskSetting.content)!, maskSetting.lstrip), rstrip: maskSetting.rstrip });
+  }
+
+  const hasId = (id: number) => byId.has(id);
+  let template = parsePostProcessor(parsed.post_processor, source, hasId);
+  if (!template) {
+    const c = tokenIds.get('[CLS]');
+    const s = tokenIds.get('[SEP]');
+    const bos = tokenIds.get('<s>');
+    const eos = tokenIds.get('</s>');
+    if (c !== undefined && s !== undefined) template = bertTemplate(c, s);
+    else if (bos !== undefined && eos !== undefined) template = robertaTemplate(bos, eos);
+    else throw fail('no post_processor, and no [CLS]/[SEP] or <s>/</s> tokens to build the template from');
+    template.kind = 'default';
+  }
+  const single = template.single;
+  const aAt = single.findIndex((p) => 'sequence' in p);
+  const before = single[aAt - 1];
+  const after = single[aAt + 1];
+  if (!before || !('special' in before) || !after || !('special' in after)) {
+    throw fail('post_processor template for one text must put a special token before and after it (like "[CLS] A [SEP]")');
+  }
+
+  const lookup = (key: string, fallbacks: string[]): number | undefined => {
+    const named = settings.tokens[key]?.content;
+    for (const t of named !== undefined ? [named, ...fallbacks] : fallbacks) {
+      const id = tokenIds.get(t);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  };
+  const padding = parsed.padding;
+  const padFromFile = isRecord(padding) && typeof padding.pad_id === 'number' && byId.has(padding.pad_id) ? padding.pad_id : undefined;
+  // No pad token at all: pad with the sep id (padding is masked out, any id would do).
+  const pad = padFromFile ?? lookup('pad_token', ['[PAD]', '<pad>', '<|padding|>']) ?? after.special[after.special.length - 1];
+  const mask = lookup('mask_token', ['[MASK]', '<mask>']) ?? null;
+
+  let vocabSize = 0;
+  for (const id of byId.keys()) if (id + 1 > vocabSize) vocabSize = id + 1;
+
+  // Pre-tokenizer fixes: Metaspace without prepend_scheme follows its add_prefix_space.
+  const fixPre = (p: unknown): unknown => {
+    if (!isRecord(p)) return p;
+    if (p.type === 'Metaspace' && p.prepend_scheme === undefined) return { ...p, prepend_scheme: p.add_prefix_space === false ? 'never' : 'always' };
+    if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) return { ...p, pretokenizers: p.pretokenizers.map(fixPre) };
+    return p;
+  };
+
+  // The library expects every component key (null when absent); the post-processor, truncation
+  // and padding are ours.
+  const libJson = {
+    ...parsed,
+    truncation: null,
+    padding: null,
+    added_tokens: addedJson,
+    normalizer: parsed.normalizer ?? null,
+    pre_tokenizer: fixPre(parsed.pre_tokenizer ?? null),
+    post_processor: null,
+    decoder: parsed.decoder ?? (modelType === 'WordPiece' ? { type: 'WordPiece', prefix: '##', cleanup: true } : null),
+    model: libModel,
+  };
+  const libConfig: Record<string, unknown> = {};
+  if (settings.cleanUpTokenizationSpaces !== undefined) libConfig.clean_up_tokenization_spaces = settings.cleanUpTokenizationSpaces;
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(libJson, libConfig);
+  } catch (e) {
+    throw fail(`cannot build the tokenizer (${(e as Error).message})`);
+  }
+  fixByteLevelWhitespace(tok.pre_tokenizer);
+
+  const added: AddedEntry[] = addedJson.map((a) => {
+    const special = a.special === true;
+    return {
+      id: a.id as number,
+      content: a.content as string,
+      lstrip: a.lstrip === true,
+      rstrip: a.rstrip === true,
+      singleWord: a.single_word === true,
+      special,
+      normalized: typeof a.normalized === 'boolean' ? a.normalized : !special,
+    };
+  });
+  const maskToken = mask === null ? null : byId.get(mask)!;
+  return { tok, modelType, template, ids: { pad, unk, mask }, maskToken, vocabSize, added, lowerSigma: lowercases(parsed.normalizer) };
+}
+
+export class EncoderTokenizer {
+  /** Number of ids (highest id + 1, added tokens included). */
   readonly vocabSize: number;
   readonly padId: number;
-  readonly unkId: number;
+  /** Id the model gives unknown text; null when it has none (byte-level BPE covers every byte). */
+  readonly unkId: number | null;
+  /** The special token before the text (`[CLS]`, `<s>`). */
   readonly clsId: number;
+  /** The special token after the text (`[SEP]`, `</s>`). */
   readonly sepId: number;
-  readonly maskId: number;
-  readonly maskToken: string;
+  /** `[MASK]` / `<mask>` id; null when the vocabulary has none. */
+  readonly maskId: number | null;
+  readonly maskToken: string | null;
+  /** Whether pairs give the second text another token type id (BERT: yes; RoBERTa, XLM-R, ModernBERT: no). */
+  readonly pairTypeIds: boolean;
+  /** The tokenizer model: WordPiece, BPE or Unigram. */
+  readonly modelType: ModelType;
   /** Model limit on tokens per sequence, specials included. */
   readonly maxLength: number;
   /** Where the vocabulary came from (for messages). */
   readonly source: string;
 
   private readonly tok: Tokenizer;
+  private readonly template: Template;
   private readonly specialIdSet: Set<number>;
+  private readonly rawSplitter: AddedTokenSplitter;
+  private readonly normalizedSplitter: AddedTokenSplitter;
+  private readonly lowerSigma: boolean;
+  private readonly unkOrUndefined: number | undefined;
 
-  private constructor(tok: Tokenizer, ids: SpecialIds, maskToken: string, vocabSize: number, maxLength: number, source: string) {
-    this.tok = tok;
-    this.padId = ids.pad;
-    this.unkId = ids.unk;
-    this.clsId = ids.cls;
-    this.sepId = ids.sep;
-    this.maskId = ids.mask;
-    this.maskToken = maskToken;
-    this.vocabSize = vocabSize;
+  private constructor(b: Built, maxLength: number, source: string) {
+    this.tok = b.tok;
+    this.template = b.template;
+    this.modelType = b.modelType;
+    this.padId = b.ids.pad;
+    this.unkId = b.ids.unk;
+    this.unkOrUndefined = b.ids.unk ?? undefined;
+    const single = b.template.single;
+    const aAt = single.findIndex((p) => 'sequence' in p);
+    const before = single[aAt - 1] as { special: number[] };
+    const after = single[aAt + 1] as { special: number[] };
+    this.clsId = before.special[before.special.length - 1];
+    this.sepId = after.special[0];
+    this.maskId = b.ids.mask;
+    this.maskToken = b.maskToken;
+    this.pairTypeIds = b.template.pair.some((p) => p.typeId !== 0);
+    this.vocabSize = b.vocabSize;
     this.maxLength = maxLength;
     this.source = source;
-    this.specialIdSet = new Set<number>();
-    for (const [id, t] of tok.get_added_tokens_decoder()) if (t.special) this.specialIdSet.add(id);
+    this.lowerSigma = b.lowerSigma;
+    this.specialIdSet = new Set(b.added.filter((a) => a.special).map((a) => a.id));
+    const normalizer = this.tok.normalizer;
+    this.rawSplitter = new AddedTokenSplitter(b.added.filter((a) => !a.normalized || !normalizer).map((entry) => ({ key: entry.content, entry })));
+    this.normalizedSplitter = new AddedTokenSplitter(
+      b.added.filter((a) => a.normalized && normalizer).map((entry) => ({ key: this.normalize(entry.content), entry })),
+    );
   }
 
-  /** From the text of a bert `vocab.txt` (one token per line, line index = id). */
-  static fromVocabTxt(text: string, source = 'vocab.txt', opts: TokenizerOptions = {}): NeoBERTTokenizer {
-    const lines = parseVocabTxt(text, source);
-    return NeoBERTTokenizer.fromTokenizerJson(buildBertTokenizerJson(lines), source, opts);
-  }
-
-  /** From a Hub `tokenizer.json` (its text or the parsed object); the model must be WordPiece. */
-  static fromTokenizerJson(json: string | object, source = 'tokenizer.json', opts: TokenizerOptions = {}): NeoBERTTokenizer {
+  /** From a Hub `tokenizer.json` (its text or the parsed object): WordPiece, BPE or Unigram. */
+  static fromTokenizerJson(json: string | object, source = 'tokenizer.json', opts: TokenizerFileOptions = {}): EncoderTokenizer {
     const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
-    let parsed: unknown = json;
-    if (typeof json === 'string') {
-      try {
-        parsed = JSON.parse(json);
-      } catch (e) {
-        throw new Error(`${source}: not valid JSON (${(e as Error).message})`);
-      }
-    }
-    if (!isRecord(parsed)) throw new Error(`${source}: expected a JSON object`);
-    const model = parsed.model;
-    if (!isRecord(model)) throw new Error(`${source}: no "model" object`);
-    if (model.type !== 'WordPiece') {
-      throw new Error(`${source}: model type is ${JSON.stringify(model.type)}, expected "WordPiece" (bert-base-uncased)`);
-    }
-    const vocab = model.vocab;
-    if (!isRecord(vocab) || Object.keys(vocab).length === 0) throw new Error(`${source}: model.vocab is missing or empty`);
+    const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
+    const parsed = parseJsonFile(json, source);
+    return new EncoderTokenizer(buildFromJson(parsed, source, settings), maxLength, source);
+  }
 
-    // token -> id over model vocab and added tokens; ids must be unique.
-    const byId = new Map<number, string>();
-    const tokenIds = new Map<string, number>();
-    const addToken = (t: string, id: unknown, where: string) => {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        throw new Error(`${source}: ${where} token ${JSON.stringify(t)} has invalid id ${JSON.stringify(id)}`);
-      }
-      const other = byId.get(id);
-      if (other !== undefined && other !== t) {
-        throw new Error(`${source}: id ${id} is used by both ${JSON.stringify(other)} and ${JSON.stringify(t)}`);
-      }
-      const prevId = tokenIds.get(t);
-      if (prevId !== undefined && prevId !== id) {
-        throw new Error(`${source}: token ${JSON.stringify(t)} has two ids, ${prevId} and ${id}`);
-      }
-      byId.set(id, t);
-      tokenIds.set(t, id);
+  /** From the text of a BERT `vocab.txt` (one token per line, line index = id); lowercases per `do_lower_case` (default true). */
+  static fromVocabTxt(text: string, source = 'vocab.txt', opts: TokenizerFileOptions = {}): EncoderTokenizer {
+    const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
+    const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
+    const lines = parseVocabTxt(text, source);
+    const json = buildBertTokenizerJson(lines, {
+      lowercase: settings.doLowerCase ?? true,
+      handleChineseChars: settings.tokenizeChineseChars ?? true,
+      stripAccents: settings.stripAccents ?? null,
+    }) as Record<string, unknown>;
+    return new EncoderTokenizer(buildFromJson(json, source, settings), maxLength, source);
+  }
+
+  /** From RoBERTa / GPT-2 `vocab.json` + `merges.txt` (byte-level BPE, `<s> A </s>` template). */
+  static fromVocabJsonAndMerges(vocabJson: string | object, mergesTxt: string, opts: TokenizerFileOptions = {}): EncoderTokenizer {
+    const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
+    const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
+    const vocab = parseVocabJson(vocabJson);
+    const merges = parseMergesTxt(mergesTxt);
+    const source = 'vocab.json + merges.txt';
+    const json = buildRobertaTokenizerJson(vocab, merges, settings, source) as Record<string, unknown>;
+    return new EncoderTokenizer(buildFromJson(json, source, settings), maxLength, source);
+  }
+
+  /** From a checkpoint's tokenizer files: tokenizer.json first, else vocab.txt, else vocab.json + merges.txt. */
+  static fromFiles(files: TokenizerFileTexts, opts: TokenizerOptions = {}): EncoderTokenizer {
+    const extra = { ...opts, tokenizerConfig: files.tokenizerConfig ?? null, specialTokensMap: files.specialTokensMap ?? null };
+    if (files.tokenizerJson != null) return EncoderTokenizer.fromTokenizerJson(files.tokenizerJson, 'tokenizer.json', extra);
+    if (files.vocabTxt != null) return EncoderTokenizer.fromVocabTxt(files.vocabTxt, 'vocab.txt', extra);
+    if (files.vocabJson != null && files.mergesTxt != null) return EncoderTokenizer.fromVocabJsonAndMerges(files.vocabJson, files.mergesTxt, extra);
+    if (files.vocabJson != null || files.mergesTxt != null) {
+      throw new CheckpointError(`${files.vocabJson != null ? 'merges.txt' : 'vocab.json'} is missing: a byte-level BPE tokenizer needs both vocab.json and merges.txt`);
+    }
+    throw new CheckpointError('no tokenizer files: the checkpoint needs tokenizer.json or vocab.txt (or vocab.json + merges.txt)');
+  }
+
+  private normalize(text: string): string {
+    const n = this.tok.normalizer;
+    if (!n) return text;
+    return n.normalize(this.lowerSigma ? text.replace(/\u03a3/g, '\u03c3') : text);
+  }
+
+  /** Tokens and ids of one text, without specials. */
+  private run(text: string, tokens: string[] | null): number[] {
+    const ids: number[] = [];
+    const model = this.tok.model!;
+    const pre = this.tok.pre_tokenizer;
+    const emit = (id: number, token: string) => {
+      ids.push(id);
+      tokens?.push(token);
     };
-    for (const [t, id] of Object.entries(vocab)) addToken(t, id, 'vocab');
-    const rawAdded = parsed.added_tokens ?? [];
-    if (!Array.isArray(rawAdded)) throw new Error(`${source}: added_tokens must be an array`);
-    const added: Record<string, unknown>[] = [];
-    for (const a of rawAdded) {
-      if (!isRecord(a) || typeof a.content !== 'string') throw new Error(`${source}: malformed entry in added_tokens`);
-      addToken(a.content, a.id, 'added');
-      added.push(a);
-    }
-    const missing = SPECIAL_TOKENS.filter((t) => !tokenIds.has(t));
-    if (missing.length > 0) throw new Error(`${source}: vocabulary lacks special token(s) ${missing.join(' ')}`);
-    // The five specials must be matched whole in the text ("[MASK]" stays one token) even if
-    // the file lists them only in the model vocab.
-    for (const t of SPECIAL_TOKENS) {
-      if (!added.some((a) => a.content === t)) added.push(specialTokenEntry(t, tokenIds.get(t)!));
-    }
-
-    const unkToken = typeof model.unk_token === 'string' ? model.unk_token : '[UNK]';
-    const unk = tokenIds.get(unkToken);
-    if (unk === undefined) throw new Error(`${source}: unk_token ${JSON.stringify(unkToken)} is not in the vocabulary`);
-
-    const tmpl = templateSpecialIds(parsed.post_processor, source);
-    const cls = tmpl.cls ?? tokenIds.get('[CLS]')!;
-    const sep = tmpl.sep ?? tokenIds.get('[SEP]')!;
-    for (const [name, id] of [['[CLS]', cls], ['[SEP]', sep]] as const) {
-      if (!byId.has(id)) throw new Error(`${source}: post_processor ${name} id ${id} is not in the vocabulary`);
-    }
-    const padding = parsed.padding;
-    const pad = isRecord(padding) && typeof padding.pad_id === 'number' ? padding.pad_id : tokenIds.get('[PAD]')!;
-    const mask = tokenIds.get('[MASK]')!;
-
-    let vocabSize = 0;
-    for (const id of byId.keys()) if (id + 1 > vocabSize) vocabSize = id + 1;
-
-    // The library expects every component key to be present (null when absent).
-    const libJson = {
-      ...parsed,
-      added_tokens: added,
-      normalizer: parsed.normalizer ?? null,
-      pre_tokenizer: parsed.pre_tokenizer ?? null,
-      post_processor: parsed.post_processor ?? null,
-      decoder: parsed.decoder ?? { type: 'WordPiece', prefix: '##', cleanup: true },
-      model: { ...model, unk_token: unkToken },
-    };
-    let tok: Tokenizer;
-    try {
-      tok = new Tokenizer(libJson, { do_lower_case: true, model_max_length: maxLength });
-    } catch (e) {
-      throw new Error(`${source}: cannot build the tokenizer (${(e as Error).message})`);
-    }
-    return new NeoBERTTokenizer(tok, { pad, unk, cls, sep, mask }, '[MASK]', vocabSize, maxLength, source);
+    this.rawSplitter.split(text).forEach((section, sectionIndex) => {
+      if (typeof section !== 'string') return emit(section.id, section.content);
+      const normalized = this.normalize(section);
+      if (normalized.length === 0) return;
+      for (const sub of this.normalizedSplitter.split(normalized)) {
+        if (typeof sub !== 'string') {
+          emit(sub.id, sub.content);
+          continue;
+        }
+        const words = pre ? pre.pre_tokenize(sub, { section_index: sectionIndex }) : [sub];
+        for (const t of model._call(words)) {
+          const id = model.tokens_to_ids.get(t) ?? this.unkOrUndefined;
+          if (id !== undefined) emit(id, t);
+        }
+      }
+    });
+    return ids;
   }
 
-  /** Prefers tokenizer.json when both are given. */
-  static fromFiles(files: { vocabTxt: string | null; tokenizerJson: string | null }, opts: TokenizerOptions = {}): NeoBERTTokenizer {
-    if (files.tokenizerJson != null) return NeoBERTTokenizer.fromTokenizerJson(files.tokenizerJson, 'tokenizer.json', opts);
-    if (files.vocabTxt != null) return NeoBERTTokenizer.fromVocabTxt(files.vocabTxt, 'vocab.txt', opts);
-    throw new Error('no tokenizer files: the checkpoint needs tokenizer.json or vocab.txt');
+  private checkText(text: unknown, what: string): asserts text is string {
+    if (typeof text !== 'string') throw new InputError(`${what} must be a string, got ${describe(text)}`);
   }
 
-  /** Sequence ids without [CLS]/[SEP]. */
-  private encodeBody(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+  /** Ids of one text without the template's specials. */
+  encodeBody(text: string): number[] {
+    this.checkText(text, 'encodeBody: text');
+    return this.run(text, null);
   }
 
-  /** `[CLS] ... [SEP]` ids, no truncation. */
+  /** Ids of one text with the template's specials (`[CLS] A [SEP]`, `<s> A </s>`), no truncation. */
   encode(text: string): number[] {
-    if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${typeof text}`);
-    const body = this.encodeBody(text);
-    const out = new Array<number>(body.length + 2);
-    out[0] = this.clsId;
-    for (let i = 0; i < body.length; i++) out[i + 1] = body[i];
-    out[body.length + 1] = this.sepId;
-    return out;
+    this.checkText(text, 'encode: text');
+    return applyTemplate(this.template.single, this.run(text, null), null).ids;
   }
 
-  /** WordPiece tokens; without [CLS]/[SEP] unless `addSpecial` (HF `tokenize` convention). */
+  /**
+   * Ids and token type ids of a pair (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`), no
+   * truncation. An empty second text is still a pair (as the Rust crate and transformers' batch
+   * calls do; a single transformers `tokenizer(a, "")` drops it).
+   */
+  encodePair(text: string, textPair: string): { ids: number[]; typeIds: number[] } {
+    this.checkText(text, 'encodePair: text');
+    this.checkText(textPair, 'encodePair: textPair');
+    return applyTemplate(this.template.pair, this.run(text, null), this.run(textPair, null));
+  }
+
+  /** Tokens (vocabulary strings); without specials unless `addSpecial` (HF `tokenize` convention). */
   tokenize(text: string, opts: { addSpecial?: boolean } = {}): string[] {
-    if (typeof text !== 'string') throw new TypeError(`tokenize: text must be a string, got ${typeof text}`);
-    const toks = this.tok.tokenize(text, { add_special_tokens: false });
+    this.checkText(text, 'tokenize: text');
+    const toks: string[] = [];
+    const ids = this.run(text, toks);
     if (!opts.addSpecial) return toks;
-    return [this.idToToken(this.clsId)!, ...toks, this.idToToken(this.sepId)!];
+    return applyTemplate(this.template.single, ids, null).ids.map((id, i) => this.idToToken(id) ?? toks[i]);
   }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
@@ -382,57 +527,82 @@ export class NeoBERTTokenizer {
     return this.tok.token_to_id(token);
   }
 
+  /** Specials the template adds to one text (`single`) or a pair. */
+  specialTokenCount(pair = false): number {
+    return specialCount(pair ? this.template.pair : this.template.single);
+  }
+
   /**
-   * Each text as `[CLS] ... [SEP]` ids, unpadded. Texts over `maxLength` are cut to
-   * `[CLS] first maxLength-2 tokens [SEP]` (HF truncation), or throw `TokenLimitError` naming
-   * the text's index when `truncation` is false.
+   * Each input (a text, or a `[text, textPair]` pair) with its specials, unpadded. Inputs over
+   * `maxLength` are cut (texts: `[CLS] first tokens [SEP]`; pairs: longest_first), or throw
+   * `TokenLimitError` naming the input's index when `truncation` is false.
    */
-  encodeEach(texts: string[], opts: EncodeBatchOptions = {}): { ids: number[][]; truncated: boolean[] } {
-    if (!Array.isArray(texts)) throw new TypeError('encodeBatch: texts must be an array of strings');
-    if (texts.length === 0) throw new Error('encodeBatch: empty batch (texts.length === 0); pass at least one text');
+  encodeEach(inputs: readonly TokenizerInput[], opts: EncodeBatchOptions = {}): EncodedRows {
+    if (!Array.isArray(inputs)) throw new InputError(`encodeBatch: texts must be an array of strings or [text, textPair] pairs, got ${describe(inputs)}`);
+    if (inputs.length === 0) throw new InputError('encodeBatch: empty batch (texts.length === 0); pass at least one text');
     let limit = this.maxLength;
     if (opts.maxLength !== undefined) {
       limit = checkMaxLength(opts.maxLength, 'maxLength');
-      if (limit > this.maxLength) {
-        throw new RangeError(`maxLength ${limit} is over the model limit of ${this.maxLength}`);
-      }
+      if (limit > this.maxLength) throw new InputError(`maxLength ${limit} is over the model limit of ${this.maxLength}`);
     }
     const truncation = opts.truncation ?? true;
-    const ids: number[][] = new Array(texts.length);
-    const truncated: boolean[] = new Array(texts.length);
-    for (let b = 0; b < texts.length; b++) {
-      const text = texts[b];
-      if (typeof text !== 'string') {
-        throw new TypeError(`encodeBatch: texts[${b}] is not a string (got ${text === null ? 'null' : typeof text})`);
+    const n = inputs.length;
+    const ids: number[][] = new Array(n);
+    const typeIds: number[][] = new Array(n);
+    const truncated: boolean[] = new Array(n);
+    for (let b = 0; b < n; b++) {
+      const input = inputs[b] as unknown;
+      let a: number[];
+      let p: number[] | null = null;
+      if (typeof input === 'string') {
+        a = this.run(input, null);
+      } else if (Array.isArray(input) && input.length === 2 && typeof input[0] === 'string' && typeof input[1] === 'string') {
+        a = this.run(input[0], null);
+        p = this.run(input[1], null);
+      } else {
+        throw new InputError(`encodeBatch: texts[${b}] is not a string or a [text, textPair] pair of strings (got ${describe(input)})`);
       }
-      let body = this.encodeBody(text);
-      const total = body.length + 2;
+      const pieces = p ? this.template.pair : this.template.single;
+      const specials = specialCount(pieces);
+      const total = a.length + (p ? p.length : 0) + specials;
       truncated[b] = total > limit;
       if (truncated[b]) {
         if (!truncation) throw new TokenLimitError(b, total, limit);
-        body = body.slice(0, limit - 2);
+        const budget = limit - specials;
+        if (budget < 0) throw new InputError(`maxLength ${limit} leaves no room for the ${specials} special tokens of ${p ? 'a pair' : 'a text'}`);
+        if (p) {
+          const [n1, n2] = longestFirst(a.length, p.length, budget);
+          a = a.slice(0, n1);
+          p = p.slice(0, n2);
+        } else {
+          a = a.slice(0, budget);
+        }
       }
-      ids[b] = [this.clsId, ...body, this.sepId];
+      const row = applyTemplate(pieces, a, p);
+      ids[b] = row.ids;
+      typeIds[b] = row.typeIds;
     }
-    return { ids, truncated };
+    return { ids, typeIds, truncated };
   }
 
-  /** Right-padded batch of `encodeEach`'s rows, with the attention mask. */
-  encodeBatch(texts: string[], opts: EncodeBatchOptions = {}): EncodedBatch {
-    const { ids, truncated } = this.encodeEach(texts, opts);
+  /** Right-padded batch of `encodeEach`'s rows, with the attention mask and token type ids. */
+  encodeBatch(inputs: readonly TokenizerInput[], opts: EncodeBatchOptions = {}): EncodedBatch {
+    const { ids, typeIds, truncated } = this.encodeEach(inputs, opts);
     const batch = ids.length;
     const lengths = ids.map((row) => row.length);
     const seqLen = Math.max(...lengths);
     const inputIds = new Int32Array(batch * seqLen);
     const attentionMask = new Int32Array(batch * seqLen);
+    const tokenTypeIds = new Int32Array(batch * seqLen);
     if (this.padId !== 0) inputIds.fill(this.padId);
     for (let b = 0; b < batch; b++) {
       inputIds.set(ids[b], b * seqLen);
+      tokenTypeIds.set(typeIds[b], b * seqLen);
       attentionMask.fill(1, b * seqLen, b * seqLen + lengths[b]);
     }
-    return { inputIds, attentionMask, batch, seqLen, lengths, truncated };
+    return { inputIds, attentionMask, tokenTypeIds, batch, seqLen, lengths, truncated };
   }
 }
 
-/** Architecture-neutral name of the tokenizer class. */
-export { NeoBERTTokenizer as EncoderTokenizer };
+/** The former name (NeoBERT was the first model); same class. */
+export { EncoderTokenizer as NeoBERTTokenizer };

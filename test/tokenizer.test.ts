@@ -251,11 +251,14 @@ describe('tokenizer.json validation', () => {
     expect(NeoBERTTokenizer.fromTokenizerJson(s).encode('hello world')).toEqual([2, 5, 6, 3]);
   });
 
-  it('rejects non-WordPiece models', () => {
-    const bpe = { ...base, model: { type: 'BPE', vocab: {}, merges: [] } };
-    expect(() => NeoBERTTokenizer.fromTokenizerJson(bpe, 'x/tokenizer.json')).toThrow(
-      /x\/tokenizer\.json: model type is "BPE"/,
+  it('rejects model types other than WordPiece, BPE and Unigram', () => {
+    const wl = { ...base, model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' } };
+    expect(() => NeoBERTTokenizer.fromTokenizerJson(wl, 'x/tokenizer.json')).toThrow(
+      /x\/tokenizer\.json: model type is "WordLevel"/,
     );
+    // BPE is supported (RoBERTa, ModernBERT), but not with an empty vocabulary.
+    const bpe = { ...base, model: { type: 'BPE', vocab: {}, merges: [] } };
+    expect(() => NeoBERTTokenizer.fromTokenizerJson(bpe, 'x/tokenizer.json')).toThrow(/x\/tokenizer\.json: model\.vocab is missing or empty/);
   });
 
   it('rejects bad JSON and missing specials', () => {
