@@ -188,19 +188,40 @@ export class RMSNormKernel extends Kernel {
   }
 }
 
+/** Epilogue activations (Hugging Face names in brackets); see act() in kernels/matmul.wgsl. */
+export type MatmulActivation =
+  | 'none'
+  | 'tanh'
+  /** exact 0.5 x (1 + erf(x / sqrt 2)) ('gelu', nn.GELU()) */
+  | 'gelu'
+  /** 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) ('gelu_new', 'gelu_pytorch_tanh') */
+  | 'gelu_tanh'
+  | 'relu'
+  /** x / (1 + exp(-x)) ('silu', 'swish') */
+  | 'silu';
+
+/** The ACTIVATION override value of each activation (kernels/matmul.wgsl). */
+export const MATMUL_ACTIVATIONS: Record<MatmulActivation, number> = { none: 0, tanh: 1, gelu: 2, gelu_tanh: 3, relu: 4, silu: 5 };
+
 export interface MatmulEpilogue {
   bias?: boolean;
   residual?: boolean;
-  activation?: 'none' | 'tanh';
+  activation?: MatmulActivation;
   /**
    * RMSNorm prologue: each output row is scaled by 1 / sqrt(mean(x row^2) + eps), so with the
    * norm's gain folded into W's columns (foldNormGain) the kernel computes matmul(rmsnorm(x)).
    */
   normRows?: boolean;
   /**
-   * SwiGLU epilogue: W's rows are gate/up interleaved (interleaveGateUp) and out [M, N/2] holds
-   * silu(gate) * up. Not combinable with bias, activation or residual.
+   * GLU epilogue: W's rows (and the bias, if any) hold the two halves of a gated FFN interleaved
+   * (interleaveGateUp / interleaveGateUpBias: row 2f = row f of the first half, the one that goes
+   * through the activation; 2f + 1 = row f of the second) and out [M, N/2] holds
+   * act(y[:, 2f] + b[2f]) * (y[:, 2f + 1] + b[2f + 1]). 'silu': SwiGLU (NeoBERT's w12);
+   * 'gelu': GeGLU with exact gelu (ModernBERT's Wi: input, gate = chunk(2); gelu(input) * gate).
+   * Combines with bias and normRows, not with activation or residual.
    */
+  glu?: 'silu' | 'gelu';
+  /** The same as glu: 'silu' (kept for existing callers). */
   swiglu?: boolean;
 }
 
@@ -213,7 +234,12 @@ export function foldNormGain(w: Float32Array, gain: Float32Array): Float32Array<
   return out;
 }
 
-/** w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ... */
+/**
+ * w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ...: the row
+ * order of a GLU matmul (MatmulEpilogue.glu). The first half is the one that goes through the
+ * activation (NeoBERT's w1 rows; ModernBERT's Wi `input` half, its `gate` half second). A [2F]
+ * bias is the K = 1 case (interleaveGateUpBias).
+ */
 export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<ArrayBuffer> {
   const F = w12.length / K / 2;
   if (!Number.isInteger(F)) throw new KernelShapeError(`interleaveGateUp: ${w12.length} weights are not 2F rows of ${K}`);
@@ -223,6 +249,11 @@ export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<Arr
     out.set(w12.subarray((F + f) * K, (F + f + 1) * K), (2 * f + 1) * K);
   }
   return out;
+}
+
+/** bias [2F] ([0, F) first half, [F, 2F) second) -> b 0, b F, b 1, b F+1, ...: a GLU matmul's bias. */
+export function interleaveGateUpBias(bias: Float32Array): Float32Array<ArrayBuffer> {
+  return interleaveGateUp(bias, 1);
 }
 
 /**
@@ -274,12 +305,16 @@ export class MatmulKernel extends Kernel {
           `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
       );
     }
-    if (options.swiglu && (options.bias || options.residual || (options.activation ?? 'none') !== 'none')) {
-      throw new NeoBERTError('matmul: the swiglu epilogue does not combine with bias, activation or residual');
+    const glu = MatmulKernel.gluOf(options);
+    const activation = options.activation ?? 'none';
+    if (!(activation in MATMUL_ACTIVATIONS)) throw new NeoBERTError(`matmul: unknown activation '${activation}'`);
+    if (glu && (options.residual || activation !== 'none')) {
+      throw new NeoBERTError(`matmul: the ${glu === 'silu' ? 'swiglu' : 'geglu'} epilogue does not combine with activation or residual`);
     }
     const name =
       `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${options.normRows ? '+rmsnorm' : ''}` +
-      `${options.bias ? '+bias' : ''}${options.activation === 'tanh' ? '+tanh' : ''}${options.residual ? '+residual' : ''}${options.swiglu ? '+swiglu' : ''}`;
+      `${options.bias ? '+bias' : ''}${activation !== 'none' ? `+${activation}` : ''}${options.residual ? '+residual' : ''}` +
+      `${glu === 'silu' ? '+swiglu' : glu === 'gelu' ? '+geglu' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
@@ -288,29 +323,38 @@ export class MatmulKernel extends Kernel {
       {
         HAS_BIAS: !!options.bias,
         HAS_RESIDUAL: !!options.residual,
-        ACTIVATION: options.activation === 'tanh' ? 1 : 0,
+        ACTIVATION: MATMUL_ACTIVATIONS[glu ?? activation],
         W_F16: weightDtype === 'f16',
         NORM_ROWS: !!options.normRows,
-        SWIGLU: !!options.swiglu,
+        GLU: !!glu,
       },
     );
     const k = new MatmulKernel(name, device, pipeline, layout);
     k.epilogue = options;
+    k.glu = glu;
     k.strategy = strategy;
     k.weightDtype = weightDtype;
     // Unused epilogue bindings still need a buffer in the bind group.
     k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
+  /** The GLU activation an epilogue asks for (swiglu: true is glu: 'silu'), or undefined. */
+  static gluOf(options: MatmulEpilogue): 'silu' | 'gelu' | undefined {
+    if (options.glu !== undefined && options.glu !== 'silu' && options.glu !== 'gelu') throw new NeoBERTError(`matmul: unknown glu '${options.glu}'`);
+    if (options.swiglu && options.glu === 'gelu') throw new NeoBERTError(`matmul: swiglu: true and glu: 'gelu' contradict each other`);
+    return options.glu ?? (options.swiglu ? 'silu' : undefined);
+  }
   private epilogue: MatmulEpilogue = {};
+  private glu: 'silu' | 'gelu' | undefined;
   private placeholder!: GPUBuffer;
   strategy: MatmulStrategy = 'tiled';
   weightDtype: 'f32' | 'f16' = 'f32';
 
   /**
-   * x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]; with normRows the
-   * rows are first scaled by 1 / rms (extra.eps), with swiglu out is [M, N/2]. w holds f32 or,
-   * for an f16 kernel, N*K halves (2 bytes each); every other tensor is f32.
+   * x [M, K] @ w[N, K]^T (+ bias [N]) (activation) (+ residual [M, N]) -> out [M, N]; with normRows
+   * the rows are first scaled by 1 / rms (extra.eps), with glu (swiglu) out is [M, N/2] (w and
+   * bias interleaved, see MatmulEpilogue.glu). w holds f32 or, for an f16 kernel, N*K halves
+   * (2 bytes each); every other tensor is f32.
    */
   bind(
     label: string,
@@ -333,8 +377,10 @@ export class MatmulKernel extends Kernel {
         throw new KernelShapeError(`${this.name}: w buffer (${w.label}) holds ${w.buffer.size} bytes, f32-sized; this kernel reads f16 weights (${N * K * 2} bytes)`);
       }
     }
-    if (this.epilogue.swiglu && N % 2 !== 0) throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the swiglu epilogue needs gate/up pairs (an even count)`);
-    requireTensor(this.name, 'out', out, [M, this.epilogue.swiglu ? N / 2 : N]);
+    if (this.glu && N % 2 !== 0) {
+      throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the ${this.glu === 'silu' ? 'swiglu' : 'geglu'} epilogue needs gate/up pairs (an even count)`);
+    }
+    requireTensor(this.name, 'out', out, [M, this.glu ? N / 2 : N]);
     if ((extra.eps !== undefined) !== !!this.epilogue.normRows) {
       throw new KernelShapeError(`${this.name}: eps ${extra.eps !== undefined ? 'given but the rmsnorm prologue is not compiled in' : 'missing (rmsnorm prologue)'}`);
     }

@@ -23,6 +23,67 @@ export function rmsnormRef(x: Float32Array, weight: Float32Array, rows: number, 
   return out;
 }
 
+/** erf in float64 (JS has none): erfc below, |error| < 1e-15. */
+export function erfRef(x: number): number {
+  if (Math.abs(x) < 2.5) return erfSeries(x);
+  return x > 0 ? 1 - erfcContinuedFraction(x) : erfcContinuedFraction(-x) - 1;
+}
+
+/** erfc in float64, relative error < 1e-12 (the tail keeps its precision: erfc(10) ~ 2e-45). */
+export function erfcRef(x: number): number {
+  if (x < 0) return 2 - erfcRef(-x);
+  return x < 2.5 ? 1 - erfSeries(x) : erfcContinuedFraction(x);
+}
+
+// erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 * 3 * ... * (2n+1)): positive terms, no cancellation.
+function erfSeries(x: number): number {
+  const x2 = x * x;
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
+}
+
+// erfc(x) = exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))), x >= 2.5 (modified Lentz).
+function erfcContinuedFraction(x: number): number {
+  let f = x;
+  let c = x;
+  let d = 0;
+  for (let n = 1; n < 500; n++) {
+    const a = n / 2;
+    d = 1 / (x + a * d);
+    c = x + a / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+
+/** The matmul epilogue activations (src/kernels.ts MatmulActivation), in float64. */
+export type ActivationName = 'none' | 'tanh' | 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
+
+/** act(x) in float64: gelu is the exact 0.5 x (1 + erf(x / sqrt 2)), gelu_tanh HF's gelu_new. */
+export function activationRef(name: ActivationName, x: number): number {
+  switch (name) {
+    case 'none':
+      return x;
+    case 'tanh':
+      return Math.tanh(x);
+    case 'gelu':
+      return 0.5 * x * erfcRef(-x / Math.SQRT2);
+    case 'gelu_tanh':
+      return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'relu':
+      return Math.max(x, 0);
+    case 'silu':
+      return x / (1 + Math.exp(-x));
+  }
+}
+
 /** out = act(x [M, K] @ w[N, K]^T + bias) + residual. */
 export function matmulRef(
   x: Float32Array,
@@ -30,7 +91,7 @@ export function matmulRef(
   M: number,
   N: number,
   K: number,
-  extra: { bias?: Float32Array; residual?: Float32Array; activation?: 'none' | 'tanh' } = {},
+  extra: { bias?: Float32Array; residual?: Float32Array; activation?: ActivationName } = {},
 ): Float32Array {
   const out = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
@@ -40,7 +101,7 @@ export function matmulRef(
       const wo = n * K;
       for (let k = 0; k < K; k++) acc += x[xo + k] * w[wo + k];
       if (extra.bias) acc += extra.bias[n];
-      if (extra.activation === 'tanh') acc = Math.tanh(acc);
+      if (extra.activation) acc = activationRef(extra.activation, acc);
       if (extra.residual) acc += extra.residual[m * N + n];
       out[m * N + n] = acc;
     }
@@ -174,6 +235,17 @@ export function swigluRef(u: Float32Array, tokens: number, width: number): Float
     for (let j = 0; j < width; j++) {
       const gate = u[t * 2 * width + j];
       out[t * width + j] = (gate / (1 + Math.exp(-gate))) * u[t * 2 * width + width + j];
+    }
+  }
+  return out;
+}
+
+/** u [tokens, 2F] -> act(u[:, :F]) * u[:, F:] (SwiGLU with silu, ModernBERT's GeGLU with gelu). */
+export function gluRef(u: Float32Array, tokens: number, width: number, act: ActivationName): Float32Array {
+  const out = new Float32Array(tokens * width);
+  for (let t = 0; t < tokens; t++) {
+    for (let j = 0; j < width; j++) {
+      out[t * width + j] = activationRef(act, u[t * 2 * width + j]) * u[t * 2 * width + width + j];
     }
   }
   return out;

@@ -13,15 +13,21 @@ import {
   RopeQkvKernel,
   foldNormGain,
   interleaveGateUp,
+  interleaveGateUpBias,
   type GPUTensor,
+  type MatmulActivation,
   type MatmulOptions,
   type MatmulStrategy,
 } from '../src/kernels';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
 import { createBufferFrom } from '../src/gpu';
 import {
+  activationRef,
   attentionRef,
   embeddingRef,
+  erfcRef,
+  erfRef,
+  gluRef,
   l2normRef,
   matmulRef,
   poolingRef,
@@ -380,6 +386,40 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
     });
   });
 
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights: GLU with bias', (strategy, weightDtype) => {
+    it.each([
+      ['gelu', false, 1, 1, 4],
+      ['gelu', true, 57, 1001, 60],
+      ['gelu', false, 130, 96, 256],
+      ['silu', true, 57, 75, 36],
+    ] as const)('glu %s, rmsnorm prologue %s, M=%i F=%i K=%i', async (glu, normRows, M, F, K) => {
+      const x = randomArray(M * K, 25, 2);
+      const w12 = randomArray(2 * F * K, 26, 0.1); // rows [0, F) through act (ModernBERT's input), [F, 2F) the gate
+      const b12 = randomArray(2 * F, 27);
+      const kernel = await createMatmul({ strategy, weightDtype, glu, bias: true, normRows });
+      if (!kernel) return;
+      expect(kernel.name).toContain(glu === 'gelu' ? '+geglu' : '+swiglu');
+      const wi = interleaveGateUp(w12, K);
+      const out = emptyTensor(device, 'out', [M, F]);
+      await runDispatches(device, [
+        kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w12', wi, [2 * F, K], weightDtype), out, {
+          bias: tensorFrom(device, 'b12', interleaveGateUpBias(b12), [2 * F]),
+          ...(normRows ? { eps } : {}),
+        }),
+      ]);
+      const xn = normRows ? rmsnormRef(x, new Float32Array(K).fill(1), M, K, eps) : x;
+      const held = weightDtype === 'f16' ? roundF16(w12) : w12;
+      // The unfused ops on the original (non-interleaved) halves: y = x w12^T + b, act(y[:, :F]) * y[:, F:].
+      expectClose(await readTensor(device, out), gluRef(matmulRef(xn, held, M, 2 * F, K, { bias: b12 }), M, F, glu), { atol: 1e-5, rtol: 1e-4, label: `glu-${glu}` });
+    });
+  });
+
+  it('interleaveGateUp / interleaveGateUpBias put row f of each half side by side', () => {
+    expect([...interleaveGateUp(Float32Array.of(0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), 2)]).toEqual([0, 0.5, 2, 2.5, 1, 1.5, 3, 3.5]);
+    expect([...interleaveGateUpBias(Float32Array.of(0, 1, 2, 3, 4, 5))]).toEqual([0, 3, 1, 4, 2, 5]);
+    expect(() => interleaveGateUpBias(Float32Array.of(0, 1, 2))).toThrow(/not 2F rows/);
+  });
+
   it('rejects a swiglu weight with an odd row count, a missing eps and bad combinations', async () => {
     const swiglu = await MatmulKernel.create(device, { normRows: true, swiglu: true });
     const x = emptyTensor(device, 'x', [3, 8]);
@@ -389,6 +429,73 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
     const plain = await MatmulKernel.create(device);
     expect(() => plain.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/eps given/);
     await expect(MatmulKernel.create(device, { swiglu: true, residual: true })).rejects.toThrow(/swiglu epilogue does not combine/);
+    await expect(MatmulKernel.create(device, { glu: 'gelu', activation: 'gelu' })).rejects.toThrow(/geglu epilogue does not combine/);
+    await expect(MatmulKernel.create(device, { glu: 'gelu', swiglu: true })).rejects.toThrow(/contradict/);
+    await expect(MatmulKernel.create(device, { activation: 'elu' as MatmulActivation })).rejects.toThrow(/unknown activation 'elu'/);
+    const geglu = await MatmulKernel.create(device, { glu: 'gelu', bias: true });
+    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [3]) })).toThrow(
+      /bias.*expected \[6\]/,
+    );
+    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [6]) })).not.toThrow();
+  });
+});
+
+describe('matmul activations', () => {
+  // act(v) for v on a grid: x row m = [v_m, 0, 0, 0], w = [[1, 0, 0, 0]], so y = v_m exactly.
+  const grid = Float32Array.from({ length: 20 * 1024 * 4 + 1 }, (_, i) => (i - 40 * 1024) / 4096); // [-10, 10]
+  const extremes = Float32Array.from([-1e4, -100, -50, -20, -12, -1e-30, 0, 1e-30, 12, 20, 50, 100, 1e4]);
+  const values = Float32Array.from([...grid, ...extremes]);
+  // Against float64 act of the same f32 input. gelu: the bar its erf must clear (abs + rel 2e-7).
+  const tolerance: Record<Exclude<MatmulActivation, 'none'>, number> = { gelu: 2e-7, gelu_tanh: 1e-6, tanh: 1e-6, relu: 0, silu: 1e-6 };
+  describe.each(['tiled', 'subgroup'] as const)('%s kernel', (strategy) => {
+    it.each(Object.keys(tolerance) as Exclude<MatmulActivation, 'none'>[])('%s over [-10, 10] and extremes', async (activation) => {
+      const M = values.length;
+      const x = new Float32Array(M * 4);
+      values.forEach((v, m) => (x[4 * m] = v));
+      const kernel = await createMatmul({ strategy, activation });
+      if (!kernel) return;
+      expect(kernel.name).toContain(`+${activation}`);
+      const out = emptyTensor(device, 'out', [M, 1]);
+      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, 4]), tensorFrom(device, 'w', Float32Array.of(1, 0, 0, 0), [1, 4]), out)]);
+      const ref = Float64Array.from(values, (v) => activationRef(activation, v));
+      const tol = tolerance[activation];
+      expectClose(await readTensor(device, out), ref, { atol: tol, rtol: tol, label: activation });
+    });
+  });
+
+  it('the float64 gelu reference: erf and erfc at known values, gelu = x Phi(x)', () => {
+    // Values from Python's math.erf / math.erfc.
+    expect(erfRef(1)).toBeCloseTo(0.8427007929497149, 15);
+    expect(erfRef(-0.5)).toBeCloseTo(-0.5204998778130465, 15);
+    expect(erfRef(3)).toBeCloseTo(0.9999779095030014, 15);
+    expect(erfcRef(3) / 2.209049699858544e-5).toBeCloseTo(1, 11);
+    expect(erfcRef(6) / 2.1519736712498913e-17).toBeCloseTo(1, 11);
+    expect(erfcRef(-2)).toBeCloseTo(1.9953222650189528, 15);
+    expect(activationRef('gelu', Math.SQRT2)).toBeCloseTo(0.5 * Math.SQRT2 * (1 + 0.8427007929497149), 15);
+    expect(activationRef('gelu', -6 * Math.SQRT2) / (-6 * Math.SQRT2 * 0.5 * 2.1519736712498913e-17)).toBeCloseTo(1, 11);
+  });
+
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights', (strategy, weightDtype) => {
+    it('every activation after bias, before residual, at 57 x 75 x 36', async () => {
+      const [M, N, K] = [57, 75, 36];
+      const x = randomArray(M * K, 30, 2);
+      const w = randomArray(N * K, 31);
+      const bias = randomArray(N, 32);
+      const residual = randomArray(M * N, 33);
+      const activations: MatmulActivation[] = ['gelu', 'gelu_tanh', 'relu', 'silu'];
+      const kernels = await Promise.all(activations.map((activation) => createMatmul({ strategy, weightDtype, activation, bias: true, residual: true })));
+      if (kernels.some((k) => !k)) return;
+      const X = tensorFrom(device, 'x', x, [M, K]);
+      const W = weightTensor('w', w, [N, K], weightDtype);
+      const B = tensorFrom(device, 'bias', bias, [N]);
+      const R = tensorFrom(device, 'res', residual, [M, N]);
+      const outs = activations.map((a) => emptyTensor(device, a, [M, N]));
+      await runDispatches(device, kernels.map((k, i) => k!.bind(activations[i], X, W, outs[i], { bias: B, residual: R })));
+      const held = weightDtype === 'f16' ? roundF16(w) : w;
+      for (const [i, activation] of activations.entries()) {
+        expectClose(await readTensor(device, outs[i]), matmulRef(x, held, M, N, K, { bias, activation, residual }), { label: activation });
+      }
+    });
   });
 });
 
