@@ -4,6 +4,7 @@
 // so the same shape can be recorded again and again with no allocation.
 import embeddingWGSL from '../kernels/embedding.wgsl?raw';
 import rmsnormWGSL from '../kernels/rmsnorm.wgsl?raw';
+import layernormWGSL from '../kernels/layernorm.wgsl?raw';
 import matmulWGSL from '../kernels/matmul.wgsl?raw';
 import matmulSubgroupWGSL from '../kernels/matmul_subgroup.wgsl?raw';
 import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
@@ -185,6 +186,49 @@ export class RMSNormKernel extends Kernel {
     requireDistinct(this.name, out, [x]);
     const [gx, gy] = foldWorkgroups(this.rowPerThread ? Math.ceil(rows / RMSNormKernel.WG.rowPerThread) : rows);
     return this.dispatch(label, packParams([rows, cols, eps], new Set([2])), [x.buffer, weight.buffer, out.buffer], [gx, gy, 1]);
+  }
+}
+
+export class LayerNormKernel extends Kernel {
+  /** Threads per workgroup: per row (reduction) or rows per workgroup (rowPerThread). */
+  static readonly WG = { reduction: 256, rowPerThread: 64 };
+
+  /**
+   * nn.LayerNorm over the last dim (two-pass mean / variance, see kernels/layernorm.wgsl).
+   * bias: whether the norm has a bias (BERT, RoBERTa: yes; ModernBERT: config.norm_bias).
+   * rowPerThread (default: on CPU adapters) = one thread per row, no barriers.
+   */
+  static async create(device: GPUDevice, options: { bias?: boolean; rowPerThread?: boolean } = {}): Promise<LayerNormKernel> {
+    const rowPerThread = options.rowPerThread ?? isCpuAdapter(device);
+    const WG = rowPerThread ? LayerNormKernel.WG.rowPerThread : LayerNormKernel.WG.reduction;
+    const name = `layernorm${rowPerThread ? '.row-per-thread' : ''}${options.bias ? '+bias' : ''}`;
+    const { pipeline, layout } = await Kernel.build(device, name, layernormWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+      WG,
+      ROW_PER_THREAD: rowPerThread,
+      HAS_BIAS: !!options.bias,
+    });
+    const k = new LayerNormKernel(name, device, pipeline, layout);
+    k.rowPerThread = rowPerThread;
+    k.hasBias = !!options.bias;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    return k;
+  }
+  rowPerThread = false;
+  private hasBias = false;
+  private placeholder!: GPUBuffer;
+
+  /** x [rows, cols], weight [cols] (, bias [cols]) -> out [rows, cols]; eps as in the config (BERT 1e-12). */
+  bind(label: string, x: GPUTensor, weight: GPUTensor, bias: GPUTensor | null, out: GPUTensor, eps: number): Dispatch {
+    const [rows, cols] = x.shape;
+    requireTensor(this.name, 'x', x, [rows, cols]);
+    requireTensor(this.name, 'weight', weight, [cols]);
+    if (!!bias !== this.hasBias) throw new KernelShapeError(`${this.name}: bias ${bias ? 'given but not compiled in' : 'missing'}`);
+    if (bias) requireTensor(this.name, 'bias', bias, [cols]);
+    requireTensor(this.name, 'out', out, [rows, cols]);
+    requireDistinct(this.name, out, [x]);
+    if (!(eps >= 0)) throw new KernelShapeError(`${this.name}: eps ${eps} must be >= 0`);
+    const [gx, gy] = foldWorkgroups(this.rowPerThread ? Math.ceil(rows / LayerNormKernel.WG.rowPerThread) : rows);
+    return this.dispatch(label, packParams([rows, cols, eps], new Set([2])), [x.buffer, weight.buffer, bias?.buffer ?? this.placeholder, out.buffer], [gx, gy, 1]);
   }
 }
 

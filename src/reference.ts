@@ -23,6 +23,24 @@ export function rmsnormRef(x: Float32Array, weight: Float32Array, rows: number, 
   return out;
 }
 
+/**
+ * nn.LayerNorm: out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * weight + bias (bias optional),
+ * biased variance, in float64.
+ */
+export function layerNormRef(x: Float32Array, weight: Float32Array, bias: Float32Array | null, rows: number, cols: number, eps: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += x[r * cols + c];
+    const mean = sum / cols;
+    let squares = 0;
+    for (let c = 0; c < cols; c++) squares += (x[r * cols + c] - mean) ** 2;
+    const rstd = 1 / Math.sqrt(squares / cols + eps);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = (x[r * cols + c] - mean) * rstd * weight[c] + (bias ? bias[c] : 0);
+  }
+  return out;
+}
+
 /** erf in float64 (JS has none): erfc below, |error| < 1e-15. */
 export function erfRef(x: number): number {
   if (Math.abs(x) < 2.5) return erfSeries(x);

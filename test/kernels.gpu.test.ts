@@ -5,6 +5,7 @@ import {
   AttentionKernel,
   EmbeddingKernel,
   L2NormKernel,
+  LayerNormKernel,
   MatmulKernel,
   matmulStrategy,
   matmulSubgroupsUsable,
@@ -29,6 +30,7 @@ import {
   erfRef,
   gluRef,
   l2normRef,
+  layerNormRef,
   matmulRef,
   poolingRef,
   rmsnormRef,
@@ -93,6 +95,42 @@ describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
     const out = emptyTensor(device, 'out', [rows, cols]);
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
     expectClose(await readTensor(device, out), rmsnormRef(x, w, rows, cols, 1e-5), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm' });
+  });
+});
+
+describe.each([false, true])('layernorm, row per thread: %s', (rowPerThread) => {
+  it.each([
+    [1, 64, true, 1e-12],
+    [57, 768, true, 1e-12],
+    [1001, 57, false, 1e-5],
+    [65, 1001, true, 1e-5], // one past the 64 rows of a row-per-thread workgroup
+    [3, 1, true, 1e-5], // one column: x - mean = 0, out = bias
+  ] as const)('rows=%i cols=%i bias=%s eps=%d', async (rows, cols, withBias, eps) => {
+    // Rows with a large mean against their spread (BERT's residual stream has outlier channels):
+    // what the two-pass variance is for.
+    const noise = randomArray(rows * cols, 40, 4);
+    const offsets = randomArray(rows, 41, 30);
+    const x = Float32Array.from(noise, (v, i) => v + offsets[Math.floor(i / cols)]);
+    const w = randomArray(cols, 42, 2);
+    const b = withBias ? randomArray(cols, 43) : null;
+    const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: withBias });
+    expect(kernel.rowPerThread).toBe(rowPerThread);
+    const out = emptyTensor(device, 'out', [rows, cols]);
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), b && tensorFrom(device, 'b', b, [cols]), out, eps),
+    ]);
+    expectClose(await readTensor(device, out), layerNormRef(x, w, b, rows, cols, eps), { atol: 1e-5, rtol: 1e-4, label: 'layernorm' });
+  });
+
+  it('rejects a missing or unexpected bias, wrong shapes and aliasing', async () => {
+    const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: true });
+    const x = emptyTensor(device, 'x', [3, 8]);
+    const w = emptyTensor(device, 'w', [8]);
+    expect(() => kernel.bind('t', x, w, null, emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias missing/);
+    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [7]), emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias.*expected \[8\]/);
+    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [8]), x, 1e-12)).toThrow(/aliases/);
+    const noBias = await LayerNormKernel.create(device, { rowPerThread });
+    expect(() => noBias.bind('t', x, w, emptyTensor(device, 'b', [8]), emptyTensor(device, 'o', [3, 8]), 1e-5)).toThrow(/bias given but not compiled in/);
   });
 });
 
