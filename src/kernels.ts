@@ -137,27 +137,75 @@ class Kernel {
   }
 }
 
+export interface EmbeddingExtras {
+  /** u32 [tokens]: the row of positionTable for each token (the host's absolute positions). */
+  positions?: GPUTensor;
+  /** f32 [maxPositions, C] */
+  positionTable?: GPUTensor;
+  /** u32 [tokens]: token type (segment) ids. */
+  typeIds?: GPUTensor;
+  /** f32 [typeVocab, C] */
+  typeTable?: GPUTensor;
+}
+
 export class EmbeddingKernel extends Kernel {
-  static async create(device: GPUDevice, hidden: number): Promise<EmbeddingKernel> {
+  /**
+   * hidden: C. positions / tokenTypes: add the absolute position and token type embeddings
+   * (BERT, RoBERTa, XLM-R); default neither (NeoBERT, ModernBERT: the word embedding only).
+   */
+  static async create(device: GPUDevice, hidden: number, options: { positions?: boolean; tokenTypes?: boolean } = {}): Promise<EmbeddingKernel> {
     if (hidden % 4 !== 0) throw new KernelShapeError(`embedding: hidden size ${hidden} must be a multiple of 4`);
-    const { pipeline, layout } = await Kernel.build(device, 'embedding', embeddingWGSL, ['uniform', 'read', 'read', 'write'], {
-      HIDDEN: hidden,
-    });
-    const k = new EmbeddingKernel('embedding', device, pipeline, layout);
+    const name = `embedding${options.tokenTypes ? '+type' : ''}${options.positions ? '+position' : ''}`;
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      embeddingWGSL,
+      ['uniform', 'read', 'read', 'write', 'read', 'read', 'read', 'read'],
+      { HIDDEN: hidden, HAS_POSITION: !!options.positions, HAS_TYPE: !!options.tokenTypes },
+    );
+    const k = new EmbeddingKernel(name, device, pipeline, layout);
     k.hidden = hidden;
+    k.hasPositions = !!options.positions;
+    k.hasTypes = !!options.tokenTypes;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
   private hidden = 0;
+  private hasPositions = false;
+  private hasTypes = false;
+  private placeholder!: GPUBuffer;
 
-  /** ids u32 [tokens], table [V, C] -> hidden [tokens, C]. Ids must be validated by the caller. */
-  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor): Dispatch {
+  /**
+   * ids u32 [tokens], table [V, C] (+ extra.positions u32 [tokens] into positionTable [P, C])
+   * (+ extra.typeIds u32 [tokens] into typeTable [T, C]) -> hidden [tokens, C] = word + type +
+   * position. Ids, positions and type ids must be validated by the caller (< V, P, T).
+   */
+  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch {
     const tokens = ids.shape[0];
     const vocab = table.shape[0];
     requireTensor(this.name, 'ids', ids, [tokens]);
     requireTensor(this.name, 'table', table, [vocab, this.hidden]);
     requireTensor(this.name, 'out', out, [tokens, this.hidden]);
+    for (const [what, compiled, index, rows] of [
+      ['position', this.hasPositions, extra.positions, extra.positionTable],
+      ['type', this.hasTypes, extra.typeIds, extra.typeTable],
+    ] as const) {
+      if (!!index !== compiled || !!rows !== compiled) {
+        throw new KernelShapeError(`${this.name}: ${what} ids and table ${compiled ? 'missing' : 'given but not compiled in'}`);
+      }
+      if (index && rows) {
+        requireTensor(this.name, `${what} ids`, index, [tokens]);
+        requireTensor(this.name, `${what} table`, rows, [rows.shape[0], this.hidden]);
+      }
+    }
     const [x, y] = foldWorkgroups(tokens);
-    return this.dispatch(label, packParams([tokens]), [ids.buffer, table.buffer, out.buffer], [x, y, 1]);
+    const p = this.placeholder;
+    return this.dispatch(
+      label,
+      packParams([tokens]),
+      [ids.buffer, table.buffer, out.buffer, extra.positions?.buffer ?? p, extra.positionTable?.buffer ?? p, extra.typeIds?.buffer ?? p, extra.typeTable?.buffer ?? p],
+      [x, y, 1],
+    );
   }
 }
 

@@ -4,10 +4,28 @@
 import type { NeoBERTConfig } from './config';
 import type { NeoBERTWeights } from './weights';
 
-/** hidden[t, :] = table[ids[t], :]; table [V, C]. */
-export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, hidden: number): Float32Array {
+/**
+ * hidden[t, :] = table[ids[t], :] (+ typeTable[typeIds[t], :]) (+ positionTable[positions[t], :]);
+ * tables [rows, C]. The sums are f32 in transformers' order (word + type, then + position), so the
+ * result is bit-exact.
+ */
+export function embeddingRef(
+  ids: ArrayLike<number>,
+  table: Float32Array,
+  hidden: number,
+  extra: { positions?: ArrayLike<number>; positionTable?: Float32Array; typeIds?: ArrayLike<number>; typeTable?: Float32Array } = {},
+): Float32Array {
   const out = new Float32Array(ids.length * hidden);
   for (let t = 0; t < ids.length; t++) out.set(table.subarray(ids[t] * hidden, (ids[t] + 1) * hidden), t * hidden);
+  for (const [index, rows] of [
+    [extra.typeIds, extra.typeTable],
+    [extra.positions, extra.positionTable],
+  ] as const) {
+    if (!index || !rows) continue;
+    for (let t = 0; t < ids.length; t++) {
+      for (let c = 0; c < hidden; c++) out[t * hidden + c] += rows[index[t] * hidden + c];
+    }
+  }
   return out;
 }
 

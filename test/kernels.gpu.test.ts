@@ -79,6 +79,64 @@ describe('embedding', () => {
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out)]);
     expectClose(await readTensor(device, out), embeddingRef(ids, table, C), { atol: 0, rtol: 0, label: 'embedding' });
   });
+
+  it.each([
+    [1, true, true],
+    [57, true, true],
+    [1001, true, true],
+    [57, true, false],
+    [57, false, true],
+  ])('%i tokens, + positions %s, + token types %s (BERT / RoBERTa), bit-exact', async (tokens, withPositions, withTypes) => {
+    const [V, P, T, C] = [1000, 514, 2, 68];
+    const table = randomArray(V * C, 1);
+    const positionTable = randomArray(P * C, 2, 0.5);
+    const typeTable = randomArray(T * C, 3, 0.25);
+    const ids = randomIds(tokens, V, tokens);
+    // RoBERTa-style positions: padding_idx + 1 + index (the host computes them).
+    const positions = Uint32Array.from({ length: tokens }, (_, t) => 2 + (t % 300));
+    const typeIds = Uint32Array.from({ length: tokens }, (_, t) => (t % 7 < 3 ? 0 : 1));
+    const kernel = await EmbeddingKernel.create(device, C, { positions: withPositions, tokenTypes: withTypes });
+    const out = emptyTensor(device, 'out', [tokens, C]);
+    const extra = {
+      ...(withPositions ? { positions: tensorFrom(device, 'pos', positions, [tokens]), positionTable: tensorFrom(device, 'posTable', positionTable, [P, C]) } : {}),
+      ...(withTypes ? { typeIds: tensorFrom(device, 'types', typeIds, [tokens]), typeTable: tensorFrom(device, 'typeTable', typeTable, [T, C]) } : {}),
+    };
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out, extra)]);
+    const ref = embeddingRef(ids, table, C, {
+      ...(withPositions ? { positions, positionTable } : {}),
+      ...(withTypes ? { typeIds, typeTable } : {}),
+    });
+    expectClose(await readTensor(device, out), ref, { atol: 0, rtol: 0, label: 'embedding+' });
+  });
+
+  it('embeddingRef adds in transformers order: (word + type) + position, in f32', () => {
+    const ref = embeddingRef([0], Float32Array.of(1, 0, 0, 0), 4, {
+      typeIds: [0],
+      typeTable: Float32Array.of(2 ** -24, 0, 0, 0),
+      positions: [0],
+      positionTable: Float32Array.of(2 ** -24, 0, 0, 0),
+    });
+    expect(ref[0]).toBe(1); // (1 + 2^-24) rounds to 1, then + 2^-24 rounds to 1 again
+  });
+
+  it('rejects missing, unexpected or misshapen position / type tensors', async () => {
+    const C = 8;
+    const ids = emptyTensor(device, 'ids', [5]);
+    const table = emptyTensor(device, 'table', [10, C]);
+    const out = emptyTensor(device, 'out', [5, C]);
+    const bert = await EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true });
+    expect(() => bert.bind('t', ids, table, out)).toThrow(/position ids and table missing/);
+    const pos = { positions: emptyTensor(device, 'pos', [5]), positionTable: emptyTensor(device, 'pt', [512, C]) };
+    expect(() => bert.bind('t', ids, table, out, pos)).toThrow(/type ids and table missing/);
+    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [4]), typeTable: emptyTensor(device, 'tt', [2, C]) })).toThrow(
+      /type ids.*expected \[5\]/,
+    );
+    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [5]), typeTable: emptyTensor(device, 'tt', [2, C + 4]) })).toThrow(
+      /type table.*expected \[2,8\]/,
+    );
+    const neo = await EmbeddingKernel.create(device, C);
+    expect(() => neo.bind('t', ids, table, out, pos)).toThrow(/position ids and table given but not compiled in/);
+  });
 });
 
 describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
