@@ -497,38 +497,98 @@ export class MatmulKernel extends Kernel {
   }
 }
 
+/**
+ * q, k, v weights [C, K] (C = H*D output rows, nn.Linear layout; a bias is K = 1) -> [3C, K] in
+ * the per-head interleaved order rope_qkv reads: rows q_h, k_h, v_h (D rows each) for h = 0..H-1.
+ * For BERT's separate query/key/value, and ModernBERT's fused Wqkv ([Q|K|V] rows: its thirds).
+ */
+export function interleaveQkvHeads(q: Float32Array, k: Float32Array, v: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
+  const block = D * K;
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.length !== H * block) throw new KernelShapeError(`interleaveQkvHeads: ${name} has ${t.length} values, expected ${H} heads x ${D} rows x ${K}`);
+  }
+  const out = new Float32Array(3 * H * block);
+  for (let h = 0; h < H; h++) {
+    out.set(q.subarray(h * block, (h + 1) * block), (3 * h) * block);
+    out.set(k.subarray(h * block, (h + 1) * block), (3 * h + 1) * block);
+    out.set(v.subarray(h * block, (h + 1) * block), (3 * h + 2) * block);
+  }
+  return out;
+}
+
+/**
+ * A q or k weight [H*D, K] (or bias, K = 1) with the rows of each head reordered so that
+ * rotate-half RoPE (pairs (i, i + D/2), ModernBERT / Llama style) becomes rope_qkv's adjacent-pair
+ * RoPE (pairs (2i, 2i + 1)) with the same table (ropeTable: pair i turns by position * inv_freq[i]):
+ * new row 2i = old row i, new row 2i + 1 = old row i + D/2. Apply it to q and k alike (never v):
+ * attention scores q.k are sums over channels, unchanged by a permutation both share.
+ */
+export function permuteRotateHalf(w: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
+  if (D % 2 !== 0) throw new KernelShapeError(`permuteRotateHalf: head dim ${D} must be even`);
+  if (w.length !== H * D * K) throw new KernelShapeError(`permuteRotateHalf: ${w.length} values, expected ${H} heads x ${D} rows x ${K}`);
+  const out = new Float32Array(w.length);
+  const half = D / 2;
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < half; i++) {
+      out.set(w.subarray((h * D + i) * K, (h * D + i + 1) * K), (h * D + 2 * i) * K);
+      out.set(w.subarray((h * D + half + i) * K, (h * D + half + i + 1) * K), (h * D + 2 * i + 1) * K);
+    }
+  }
+  return out;
+}
+
 export class RopeQkvKernel extends Kernel {
   static readonly WG = 64;
-  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<RopeQkvKernel> {
+  /** rope: rotate q and k (default true: NeoBERT, ModernBERT); false splits only (BERT, RoBERTa, XLM-R). */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { rope?: boolean } = {}): Promise<RopeQkvKernel> {
     if (headDim % 2 !== 0) throw new KernelShapeError(`rope_qkv: head dim ${headDim} must be even`);
+    const rope = options.rope ?? true;
+    const name = rope ? 'rope_qkv' : 'split_qkv';
     const { pipeline, layout } = await Kernel.build(
       device,
-      'rope_qkv',
+      name,
       ropeQkvWGSL,
       ['uniform', 'read', 'read', 'read', 'write', 'write', 'write'],
-      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG },
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG, ROPE: rope },
     );
-    const k = new RopeQkvKernel('rope_qkv', device, pipeline, layout);
+    const k = new RopeQkvKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
+    k.rope = rope;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
   private numHeads = 0;
   private headDim = 0;
+  /** Whether q and k are rotated (false: the split only). */
+  rope = true;
+  private placeholder!: GPUBuffer;
 
-  /** qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen. */
-  bind(label: string, qkv: GPUTensor, rope: GPUTensor, positions: GPUTensor, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
+  /**
+   * qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen.
+   * A split-only kernel (rope: false) takes null for rope and positions.
+   */
+  bind(label: string, qkv: GPUTensor, rope: GPUTensor | null, positions: GPUTensor | null, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
     const H = this.numHeads;
     const D = this.headDim;
-    const tokens = positions.shape[0];
-    const maxLen = rope.shape[0];
+    if (this.rope !== !!rope || this.rope !== !!positions) {
+      throw new KernelShapeError(`${this.name}: ${this.rope ? 'rope table and positions are required' : 'rope table and positions given to a split-only kernel'}`);
+    }
+    const tokens = positions ? positions.shape[0] : qkv.shape[0];
     requireTensor(this.name, 'qkv', qkv, [tokens, 3 * H * D]);
-    requireTensor(this.name, 'rope', rope, [maxLen, D / 2, 2]);
-    requireTensor(this.name, 'positions', positions, [tokens]);
+    if (rope && positions) {
+      requireTensor(this.name, 'rope', rope, [rope.shape[0], D / 2, 2]);
+      requireTensor(this.name, 'positions', positions, [tokens]);
+    }
     for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, tokens, D]);
     const threads = (tokens * H * D) / 2;
     const [x, y] = foldWorkgroups(Math.ceil(threads / RopeQkvKernel.WG));
-    return this.dispatch(label, packParams([tokens]), [qkv.buffer, rope.buffer, positions.buffer, q.buffer, k.buffer, v.buffer], [x, y, 1]);
+    return this.dispatch(
+      label,
+      packParams([tokens]),
+      [qkv.buffer, rope?.buffer ?? this.placeholder, positions?.buffer ?? this.placeholder, q.buffer, k.buffer, v.buffer],
+      [x, y, 1],
+    );
   }
 }
 

@@ -145,7 +145,15 @@ export function matmulRef(
   return out;
 }
 
-/** cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin. */
+/**
+ * cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin.
+ * Every step rounds to f32 as torch does: inv_freq[j] = 1 / theta^(f32(2j / D)) with the power and
+ * the reciprocal in f32, angle = f32(position * inv_freq[j]). That is both NeoBERT's
+ * precompute_freqs_cis and transformers' default rotary embedding (ModernBERT: inv_freq from
+ * arange(0, D, 2).float() / D, freqs = inv_freq @ position_ids in f32; cos/sin of the f32 angle,
+ * attention_scaling 1), so one table serves both; cos/sin are exact (f64) roundings of the f32
+ * angle, within an ulp of torch's f32 cos/sin.
+ */
 export function ropeTable(maxLen: number, headDim: number, theta: number): Float32Array {
   const pairs = headDim / 2;
   const table = new Float32Array(maxLen * pairs * 2);
@@ -180,10 +188,13 @@ export function tokenPositions(sequences: SequenceRange[], tokens: number): Uint
   return positions;
 }
 
-/** qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k. */
+/**
+ * qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k; with
+ * rope null the split only (positions then only give the token count).
+ */
 export function ropeQkvRef(
   qkv: Float32Array,
-  rope: Float32Array,
+  rope: Float32Array | null,
   positions: ArrayLike<number>,
   numHeads: number,
   headDim: number,
@@ -200,8 +211,8 @@ export function ropeQkvRef(
       const src = (token * numHeads + h) * 3 * headDim;
       const dst = (h * tokens + token) * headDim;
       for (let j = 0; j < pairs; j++) {
-        const c = rope[(p * pairs + j) * 2];
-        const s = rope[(p * pairs + j) * 2 + 1];
+        const c = rope ? rope[(p * pairs + j) * 2] : 1;
+        const s = rope ? rope[(p * pairs + j) * 2 + 1] : 0;
         for (const [target, offset] of [[q, 0], [k, headDim]] as const) {
           const a = qkv[src + offset + 2 * j];
           const bb = qkv[src + offset + 2 * j + 1];
@@ -213,6 +224,31 @@ export function ropeQkvRef(
     }
   }
   return { q, k, v };
+}
+
+/**
+ * Rotate-half RoPE (transformers' apply_rotary_pos_emb: ModernBERT, Llama) on x [H, N, D]: for
+ * i < D/2 with (c, s) = rope[positions[t], i] (the ropeTable angles),
+ *   x'[i] = x[i] c - x[i + D/2] s,  x'[i + D/2] = x[i + D/2] c + x[i] s.
+ * Not a kernel: the GPU runs it as adjacent-pair RoPE on rows permuted by permuteRotateHalf.
+ */
+export function ropeRotateHalfRef(x: Float32Array, rope: Float32Array, positions: ArrayLike<number>, numHeads: number, headDim: number): Float32Array {
+  const tokens = positions.length;
+  const half = headDim / 2;
+  const out = new Float32Array(x.length);
+  for (let h = 0; h < numHeads; h++) {
+    for (let t = 0; t < tokens; t++) {
+      const base = (h * tokens + t) * headDim;
+      const p = positions[t];
+      for (let i = 0; i < half; i++) {
+        const c = rope[(p * half + i) * 2];
+        const s = rope[(p * half + i) * 2 + 1];
+        out[base + i] = x[base + i] * c - x[base + i + half] * s;
+        out[base + i + half] = x[base + i + half] * c + x[base + i] * s;
+      }
+    }
+  }
+  return out;
 }
 
 /**

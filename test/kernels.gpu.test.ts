@@ -14,6 +14,8 @@ import {
   RopeQkvKernel,
   foldNormGain,
   interleaveGateUp,
+  interleaveQkvHeads,
+  permuteRotateHalf,
   interleaveGateUpBias,
   type GPUTensor,
   type MatmulActivation,
@@ -35,6 +37,7 @@ import {
   poolingRef,
   rmsnormRef,
   ropeQkvRef,
+  ropeRotateHalfRef,
   ropeTable,
   swigluRef,
   tokenPositions,
@@ -331,6 +334,100 @@ describe('rope_qkv', () => {
     expectClose(await readTensor(device, q), ref.q, { atol: 1e-6, rtol: 1e-5, label: 'q' });
     expectClose(await readTensor(device, k), ref.k, { atol: 1e-6, rtol: 1e-5, label: 'k' });
     expectClose(await readTensor(device, v), ref.v, { atol: 0, rtol: 0, label: 'v' });
+  });
+
+  it.each([
+    [[1], 1, 16],
+    [[57, 57], 3, 32],
+    [[1001], 2, 64],
+  ])('split only (rope: false, BERT): sequences %j H=%i D=%i, exact copies', async (lengths, H, D) => {
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const qkv = randomArray(N * 3 * H * D, 14, 3);
+    const kernel = await RopeQkvKernel.create(device, H, D, { rope: false });
+    expect([kernel.name, kernel.rope]).toEqual(['split_qkv', false]);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), null, null, q, k, v)]);
+    const ref = ropeQkvRef(qkv, null, new Uint32Array(N), H, D);
+    for (const [name, got] of [['q', q], ['k', k], ['v', v]] as const) {
+      expectClose(await readTensor(device, got), ref[name], { atol: 0, rtol: 0, label: `split-${name}` });
+    }
+  });
+
+  it('rejects a missing rope table, or one given to a split-only kernel', async () => {
+    const [H, D, N] = [2, 8, 5];
+    const qkv = emptyTensor(device, 'qkv', [N, 3 * H * D]);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    const rope = emptyTensor(device, 'rope', [16, D / 2, 2]);
+    const positions = emptyTensor(device, 'pos', [N]);
+    const withRope = await RopeQkvKernel.create(device, H, D);
+    expect(() => withRope.bind('t', qkv, null, null, q, k, v)).toThrow(/rope table and positions are required/);
+    const split = await RopeQkvKernel.create(device, H, D, { rope: false });
+    expect(() => split.bind('t', qkv, rope, positions, q, k, v)).toThrow(/given to a split-only kernel/);
+    expect(() => split.bind('t', emptyTensor(device, 'qkv', [N, 3 * H * D + 2]), null, null, q, k, v)).toThrow(/qkv.*expected \[5,48\]/);
+  });
+});
+
+describe('qkv from separate q, k, v weights (interleaveQkvHeads), rotate-half RoPE (permuteRotateHalf)', () => {
+  // The upload recipes a BERT / ModernBERT model uses, run through matmul, rope_qkv and attention
+  // on the GPU, against transformers' math on the CPU (separate projections, rotate-half RoPE).
+  it.each([
+    ['ModernBERT: rotate-half RoPE', true],
+    ['BERT: no RoPE', false],
+  ] as const)('%s, packed sequences 1, 57, 130', async (_, rotary) => {
+    const [H, D, K] = [2, 32, 64];
+    const C = H * D;
+    const lengths = [1, 57, 130];
+    const sequences = packedSequences(lengths);
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const positions = tokenPositions(sequences, N);
+    const mask = new Uint32Array(N).fill(1);
+    const x = randomArray(N * K, 60);
+    const [wq, wk, wv] = [61, 62, 63].map((seed) => randomArray(C * K, seed, 0.3));
+    const [bq, bk, bv] = [64, 65, 66].map((seed) => randomArray(C, seed, 0.5));
+    const rope = ropeTable(256, D, 160000);
+    // transformers: three projections, [N, H, D] -> [H, N, D], rotate-half on q and k.
+    const headMajor = (y: Float32Array) => {
+      const out = new Float32Array(H * N * D);
+      for (let t = 0; t < N; t++) for (let h = 0; h < H; h++) out.set(y.subarray((t * H + h) * D, (t * H + h + 1) * D), (h * N + t) * D);
+      return out;
+    };
+    let q: Float32Array = headMajor(matmulRef(x, wq, N, C, K, { bias: bq }));
+    let k: Float32Array = headMajor(matmulRef(x, wk, N, C, K, { bias: bk }));
+    const v = headMajor(matmulRef(x, wv, N, C, K, { bias: bv }));
+    if (rotary) {
+      q = ropeRotateHalfRef(q, rope, positions, H, D);
+      k = ropeRotateHalfRef(k, rope, positions, H, D);
+    }
+    const expected = attentionRef(q, k, v, mask, sequences, H, D);
+    // Ours: one fused projection with per-head interleaved (and, with RoPE, permuted) rows.
+    const perm = (w: Float32Array, rows: number) => (rotary ? permuteRotateHalf(w, H, D, rows) : w);
+    const wqkv = interleaveQkvHeads(perm(wq, K), perm(wk, K), wv, H, D, K);
+    const bqkv = interleaveQkvHeads(perm(bq, 1), perm(bk, 1), bv, H, D, 1);
+    const [matmul, split, attention] = await Promise.all([
+      MatmulKernel.create(device, { bias: true }),
+      RopeQkvKernel.create(device, H, D, { rope: rotary }),
+      AttentionKernel.create(device, H, D),
+    ]);
+    const qkv = emptyTensor(device, 'qkv', [N, 3 * C]);
+    const [gq, gk, gv] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    const out = emptyTensor(device, 'out', [N, C]);
+    const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+    await runDispatches(device, [
+      matmul.bind('qkv', tensorFrom(device, 'x', x, [N, K]), tensorFrom(device, 'wqkv', wqkv, [3 * C, K]), qkv, { bias: tensorFrom(device, 'bqkv', bqkv, [3 * C]) }),
+      rotary
+        ? split.bind('rope', qkv, tensorFrom(device, 'rope', rope, [256, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), gq, gk, gv)
+        : split.bind('split', qkv, null, null, gq, gk, gv),
+      attention.bind(
+        'attention',
+        gq,
+        gk,
+        gv,
+        tensorFrom(device, 'mask', mask, [N]),
+        tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]),
+        out,
+      ),
+    ]);
+    expectClose(await readTensor(device, out), expected, { atol: 1e-5, rtol: 1e-4, label: 'qkv-recipe' });
   });
 });
 
