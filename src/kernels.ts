@@ -713,11 +713,31 @@ export class AttentionKernel extends Kernel {
     return table;
   }
 
+  /** params.window of global attention (every key of the sequence). */
+  static readonly WINDOW_GLOBAL = 0xffffffff;
+
   /**
    * q, k, v [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (see tileTable) -> out [N, H*D].
-   * Every sequence needs an unmasked key.
+   * Every sequence needs an unmasked key. options.window = w: sliding-window (local) attention,
+   * query i attends key j only if |i - j| <= w (positions within the sequence; ModernBERT's local
+   * layers: w = local_attention / 2, e.g. 64), and the kernel then reads only the keys within
+   * reach of each query tile: O(L * w) work. Default: global. A masked query row with no unmasked
+   * key in its window gets zeros (its output is padding nobody reads).
    */
-  bind(label: string, q: GPUTensor, k: GPUTensor, v: GPUTensor, keyMask: GPUTensor, tiles: GPUTensor, out: GPUTensor): Dispatch {
+  bind(
+    label: string,
+    q: GPUTensor,
+    k: GPUTensor,
+    v: GPUTensor,
+    keyMask: GPUTensor,
+    tiles: GPUTensor,
+    out: GPUTensor,
+    options: { window?: number } = {},
+  ): Dispatch {
+    const { window } = options;
+    if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window < AttentionKernel.WINDOW_GLOBAL)) {
+      throw new KernelShapeError(`${this.name}: window ${window} must be an integer in [0, ${AttentionKernel.WINDOW_GLOBAL - 1}] (omit it for global attention)`);
+    }
     const [H, N, D] = q.shape;
     if (H !== this.numHeads || D !== this.headDim) {
       throw new KernelShapeError(`attention: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
@@ -729,7 +749,7 @@ export class AttentionKernel extends Kernel {
     requireTensor(this.name, 'out', out, [N, H * D]);
     return this.dispatch(
       label,
-      packParams([N, 1 / Math.sqrt(D)], new Set([1])),
+      packParams([N, 1 / Math.sqrt(D), window ?? AttentionKernel.WINDOW_GLOBAL], new Set([1])),
       [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
       [maxTiles, H, 1],
     );

@@ -253,7 +253,9 @@ export function ropeRotateHalfRef(x: Float32Array, rope: Float32Array, positions
 
 /**
  * softmax(q k^T / sqrt(D), masked keys -inf) v within each sequence; q, k, v [H, N, D],
- * keyMask [N] -> out [N, H*D]. Tokens outside every sequence are left zero.
+ * keyMask [N] -> out [N, H*D]. Tokens outside every sequence are left zero. options.window = w:
+ * query i sees only keys j with |i - j| <= w (sliding window, positions within the sequence). A
+ * query with no unmasked key it may see gets zeros.
  */
 export function attentionRef(
   q: Float32Array,
@@ -263,17 +265,21 @@ export function attentionRef(
   sequences: SequenceRange[],
   numHeads: number,
   headDim: number,
+  options: { window?: number } = {},
 ): Float32Array {
   const tokens = q.length / (numHeads * headDim);
   const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
+  const w = options.window ?? Infinity;
   for (const { start, length: L } of sequences) {
     const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
       const base = h * tokens + start;
       for (let i = 0; i < L; i++) {
+        const lo = Math.max(0, i - w);
+        const hi = Math.min(L - 1, i + w);
         let max = -Infinity;
-        for (let j = 0; j < L; j++) {
+        for (let j = lo; j <= hi; j++) {
           if (!keyMask[start + j]) {
             scores[j] = -Infinity;
             continue;
@@ -283,15 +289,16 @@ export function attentionRef(
           scores[j] = dot * scale;
           max = Math.max(max, scores[j]);
         }
+        if (max === -Infinity) continue; // no key to attend: zeros
         let sum = 0;
-        for (let j = 0; j < L; j++) {
+        for (let j = lo; j <= hi; j++) {
           scores[j] = Math.exp(scores[j] - max);
           sum += scores[j];
         }
         const dst = ((start + i) * numHeads + h) * headDim;
         for (let d = 0; d < headDim; d++) {
           let acc = 0;
-          for (let j = 0; j < L; j++) acc += scores[j] * v[(base + j) * headDim + d];
+          for (let j = lo; j <= hi; j++) acc += scores[j] * v[(base + j) * headDim + d];
           out[dst + d] = acc / sum;
         }
       }

@@ -440,7 +440,7 @@ describe('attention', () => {
     ['subgroup', undefined],
     ['subgroup', 4],
   ] as const)('%s %s', (strategy, lanes) => {
-    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
+    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string, window?: number) {
       const sequences = packedSequences(lengths);
       const N = mask.length;
       const q = randomArray(H * N * D, 11, 2);
@@ -454,9 +454,22 @@ describe('attention', () => {
       const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
       const shape = [H, N, D];
       await runDispatches(device, [
-        kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
+        kernel.bind(
+          't',
+          tensorFrom(device, 'q', q, shape),
+          tensorFrom(device, 'k', k, shape),
+          tensorFrom(device, 'v', v, shape),
+          tensorFrom(device, 'mask', mask, [N]),
+          tiles,
+          out,
+          window === undefined ? {} : { window },
+        ),
       ]);
-      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label: `${label}-${strategy}${lanes ?? ''}` });
+      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D, { window }), {
+        atol: 1e-5,
+        rtol: 1e-4,
+        label: `${label}-${strategy}${lanes ?? ''}`,
+      });
     }
 
     it.each([
@@ -484,6 +497,76 @@ describe('attention', () => {
       const L = 37;
       await check(1, 64, [L], Uint32Array.from({ length: L }, (_, i) => (i < 19 || i === 30 ? 0 : 1)), 'attention-masked-head');
     });
+
+    // Sliding window: |i - j| <= w. Padded rows far past their sequence's last real token see no
+    // unmasked key in their window: they must come out as zeros, never NaN.
+    it.each([
+      // B, H, L, D, valid lengths, w
+      [1, 1, 1, 16, [1], 8],
+      [2, 3, 57, 32, [57, 20], 8],
+      [2, 3, 57, 32, [57, 20], 0],
+      [2, 2, 57, 16, [57, 3], 1],
+      [3, 2, 65, 64, [1, 65, 33], 64],
+      [1, 1, 1001, 64, [1001], 64],
+      [1, 2, 1001, 32, [990], 8],
+      [1, 1, 4096, 64, [4000], 64], // O(L * w): cheap where global attention is not
+    ])('sliding window: padded B=%i H=%i L=%i D=%i lengths %j, w=%i', async (B, H, L, D, lengths, w) => {
+      await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention-window', w);
+    });
+
+    it.each([1, 8, 64])('sliding window w=%i: packed sequences 1, 17, 300, 16, and a mask with holes', async (w) => {
+      const lengths = [1, 17, 300, 16];
+      await check(2, 32, lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 'attention-window-packed', w);
+      await check(2, 16, [40], Uint32Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-window-holes', w);
+    });
+
+    it('sliding window: keys beyond the window change nothing, and keys beyond a tile\'s reach are never read', async () => {
+      const [H, D, L, w] = [1, 32, 1001, 8];
+      const shape = [H, L, D];
+      const q = randomArray(H * L * D, 70, 2);
+      const k = randomArray(H * L * D, 71, 2);
+      const v = randomArray(H * L * D, 72);
+      const mask = new Uint32Array(L).fill(1);
+      const far = 500;
+      const kernel = await AttentionKernel.create(device, H, D, { strategy, lanes });
+      const maxTiles = AttentionKernel.maxTiles(L, 1);
+      const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable([{ start: 0, length: L }], maxTiles), [maxTiles, 4]);
+      const run = async (kk: Float32Array, vv: Float32Array) => {
+        const out = emptyTensor(device, 'out', [L, H * D]);
+        await runDispatches(device, [
+          kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', kk, shape), tensorFrom(device, 'v', vv, shape), tensorFrom(device, 'mask', mask, [L]), tiles, out, { window: w }),
+        ]);
+        return readTensor(device, out);
+      };
+      const base = await run(k, v);
+      expectClose(base, attentionRef(q, k, v, mask, [{ start: 0, length: L }], H, D, { window: w }), { label: 'window-base' });
+      // Key `far` made huge: every query more than w away is bit-for-bit what it was.
+      const big = (a: Float32Array, value: number) => {
+        const b = a.slice();
+        b.fill(value, far * D, (far + 1) * D);
+        return b;
+      };
+      const changed = await run(big(k, 1e3), big(v, 1e3));
+      const rows = (a: Float32Array, pick: (i: number) => boolean) => Float32Array.from(a).filter((_, e) => pick(Math.floor(e / D)));
+      const outside = (i: number) => Math.abs(i - far) > w;
+      expectClose(rows(changed, outside), rows(base, outside), { atol: 0, rtol: 0, label: 'outside-window' });
+      expect(compareArrays(rows(changed, (i) => !outside(i)), rows(base, (i) => !outside(i))).maxAbs).toBeGreaterThan(1e-3);
+      // Key `far` made NaN: a tile of 16 queries reads keys [first - w, last + w] only, so every
+      // query more than w + 15 away never touches it (a read, even times probability 0, would be NaN).
+      const poisoned = await run(big(k, NaN), big(v, NaN));
+      const unreachable = (i: number) => Math.abs(i - far) > w + AttentionKernel.BLOCK_Q - 1;
+      expectClose(rows(poisoned, unreachable), rows(base, unreachable), { atol: 0, rtol: 0, label: 'never-read' });
+    });
+  });
+
+  it('rejects a window that is not a non-negative integer below the global sentinel', async () => {
+    const kernel = await AttentionKernel.create(device, 1, 16);
+    const t = (n: string, shape: number[]) => emptyTensor(device, n, shape);
+    const args = [t('q', [1, 4, 16]), t('k', [1, 4, 16]), t('v', [1, 4, 16]), t('m', [4]), t('tiles', [2, 4]), t('o', [4, 16])] as const;
+    for (const window of [-1, 1.5, NaN, AttentionKernel.WINDOW_GLOBAL]) {
+      expect(() => kernel.bind('t', ...args, { window })).toThrow(/window .* must be an integer/);
+    }
+    expect(() => kernel.bind('t', ...args, { window: 0 })).not.toThrow();
   });
 
   it('defaults to the subgroup kernel on this (CPU, subgroups of 8) device for head dims <= 64', async () => {
