@@ -1,11 +1,18 @@
 // attention: bidirectional softmax(q k^T / sqrt(D) + keyMask) v, per (sequence, head).
 //   Keys whose attention_mask is 0 get -inf; no causal mask. Padded query rows are computed
 //   (they attend to the valid keys) but are meaningless, as in the reference.
+//   Sliding window (ModernBERT's local layers): params.window = w, query i attends key j only if
+//   |i - j| <= w (positions within the sequence; w = local_attention / 2); WINDOW_GLOBAL
+//   (0xFFFFFFFF) = every key. A workgroup streams only the keys its queries can see, [q0 - w,
+//   last query + w], so a local layer costs O(L * w), not O(L^2). A query row with no unmasked
+//   key in its window (only a masked row can be one: its own key is in its window) gets zeros,
+//   not NaN (transformers gives such padding rows finite garbage; nothing reads them).
 // Layout:   q, k, v f32 [H, N, D] over N tokens, where sequences are contiguous token ranges
 //           (rows of a padded batch, or packed sequences with no padding at all);
 //           keyMask u32 [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token,
 //           sequence length, first query of the tile, valid), built on the host;
 //           out f32 [N, H, D] (= [N, C], heads concatenated, ready for the wo projection).
+//           params.window u32: half-window w, or WINDOW_GLOBAL.
 // Dispatch: (maxTiles, H) workgroups of WG threads; a workgroup whose tile is not valid exits.
 //           A workgroup owns BLOCK_Q query rows of one sequence; keys stream through workgroup memory BLOCK_K rows at a time with an online
 //           softmax (running max, running sum, rescaled accumulator), so memory is O(L), never
@@ -17,8 +24,7 @@
 // Numerics: scores, softmax and accumulation in f32.
 // Limits:   HEAD_DIM % 4 == 0; workgroup memory (2*BLOCK_K + 2*BLOCK_Q) * HEAD_DIM * 4 bytes +
 //           BLOCK_Q * BLOCK_K * 4 must fit the device (checked on the host; D = 64 uses 17 KB);
-//           every sequence has at least one unmasked key (checked on the host; the reference
-//           would give NaN).
+//           every sequence has at least one unmasked key (checked on the host).
 // Reference: attentionRef in src/reference.ts.
 override HEAD_DIM: u32;
 override NUM_HEADS: u32;
@@ -26,8 +32,9 @@ const BLOCK_Q = 16u;
 const BLOCK_K = 16u;
 const WG = 64u;
 const NEG_BIG = -3.0e38;
+const WINDOW_GLOBAL = 0xFFFFFFFFu;
 
-struct Params { tokens: u32, scale: f32 }
+struct Params { tokens: u32, scale: f32, window: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -48,6 +55,11 @@ var<workgroup> keyValid: array<u32, BLOCK_K>;
 var<workgroup> rowMax: array<f32, BLOCK_Q>;
 var<workgroup> rowSum: array<f32, BLOCK_Q>;
 var<workgroup> rowCorrection: array<f32, BLOCK_Q>;
+
+// Whether query row `row` may attend key `key` (same sequence) whose mask bit is `valid`.
+fn attends(valid: u32, row: u32, key: u32) -> bool {
+  return valid != 0u && (params.window == WINDOW_GLOBAL || max(row, key) - min(row, key) <= params.window);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -73,12 +85,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     rowSum[lid] = 0.0;
   }
 
-  for (var key0 = 0u; key0 < L; key0 += BLOCK_K) {
+  // Keys any query of the tile can see: [keyLo, keyHi). Keys past keyHi are never loaded.
+  var keyLo = 0u;
+  var keyHi = L;
+  if (params.window != WINDOW_GLOBAL) {
+    let w = min(params.window, L);
+    keyLo = select(0u, q0 - w, q0 > w);
+    keyHi = min(L, min(q0 + BLOCK_Q, L) + w);
+  }
+
+  for (var key0 = keyLo; key0 < keyHi; key0 += BLOCK_K) {
     for (var i = lid; i < BLOCK_K * quads; i += WG) {
       let key = key0 + i / quads;
       var kv = vec4<f32>(0.0);
       var vv = vec4<f32>(0.0);
-      if (key < L) {
+      if (key < keyHi) {
         kv = k[(headBase + key) * quads + i % quads];
         vv = v[(headBase + key) * quads + i % quads];
       }
@@ -87,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (lid < BLOCK_K) {
       var valid = 0u;
-      if (key0 + lid < L) { valid = keyMask[start + key0 + lid]; }
+      if (key0 + lid < keyHi) { valid = keyMask[start + key0 + lid]; }
       keyValid[lid] = valid;
     }
     workgroupBarrier();
@@ -102,18 +123,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // Phase 2: online softmax update per query row; masked keys get probability 0.
+    // Phase 2: online softmax update per query row; masked keys (and keys outside the row's
+    // window) get probability 0.
     if (lid < BLOCK_Q) {
+      let row = q0 + lid;
       let previousMax = rowMax[lid];
       var tileMax = previousMax;
       for (var j = 0u; j < BLOCK_K; j++) {
-        if (keyValid[j] != 0u) { tileMax = max(tileMax, probs[lid * BLOCK_K + j]); }
+        if (attends(keyValid[j], row, key0 + j)) { tileMax = max(tileMax, probs[lid * BLOCK_K + j]); }
       }
       let correction = exp(previousMax - tileMax);
       var sum = rowSum[lid] * correction;
       for (var j = 0u; j < BLOCK_K; j++) {
         var p = 0.0;
-        if (keyValid[j] != 0u) { p = exp(probs[lid * BLOCK_K + j] - tileMax); }
+        if (attends(keyValid[j], row, key0 + j)) { p = exp(probs[lid * BLOCK_K + j] - tileMax); }
         probs[lid * BLOCK_K + j] = p;
         sum += p;
       }
@@ -137,7 +160,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var e = lid; e < BLOCK_Q * quads; e += WG) {
     let row = q0 + e / quads;
     if (row < L) {
-      out[((start + row) * NUM_HEADS + h) * quads + e % quads] = accTile[e] / rowSum[e / quads];
+      let sum = rowSum[e / quads]; // 0 only for a masked row with no unmasked key in its window
+      out[((start + row) * NUM_HEADS + h) * quads + e % quads] = select(vec4<f32>(0.0), accTile[e] / sum, sum > 0.0);
     }
   }
 }

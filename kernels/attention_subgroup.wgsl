@@ -3,9 +3,13 @@
 //   Same bindings, Params, tile table and output as kernels/attention.wgsl; AttentionKernel picks
 //   one of the two at pipeline creation (strategy in src/kernels.ts). Keys whose attention_mask is
 //   0 get probability 0; no causal mask; padded query rows are computed but meaningless.
+//   Sliding window as in kernels/attention.wgsl: params.window = w (query i attends key j only if
+//   |i - j| <= w) or WINDOW_GLOBAL; the key loop runs over [q0 - w, last query + w] only, keys
+//   outside it are never loaded; a query row with no unmasked key in its window gets zeros.
 // Layout:   q, k, v f32 [H, N, D] over N tokens, sequences contiguous token ranges; keyMask u32
 //           [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token, sequence
-//           length, first query of the tile, valid); out f32 [N, H, D] (= [N, C]).
+//           length, first query of the tile, valid); out f32 [N, H, D] (= [N, C]);
+//           params.window u32: half-window w, or WINDOW_GLOBAL.
 // Dispatch: (maxTiles, H) workgroups of LANES invocations (override, 4 or 8) = one subgroup; a
 //           workgroup whose tile is not valid exits. A workgroup owns the tile's 16 query rows:
 //           lane l owns rows q0 + l + LANES * r for r < ROWS = 16 / LANES (2 rows with 8 lanes,
@@ -47,8 +51,9 @@ const MAX_ROWS = 4u;     // private arrays' row count: BLOCK_Q / 4, the most row
 const MAX_QUADS = 16u;   // vec4s per row held in registers: head dim <= 64
 const NEG_BIG = -3.0e38;
 const LOG2E = 1.4426950408889634;
+const WINDOW_GLOBAL = 0xFFFFFFFFu;
 
-struct Params { tokens: u32, scale: f32 }
+struct Params { tokens: u32, scale: f32, window: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -85,11 +90,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     rowSum[r] = 0.0;
   }
 
-  for (var key0 = 0u; key0 < L; key0 += LANES) {
+  // Keys any query of the tile can see: [keyLo, keyHi). Keys past keyHi are never loaded.
+  let windowed = params.window != WINDOW_GLOBAL;
+  var keyLo = 0u;
+  var keyHi = L;
+  if (windowed) {
+    let w = min(params.window, L);
+    keyLo = select(0u, q0 - w, q0 > w);
+    keyHi = min(L, min(q0 + BLOCK_Q, L) + w);
+  }
+
+  for (var key0 = keyLo; key0 < keyHi; key0 += LANES) {
     let key = key0 + lane;
-    let kr = (headBase + min(key, L - 1u)) * quads;
+    let kr = (headBase + min(key, keyHi - 1u)) * quads;
     var valid = 0u;
-    if (key < L) { valid = keyMask[start + key]; }
+    if (key < keyHi) { valid = keyMask[start + key]; }
     let okA = vec4<u32>(subgroupBroadcast(valid, 0u), subgroupBroadcast(valid, 1u), subgroupBroadcast(valid, 2u), subgroupBroadcast(valid, 3u)) != vec4<u32>(0u);
     var okB = vec4<bool>(false); // keys 4..7: only with 8 lanes
     if (LANES == 8u) {
@@ -132,13 +147,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var pB: array<vec4<f32>, MAX_ROWS>; // stays 0 with 4 lanes (okB false)
     var corr: array<f32, MAX_ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-      let mA = select(vec4<f32>(NEG_BIG), sA[r], okA);
-      let mB = select(vec4<f32>(NEG_BIG), sB[r], okB);
+      var rowA = okA;
+      var rowB = okB;
+      if (windowed) { // keys key0 + c of the block within |row - key| <= w of this row
+        let row = vec4<u32>(q0 + LANES * r + lane);
+        let w = vec4<u32>(params.window);
+        let keysA = vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u);
+        let keysB = keysA + vec4<u32>(4u);
+        rowA = okA & (max(row, keysA) - min(row, keysA) <= w);
+        rowB = okB & (max(row, keysB) - min(row, keysB) <= w);
+      }
+      let mA = select(vec4<f32>(NEG_BIG), sA[r], rowA);
+      let mB = select(vec4<f32>(NEG_BIG), sB[r], rowB);
       let m4 = max(mA, mB);
       let m = max(rowMax[r], max(max(m4.x, m4.y), max(m4.z, m4.w)));
       corr[r] = exp2(rowMax[r] - m);
-      pA[r] = select(vec4<f32>(0.0), exp2(sA[r] - m), okA);
-      pB[r] = select(vec4<f32>(0.0), exp2(sB[r] - m), okB);
+      pA[r] = select(vec4<f32>(0.0), exp2(sA[r] - m), rowA);
+      pB[r] = select(vec4<f32>(0.0), exp2(sB[r] - m), rowB);
       let p4 = pA[r] + pB[r];
       rowSum[r] = rowSum[r] * corr[r] + ((p4.x + p4.y) + (p4.z + p4.w));
       rowMax[r] = m;
@@ -173,7 +198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   for (var r = 0u; r < ROWS; r++) {
     let row = q0 + LANES * r + lane;
     if (row < L) {
-      let inv = 1.0 / rowSum[r];
+      let inv = select(0.0, 1.0 / rowSum[r], rowSum[r] > 0.0); // 0: a masked row, no key in its window
       for (var d = 0u; d < quads; d++) { out[((start + row) * NUM_HEADS + h) * quads + d] = acc[r][d] * inv; }
     }
   }

@@ -4,8 +4,12 @@
 //   bias, activation and residual are optional epilogues selected by override constants.
 //   NORM_ROWS: r[m] = 1 / sqrt(mean_k x[m, k]^2 + eps), else 1. With the RMSNorm gain folded
 //   into W's columns on the host this is matmul(rmsnorm(x)) without the normalised copy of x.
-//   SWIGLU: W's rows hold gate and up interleaved (row 2f gate f, 2f + 1 up f) and
-//   out[m, f] = silu(y[m, 2f]) * y[m, 2f + 1], out [M, N/2]: the FFN's w12 + SwiGLU in one pass.
+//   act (ACTIVATION, see act() below): none, tanh, gelu (exact, erf), gelu_tanh, relu, silu.
+//   GLU: W's rows (and bias) hold the two halves of a gated FFN interleaved (row 2f = row f of
+//   the half that goes through act, row 2f + 1 = row f of the other; interleaveGateUp) and
+//   out[m, f] = act(y[m, 2f] + bias[2f]) * (y[m, 2f + 1] + bias[2f + 1]), out [M, N/2]: the
+//   FFN's first projection and its GLU in one pass. SwiGLU (NeoBERT: silu(w1 x) * (w2 x)) is
+//   GLU with silu; GeGLU (ModernBERT: input, gate = Wi(x).chunk(2); gelu(input) * gate) with gelu.
 //   kernels/matmul_subgroup.wgsl computes the same for CPU adapters (lavapipe), where every
 //   workgroup-memory access here is a per-lane scalar loop: this kernel runs at 1.8 GFLOP/s on
 //   lavapipe, the subgroup one at 8.2 (bench/matmul.ts). On GPUs this is the one to use.
@@ -15,15 +19,16 @@
 //           4 x 4 block of the 64 x 64 output tile. K advances in steps of 16 through
 //           workgroup-memory tiles stored k-major so the inner loop reads vec4s.
 // Numerics: f32 arithmetic and accumulation; f16 weights are widened on load.
-// Limits:   K % 4 == 0 (vec4 loads; checked on the host); M, N arbitrary (N even with SWIGLU); out must not alias
+//           gelu: erf through an erfc fit (erfcPositive), within 2e-7 abs + rel of float64.
+// Limits:   K % 4 == 0 (vec4 loads; checked on the host); M, N arbitrary (N even with GLU); out must not alias
 //           x or residual (WebGPU forbids a writable binding aliasing another).
 // Reference: matmulRef in src/reference.ts (with W rounded to f16 for W_F16).
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
-override ACTIVATION: u32 = 0u; // 0: none, 1: tanh
+override ACTIVATION: u32 = 0u; // 0 none, 1 tanh, 2 gelu (erf), 3 gelu_tanh, 4 relu, 5 silu
 override W_F16: bool = false;
 override NORM_ROWS: bool = false;
-override SWIGLU: bool = false;
+override GLU: bool = false;      // out[m, f] = act(y[m, 2f]) * y[m, 2f + 1]
 
 const TILE = 64u;
 const TILE_K = 16u;
@@ -36,6 +41,51 @@ struct Params { M: u32, N: u32, K: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+// The epilogue activation, the only place it is spelled out (kernels/matmul.wgsl and
+// kernels/matmul_subgroup.wgsl carry the same copy). ACTIVATION (Hugging Face names):
+//   1 tanh; 2 gelu: exact 0.5 v (1 + erf(v / sqrt 2)) (nn.GELU(), BERT's 'gelu');
+//   3 gelu_tanh: 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) ('gelu_new',
+//   'gelu_pytorch_tanh'); 4 relu; 5 silu: v / (1 + exp(-v)); 0 none.
+const SQRT_HALF = 0.70710678118654752;
+const SQRT_2_OVER_PI = 0.79788456080286536;
+
+// erfc(z) for z >= 0 (WGSL has no erf): Numerical Recipes' erfcc, a Chebyshev fit of
+// exp(z^2) erfc(z) in t = 1 / (1 + z/2) with fractional error < 1.2e-7 for every z >= 0, so the
+// tail keeps its relative precision (erfc(7) ~ 4e-23, not 0 + rounding). Evaluated in f32 it keeps
+// gelu within 2e-7 abs + 2e-7 rel of the float64 value over [-10, 10] (test/kernels.gpu.test.ts).
+fn erfcPositive(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  var p = 0.17087277;
+  p = p * t - 0.82215223;
+  p = p * t + 1.48851587;
+  p = p * t - 1.13520398;
+  p = p * t + 0.27886807;
+  p = p * t - 0.18628806;
+  p = p * t + 0.09678418;
+  p = p * t + 0.37409196;
+  p = p * t + 1.00002368;
+  p = p * t - 1.26551223;
+  return t * exp(p - z * z);
+}
+
+// 0.5 v (1 + erf(v / sqrt 2)) = 0.5 v erfc(-v / sqrt 2), with erfc of a negative argument as
+// 2 - erfc(|.|): no 1 + erf cancellation in the negative tail.
+fn gelu(v: f32) -> f32 {
+  let z = v * SQRT_HALF;
+  let e = erfcPositive(abs(z));
+  return 0.5 * v * select(2.0 - e, e, z <= 0.0);
+}
+
+fn act(v: f32) -> f32 {
+  // tanh clamped: some drivers compute tanh as a ratio of exponentials that overflows to NaN.
+  if (ACTIVATION == 1u) { return tanh(clamp(v, -15.0, 15.0)); }
+  if (ACTIVATION == 2u) { return gelu(v); }
+  if (ACTIVATION == 3u) { return 0.5 * v * (1.0 + tanh(clamp(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), -15.0, 15.0))); }
+  if (ACTIVATION == 4u) { return max(v, 0.0); }
+  if (ACTIVATION == 5u) { return v / (1.0 + exp(-v)); }
+  return v;
+}
 
 // w[n, 4q .. 4q+3] as f32, for i = n * K/4 + q.
 fn loadW(i: u32) -> vec4<f32> {
@@ -108,14 +158,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty * 4u + i;
     if (m >= params.M) { break; }
-    if (SWIGLU) {
-      // Column pairs (gate, up) stay within a thread: n0 + tx * 4 is even (and N is, on the host).
+    if (GLU) {
+      // Column pairs (2f, 2f + 1) stay within a thread: n0 + tx * 4 is even (and N is, on the host).
       for (var j = 0u; j < 4u; j += 2u) {
         let n = n0 + tx * 4u + j;
         if (n >= params.N) { break; }
-        let gate = acc[i][j] * rowScale[i];
-        let up = acc[i][j + 1u] * rowScale[i];
-        out[m * (params.N / 2u) + n / 2u] = gate / (1.0 + exp(-gate)) * up;
+        var a = acc[i][j] * rowScale[i];
+        var b = acc[i][j + 1u] * rowScale[i];
+        if (HAS_BIAS) {
+          a += bias[n];
+          b += bias[n + 1u];
+        }
+        out[m * (params.N / 2u) + n / 2u] = act(a) * b;
       }
       continue;
     }
@@ -124,8 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (n >= params.N) { break; }
       var v = acc[i][j] * rowScale[i];
       if (HAS_BIAS) { v += bias[n]; }
-      // Clamped: some drivers compute tanh as a ratio of exponentials that overflows to NaN.
-      if (ACTIVATION == 1u) { v = tanh(clamp(v, -15.0, 15.0)); }
+      v = act(v);
       if (HAS_RESIDUAL) { v += residual[m * params.N + n]; }
       out[m * params.N + n] = v;
     }

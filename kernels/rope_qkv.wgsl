@@ -1,7 +1,13 @@
 // rope_qkv: split the fused QKV projection per head and rotate q and k (RoPE).
 //   qkv[t] is [H, 3, D] (per-head interleaved, from .view(L, H, 3D).chunk(3)): NOT [Q|K|V].
+//   Models with separate q/k/v weights (BERT) or [Q|K|V] fused ones (ModernBERT) get this row
+//   order at upload (interleaveQkvHeads in src/kernels.ts).
 //   For head h, pair j (dims 2j, 2j+1), position p = positions[t], (c, s) = rope[p, j]:
-//     a' = a*c - b*s,  b' = a*s + b*c    (adjacent pairs, not rotate-half)
+//     a' = a*c - b*s,  b' = a*s + b*c    (adjacent pairs, not rotate-half; rotate-half RoPE
+//     (ModernBERT) becomes this one by permuting q and k rows within each head at upload,
+//     permuteRotateHalf in src/kernels.ts: scores q.k are invariant to a shared permutation)
+//   ROPE false (BERT, RoBERTa, XLM-R: absolute positions): the split only, q and k unrotated;
+//   rope and positions are not read (any buffer).
 // Layout:   qkv f32 [N, H, 3, D] (N tokens, padded batch rows or packed sequences alike);
 //           positions u32 [N] (position of each token inside its sequence, from the host);
 //           rope vec2<f32> [maxLen, D/2] = (cos, sin), built on the host in f32 like
@@ -13,6 +19,7 @@
 override HEAD_DIM: u32;
 override NUM_HEADS: u32;
 override WG: u32 = 64u;
+override ROPE: bool = true;
 
 struct Params { tokens: u32 }
 
@@ -40,8 +47,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   let src = (token * NUM_HEADS + h) * 3u * pairs + j;
   let dst = (h * params.tokens + token) * pairs + j;
-  let cs = rope[positions[token] * pairs + j];
-  q[dst] = rotate(qkv[src], cs);
-  k[dst] = rotate(qkv[src + pairs], cs);
+  if (ROPE) {
+    let cs = rope[positions[token] * pairs + j];
+    q[dst] = rotate(qkv[src], cs);
+    k[dst] = rotate(qkv[src + pairs], cs);
+  } else {
+    q[dst] = qkv[src];
+    k[dst] = qkv[src + pairs];
+  }
   v[dst] = qkv[src + 2u * pairs];
 }

@@ -4,6 +4,7 @@
 // so the same shape can be recorded again and again with no allocation.
 import embeddingWGSL from '../kernels/embedding.wgsl?raw';
 import rmsnormWGSL from '../kernels/rmsnorm.wgsl?raw';
+import layernormWGSL from '../kernels/layernorm.wgsl?raw';
 import matmulWGSL from '../kernels/matmul.wgsl?raw';
 import matmulSubgroupWGSL from '../kernels/matmul_subgroup.wgsl?raw';
 import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
@@ -136,27 +137,75 @@ class Kernel {
   }
 }
 
+export interface EmbeddingExtras {
+  /** u32 [tokens]: the row of positionTable for each token (the host's absolute positions). */
+  positions?: GPUTensor;
+  /** f32 [maxPositions, C] */
+  positionTable?: GPUTensor;
+  /** u32 [tokens]: token type (segment) ids. */
+  typeIds?: GPUTensor;
+  /** f32 [typeVocab, C] */
+  typeTable?: GPUTensor;
+}
+
 export class EmbeddingKernel extends Kernel {
-  static async create(device: GPUDevice, hidden: number): Promise<EmbeddingKernel> {
+  /**
+   * hidden: C. positions / tokenTypes: add the absolute position and token type embeddings
+   * (BERT, RoBERTa, XLM-R); default neither (NeoBERT, ModernBERT: the word embedding only).
+   */
+  static async create(device: GPUDevice, hidden: number, options: { positions?: boolean; tokenTypes?: boolean } = {}): Promise<EmbeddingKernel> {
     if (hidden % 4 !== 0) throw new KernelShapeError(`embedding: hidden size ${hidden} must be a multiple of 4`);
-    const { pipeline, layout } = await Kernel.build(device, 'embedding', embeddingWGSL, ['uniform', 'read', 'read', 'write'], {
-      HIDDEN: hidden,
-    });
-    const k = new EmbeddingKernel('embedding', device, pipeline, layout);
+    const name = `embedding${options.tokenTypes ? '+type' : ''}${options.positions ? '+position' : ''}`;
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      embeddingWGSL,
+      ['uniform', 'read', 'read', 'write', 'read', 'read', 'read', 'read'],
+      { HIDDEN: hidden, HAS_POSITION: !!options.positions, HAS_TYPE: !!options.tokenTypes },
+    );
+    const k = new EmbeddingKernel(name, device, pipeline, layout);
     k.hidden = hidden;
+    k.hasPositions = !!options.positions;
+    k.hasTypes = !!options.tokenTypes;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
   private hidden = 0;
+  private hasPositions = false;
+  private hasTypes = false;
+  private placeholder!: GPUBuffer;
 
-  /** ids u32 [tokens], table [V, C] -> hidden [tokens, C]. Ids must be validated by the caller. */
-  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor): Dispatch {
+  /**
+   * ids u32 [tokens], table [V, C] (+ extra.positions u32 [tokens] into positionTable [P, C])
+   * (+ extra.typeIds u32 [tokens] into typeTable [T, C]) -> hidden [tokens, C] = word + type +
+   * position. Ids, positions and type ids must be validated by the caller (< V, P, T).
+   */
+  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch {
     const tokens = ids.shape[0];
     const vocab = table.shape[0];
     requireTensor(this.name, 'ids', ids, [tokens]);
     requireTensor(this.name, 'table', table, [vocab, this.hidden]);
     requireTensor(this.name, 'out', out, [tokens, this.hidden]);
+    for (const [what, compiled, index, rows] of [
+      ['position', this.hasPositions, extra.positions, extra.positionTable],
+      ['type', this.hasTypes, extra.typeIds, extra.typeTable],
+    ] as const) {
+      if (!!index !== compiled || !!rows !== compiled) {
+        throw new KernelShapeError(`${this.name}: ${what} ids and table ${compiled ? 'missing' : 'given but not compiled in'}`);
+      }
+      if (index && rows) {
+        requireTensor(this.name, `${what} ids`, index, [tokens]);
+        requireTensor(this.name, `${what} table`, rows, [rows.shape[0], this.hidden]);
+      }
+    }
     const [x, y] = foldWorkgroups(tokens);
-    return this.dispatch(label, packParams([tokens]), [ids.buffer, table.buffer, out.buffer], [x, y, 1]);
+    const p = this.placeholder;
+    return this.dispatch(
+      label,
+      packParams([tokens]),
+      [ids.buffer, table.buffer, out.buffer, extra.positions?.buffer ?? p, extra.positionTable?.buffer ?? p, extra.typeIds?.buffer ?? p, extra.typeTable?.buffer ?? p],
+      [x, y, 1],
+    );
   }
 }
 
@@ -188,19 +237,83 @@ export class RMSNormKernel extends Kernel {
   }
 }
 
+export class LayerNormKernel extends Kernel {
+  /** Threads per workgroup: per row (reduction) or rows per workgroup (rowPerThread). */
+  static readonly WG = { reduction: 256, rowPerThread: 64 };
+
+  /**
+   * nn.LayerNorm over the last dim (two-pass mean / variance, see kernels/layernorm.wgsl).
+   * bias: whether the norm has a bias (BERT, RoBERTa: yes; ModernBERT: config.norm_bias).
+   * rowPerThread (default: on CPU adapters) = one thread per row, no barriers.
+   */
+  static async create(device: GPUDevice, options: { bias?: boolean; rowPerThread?: boolean } = {}): Promise<LayerNormKernel> {
+    const rowPerThread = options.rowPerThread ?? isCpuAdapter(device);
+    const WG = rowPerThread ? LayerNormKernel.WG.rowPerThread : LayerNormKernel.WG.reduction;
+    const name = `layernorm${rowPerThread ? '.row-per-thread' : ''}${options.bias ? '+bias' : ''}`;
+    const { pipeline, layout } = await Kernel.build(device, name, layernormWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+      WG,
+      ROW_PER_THREAD: rowPerThread,
+      HAS_BIAS: !!options.bias,
+    });
+    const k = new LayerNormKernel(name, device, pipeline, layout);
+    k.rowPerThread = rowPerThread;
+    k.hasBias = !!options.bias;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    return k;
+  }
+  rowPerThread = false;
+  private hasBias = false;
+  private placeholder!: GPUBuffer;
+
+  /** x [rows, cols], weight [cols] (, bias [cols]) -> out [rows, cols]; eps as in the config (BERT 1e-12). */
+  bind(label: string, x: GPUTensor, weight: GPUTensor, bias: GPUTensor | null, out: GPUTensor, eps: number): Dispatch {
+    const [rows, cols] = x.shape;
+    requireTensor(this.name, 'x', x, [rows, cols]);
+    requireTensor(this.name, 'weight', weight, [cols]);
+    if (!!bias !== this.hasBias) throw new KernelShapeError(`${this.name}: bias ${bias ? 'given but not compiled in' : 'missing'}`);
+    if (bias) requireTensor(this.name, 'bias', bias, [cols]);
+    requireTensor(this.name, 'out', out, [rows, cols]);
+    requireDistinct(this.name, out, [x]);
+    if (!(eps >= 0)) throw new KernelShapeError(`${this.name}: eps ${eps} must be >= 0`);
+    const [gx, gy] = foldWorkgroups(this.rowPerThread ? Math.ceil(rows / LayerNormKernel.WG.rowPerThread) : rows);
+    return this.dispatch(label, packParams([rows, cols, eps], new Set([2])), [x.buffer, weight.buffer, bias?.buffer ?? this.placeholder, out.buffer], [gx, gy, 1]);
+  }
+}
+
+/** Epilogue activations (Hugging Face names in brackets); see act() in kernels/matmul.wgsl. */
+export type MatmulActivation =
+  | 'none'
+  | 'tanh'
+  /** exact 0.5 x (1 + erf(x / sqrt 2)) ('gelu', nn.GELU()) */
+  | 'gelu'
+  /** 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) ('gelu_new', 'gelu_pytorch_tanh') */
+  | 'gelu_tanh'
+  | 'relu'
+  /** x / (1 + exp(-x)) ('silu', 'swish') */
+  | 'silu';
+
+/** The ACTIVATION override value of each activation (kernels/matmul.wgsl). */
+export const MATMUL_ACTIVATIONS: Record<MatmulActivation, number> = { none: 0, tanh: 1, gelu: 2, gelu_tanh: 3, relu: 4, silu: 5 };
+
 export interface MatmulEpilogue {
   bias?: boolean;
   residual?: boolean;
-  activation?: 'none' | 'tanh';
+  activation?: MatmulActivation;
   /**
    * RMSNorm prologue: each output row is scaled by 1 / sqrt(mean(x row^2) + eps), so with the
    * norm's gain folded into W's columns (foldNormGain) the kernel computes matmul(rmsnorm(x)).
    */
   normRows?: boolean;
   /**
-   * SwiGLU epilogue: W's rows are gate/up interleaved (interleaveGateUp) and out [M, N/2] holds
-   * silu(gate) * up. Not combinable with bias, activation or residual.
+   * GLU epilogue: W's rows (and the bias, if any) hold the two halves of a gated FFN interleaved
+   * (interleaveGateUp / interleaveGateUpBias: row 2f = row f of the first half, the one that goes
+   * through the activation; 2f + 1 = row f of the second) and out [M, N/2] holds
+   * act(y[:, 2f] + b[2f]) * (y[:, 2f + 1] + b[2f + 1]). 'silu': SwiGLU (NeoBERT's w12);
+   * 'gelu': GeGLU with exact gelu (ModernBERT's Wi: input, gate = chunk(2); gelu(input) * gate).
+   * Combines with bias and normRows, not with activation or residual.
    */
+  glu?: 'silu' | 'gelu';
+  /** The same as glu: 'silu' (kept for existing callers). */
   swiglu?: boolean;
 }
 
@@ -213,7 +326,12 @@ export function foldNormGain(w: Float32Array, gain: Float32Array): Float32Array<
   return out;
 }
 
-/** w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ... */
+/**
+ * w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ...: the row
+ * order of a GLU matmul (MatmulEpilogue.glu). The first half is the one that goes through the
+ * activation (NeoBERT's w1 rows; ModernBERT's Wi `input` half, its `gate` half second). A [2F]
+ * bias is the K = 1 case (interleaveGateUpBias).
+ */
 export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<ArrayBuffer> {
   const F = w12.length / K / 2;
   if (!Number.isInteger(F)) throw new KernelShapeError(`interleaveGateUp: ${w12.length} weights are not 2F rows of ${K}`);
@@ -223,6 +341,11 @@ export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<Arr
     out.set(w12.subarray((F + f) * K, (F + f + 1) * K), (2 * f + 1) * K);
   }
   return out;
+}
+
+/** bias [2F] ([0, F) first half, [F, 2F) second) -> b 0, b F, b 1, b F+1, ...: a GLU matmul's bias. */
+export function interleaveGateUpBias(bias: Float32Array): Float32Array<ArrayBuffer> {
+  return interleaveGateUp(bias, 1);
 }
 
 /**
@@ -274,12 +397,16 @@ export class MatmulKernel extends Kernel {
           `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
       );
     }
-    if (options.swiglu && (options.bias || options.residual || (options.activation ?? 'none') !== 'none')) {
-      throw new NeoBERTError('matmul: the swiglu epilogue does not combine with bias, activation or residual');
+    const glu = MatmulKernel.gluOf(options);
+    const activation = options.activation ?? 'none';
+    if (!(activation in MATMUL_ACTIVATIONS)) throw new NeoBERTError(`matmul: unknown activation '${activation}'`);
+    if (glu && (options.residual || activation !== 'none')) {
+      throw new NeoBERTError(`matmul: the ${glu === 'silu' ? 'swiglu' : 'geglu'} epilogue does not combine with activation or residual`);
     }
     const name =
       `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${options.normRows ? '+rmsnorm' : ''}` +
-      `${options.bias ? '+bias' : ''}${options.activation === 'tanh' ? '+tanh' : ''}${options.residual ? '+residual' : ''}${options.swiglu ? '+swiglu' : ''}`;
+      `${options.bias ? '+bias' : ''}${activation !== 'none' ? `+${activation}` : ''}${options.residual ? '+residual' : ''}` +
+      `${glu === 'silu' ? '+swiglu' : glu === 'gelu' ? '+geglu' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
@@ -288,29 +415,38 @@ export class MatmulKernel extends Kernel {
       {
         HAS_BIAS: !!options.bias,
         HAS_RESIDUAL: !!options.residual,
-        ACTIVATION: options.activation === 'tanh' ? 1 : 0,
+        ACTIVATION: MATMUL_ACTIVATIONS[glu ?? activation],
         W_F16: weightDtype === 'f16',
         NORM_ROWS: !!options.normRows,
-        SWIGLU: !!options.swiglu,
+        GLU: !!glu,
       },
     );
     const k = new MatmulKernel(name, device, pipeline, layout);
     k.epilogue = options;
+    k.glu = glu;
     k.strategy = strategy;
     k.weightDtype = weightDtype;
     // Unused epilogue bindings still need a buffer in the bind group.
     k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
+  /** The GLU activation an epilogue asks for (swiglu: true is glu: 'silu'), or undefined. */
+  static gluOf(options: MatmulEpilogue): 'silu' | 'gelu' | undefined {
+    if (options.glu !== undefined && options.glu !== 'silu' && options.glu !== 'gelu') throw new NeoBERTError(`matmul: unknown glu '${options.glu}'`);
+    if (options.swiglu && options.glu === 'gelu') throw new NeoBERTError(`matmul: swiglu: true and glu: 'gelu' contradict each other`);
+    return options.glu ?? (options.swiglu ? 'silu' : undefined);
+  }
   private epilogue: MatmulEpilogue = {};
+  private glu: 'silu' | 'gelu' | undefined;
   private placeholder!: GPUBuffer;
   strategy: MatmulStrategy = 'tiled';
   weightDtype: 'f32' | 'f16' = 'f32';
 
   /**
-   * x [M, K] @ w[N, K]^T (+ bias [N]) (tanh) (+ residual [M, N]) -> out [M, N]; with normRows the
-   * rows are first scaled by 1 / rms (extra.eps), with swiglu out is [M, N/2]. w holds f32 or,
-   * for an f16 kernel, N*K halves (2 bytes each); every other tensor is f32.
+   * x [M, K] @ w[N, K]^T (+ bias [N]) (activation) (+ residual [M, N]) -> out [M, N]; with normRows
+   * the rows are first scaled by 1 / rms (extra.eps), with glu (swiglu) out is [M, N/2] (w and
+   * bias interleaved, see MatmulEpilogue.glu). w holds f32 or, for an f16 kernel, N*K halves
+   * (2 bytes each); every other tensor is f32.
    */
   bind(
     label: string,
@@ -333,8 +469,10 @@ export class MatmulKernel extends Kernel {
         throw new KernelShapeError(`${this.name}: w buffer (${w.label}) holds ${w.buffer.size} bytes, f32-sized; this kernel reads f16 weights (${N * K * 2} bytes)`);
       }
     }
-    if (this.epilogue.swiglu && N % 2 !== 0) throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the swiglu epilogue needs gate/up pairs (an even count)`);
-    requireTensor(this.name, 'out', out, [M, this.epilogue.swiglu ? N / 2 : N]);
+    if (this.glu && N % 2 !== 0) {
+      throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the ${this.glu === 'silu' ? 'swiglu' : 'geglu'} epilogue needs gate/up pairs (an even count)`);
+    }
+    requireTensor(this.name, 'out', out, [M, this.glu ? N / 2 : N]);
     if ((extra.eps !== undefined) !== !!this.epilogue.normRows) {
       throw new KernelShapeError(`${this.name}: eps ${extra.eps !== undefined ? 'given but the rmsnorm prologue is not compiled in' : 'missing (rmsnorm prologue)'}`);
     }
@@ -359,38 +497,98 @@ export class MatmulKernel extends Kernel {
   }
 }
 
+/**
+ * q, k, v weights [C, K] (C = H*D output rows, nn.Linear layout; a bias is K = 1) -> [3C, K] in
+ * the per-head interleaved order rope_qkv reads: rows q_h, k_h, v_h (D rows each) for h = 0..H-1.
+ * For BERT's separate query/key/value, and ModernBERT's fused Wqkv ([Q|K|V] rows: its thirds).
+ */
+export function interleaveQkvHeads(q: Float32Array, k: Float32Array, v: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
+  const block = D * K;
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.length !== H * block) throw new KernelShapeError(`interleaveQkvHeads: ${name} has ${t.length} values, expected ${H} heads x ${D} rows x ${K}`);
+  }
+  const out = new Float32Array(3 * H * block);
+  for (let h = 0; h < H; h++) {
+    out.set(q.subarray(h * block, (h + 1) * block), (3 * h) * block);
+    out.set(k.subarray(h * block, (h + 1) * block), (3 * h + 1) * block);
+    out.set(v.subarray(h * block, (h + 1) * block), (3 * h + 2) * block);
+  }
+  return out;
+}
+
+/**
+ * A q or k weight [H*D, K] (or bias, K = 1) with the rows of each head reordered so that
+ * rotate-half RoPE (pairs (i, i + D/2), ModernBERT / Llama style) becomes rope_qkv's adjacent-pair
+ * RoPE (pairs (2i, 2i + 1)) with the same table (ropeTable: pair i turns by position * inv_freq[i]):
+ * new row 2i = old row i, new row 2i + 1 = old row i + D/2. Apply it to q and k alike (never v):
+ * attention scores q.k are sums over channels, unchanged by a permutation both share.
+ */
+export function permuteRotateHalf(w: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
+  if (D % 2 !== 0) throw new KernelShapeError(`permuteRotateHalf: head dim ${D} must be even`);
+  if (w.length !== H * D * K) throw new KernelShapeError(`permuteRotateHalf: ${w.length} values, expected ${H} heads x ${D} rows x ${K}`);
+  const out = new Float32Array(w.length);
+  const half = D / 2;
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < half; i++) {
+      out.set(w.subarray((h * D + i) * K, (h * D + i + 1) * K), (h * D + 2 * i) * K);
+      out.set(w.subarray((h * D + half + i) * K, (h * D + half + i + 1) * K), (h * D + 2 * i + 1) * K);
+    }
+  }
+  return out;
+}
+
 export class RopeQkvKernel extends Kernel {
   static readonly WG = 64;
-  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<RopeQkvKernel> {
+  /** rope: rotate q and k (default true: NeoBERT, ModernBERT); false splits only (BERT, RoBERTa, XLM-R). */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { rope?: boolean } = {}): Promise<RopeQkvKernel> {
     if (headDim % 2 !== 0) throw new KernelShapeError(`rope_qkv: head dim ${headDim} must be even`);
+    const rope = options.rope ?? true;
+    const name = rope ? 'rope_qkv' : 'split_qkv';
     const { pipeline, layout } = await Kernel.build(
       device,
-      'rope_qkv',
+      name,
       ropeQkvWGSL,
       ['uniform', 'read', 'read', 'read', 'write', 'write', 'write'],
-      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG },
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG, ROPE: rope },
     );
-    const k = new RopeQkvKernel('rope_qkv', device, pipeline, layout);
+    const k = new RopeQkvKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
+    k.rope = rope;
+    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
     return k;
   }
   private numHeads = 0;
   private headDim = 0;
+  /** Whether q and k are rotated (false: the split only). */
+  rope = true;
+  private placeholder!: GPUBuffer;
 
-  /** qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen. */
-  bind(label: string, qkv: GPUTensor, rope: GPUTensor, positions: GPUTensor, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
+  /**
+   * qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen.
+   * A split-only kernel (rope: false) takes null for rope and positions.
+   */
+  bind(label: string, qkv: GPUTensor, rope: GPUTensor | null, positions: GPUTensor | null, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
     const H = this.numHeads;
     const D = this.headDim;
-    const tokens = positions.shape[0];
-    const maxLen = rope.shape[0];
+    if (this.rope !== !!rope || this.rope !== !!positions) {
+      throw new KernelShapeError(`${this.name}: ${this.rope ? 'rope table and positions are required' : 'rope table and positions given to a split-only kernel'}`);
+    }
+    const tokens = positions ? positions.shape[0] : qkv.shape[0];
     requireTensor(this.name, 'qkv', qkv, [tokens, 3 * H * D]);
-    requireTensor(this.name, 'rope', rope, [maxLen, D / 2, 2]);
-    requireTensor(this.name, 'positions', positions, [tokens]);
+    if (rope && positions) {
+      requireTensor(this.name, 'rope', rope, [rope.shape[0], D / 2, 2]);
+      requireTensor(this.name, 'positions', positions, [tokens]);
+    }
     for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, tokens, D]);
     const threads = (tokens * H * D) / 2;
     const [x, y] = foldWorkgroups(Math.ceil(threads / RopeQkvKernel.WG));
-    return this.dispatch(label, packParams([tokens]), [qkv.buffer, rope.buffer, positions.buffer, q.buffer, k.buffer, v.buffer], [x, y, 1]);
+    return this.dispatch(
+      label,
+      packParams([tokens]),
+      [qkv.buffer, rope?.buffer ?? this.placeholder, positions?.buffer ?? this.placeholder, q.buffer, k.buffer, v.buffer],
+      [x, y, 1],
+    );
   }
 }
 
@@ -515,11 +713,31 @@ export class AttentionKernel extends Kernel {
     return table;
   }
 
+  /** params.window of global attention (every key of the sequence). */
+  static readonly WINDOW_GLOBAL = 0xffffffff;
+
   /**
    * q, k, v [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (see tileTable) -> out [N, H*D].
-   * Every sequence needs an unmasked key.
+   * Every sequence needs an unmasked key. options.window = w: sliding-window (local) attention,
+   * query i attends key j only if |i - j| <= w (positions within the sequence; ModernBERT's local
+   * layers: w = local_attention / 2, e.g. 64), and the kernel then reads only the keys within
+   * reach of each query tile: O(L * w) work. Default: global. A masked query row with no unmasked
+   * key in its window gets zeros (its output is padding nobody reads).
    */
-  bind(label: string, q: GPUTensor, k: GPUTensor, v: GPUTensor, keyMask: GPUTensor, tiles: GPUTensor, out: GPUTensor): Dispatch {
+  bind(
+    label: string,
+    q: GPUTensor,
+    k: GPUTensor,
+    v: GPUTensor,
+    keyMask: GPUTensor,
+    tiles: GPUTensor,
+    out: GPUTensor,
+    options: { window?: number } = {},
+  ): Dispatch {
+    const { window } = options;
+    if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window < AttentionKernel.WINDOW_GLOBAL)) {
+      throw new KernelShapeError(`${this.name}: window ${window} must be an integer in [0, ${AttentionKernel.WINDOW_GLOBAL - 1}] (omit it for global attention)`);
+    }
     const [H, N, D] = q.shape;
     if (H !== this.numHeads || D !== this.headDim) {
       throw new KernelShapeError(`attention: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
@@ -531,7 +749,7 @@ export class AttentionKernel extends Kernel {
     requireTensor(this.name, 'out', out, [N, H * D]);
     return this.dispatch(
       label,
-      packParams([N, 1 / Math.sqrt(D)], new Set([1])),
+      packParams([N, 1 / Math.sqrt(D), window ?? AttentionKernel.WINDOW_GLOBAL], new Set([1])),
       [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
       [maxTiles, H, 1],
     );

@@ -3,10 +3,28 @@
 // GPU kernels are tested against. Sums are accumulated in f64 (JS numbers).
 import type { NeoBERTConfig, NeoBERTWeights } from './models/neobert';
 
-/** hidden[t, :] = table[ids[t], :]; table [V, C]. */
-export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, hidden: number): Float32Array {
+/**
+ * hidden[t, :] = table[ids[t], :] (+ typeTable[typeIds[t], :]) (+ positionTable[positions[t], :]);
+ * tables [rows, C]. The sums are f32 in transformers' order (word + type, then + position), so the
+ * result is bit-exact.
+ */
+export function embeddingRef(
+  ids: ArrayLike<number>,
+  table: Float32Array,
+  hidden: number,
+  extra: { positions?: ArrayLike<number>; positionTable?: Float32Array; typeIds?: ArrayLike<number>; typeTable?: Float32Array } = {},
+): Float32Array {
   const out = new Float32Array(ids.length * hidden);
   for (let t = 0; t < ids.length; t++) out.set(table.subarray(ids[t] * hidden, (ids[t] + 1) * hidden), t * hidden);
+  for (const [index, rows] of [
+    [extra.typeIds, extra.typeTable],
+    [extra.positions, extra.positionTable],
+  ] as const) {
+    if (!index || !rows) continue;
+    for (let t = 0; t < ids.length; t++) {
+      for (let c = 0; c < hidden; c++) out[t * hidden + c] += rows[index[t] * hidden + c];
+    }
+  }
   return out;
 }
 
@@ -22,6 +40,85 @@ export function rmsnormRef(x: Float32Array, weight: Float32Array, rows: number, 
   return out;
 }
 
+/**
+ * nn.LayerNorm: out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * weight + bias (bias optional),
+ * biased variance, in float64.
+ */
+export function layerNormRef(x: Float32Array, weight: Float32Array, bias: Float32Array | null, rows: number, cols: number, eps: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += x[r * cols + c];
+    const mean = sum / cols;
+    let squares = 0;
+    for (let c = 0; c < cols; c++) squares += (x[r * cols + c] - mean) ** 2;
+    const rstd = 1 / Math.sqrt(squares / cols + eps);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = (x[r * cols + c] - mean) * rstd * weight[c] + (bias ? bias[c] : 0);
+  }
+  return out;
+}
+
+/** erf in float64 (JS has none): erfc below, |error| < 1e-15. */
+export function erfRef(x: number): number {
+  if (Math.abs(x) < 2.5) return erfSeries(x);
+  return x > 0 ? 1 - erfcContinuedFraction(x) : erfcContinuedFraction(-x) - 1;
+}
+
+/** erfc in float64, relative error < 1e-12 (the tail keeps its precision: erfc(10) ~ 2e-45). */
+export function erfcRef(x: number): number {
+  if (x < 0) return 2 - erfcRef(-x);
+  return x < 2.5 ? 1 - erfSeries(x) : erfcContinuedFraction(x);
+}
+
+// erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 * 3 * ... * (2n+1)): positive terms, no cancellation.
+function erfSeries(x: number): number {
+  const x2 = x * x;
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
+}
+
+// erfc(x) = exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))), x >= 2.5 (modified Lentz).
+function erfcContinuedFraction(x: number): number {
+  let f = x;
+  let c = x;
+  let d = 0;
+  for (let n = 1; n < 500; n++) {
+    const a = n / 2;
+    d = 1 / (x + a * d);
+    c = x + a / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+
+/** The matmul epilogue activations (src/kernels.ts MatmulActivation), in float64. */
+export type ActivationName = 'none' | 'tanh' | 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
+
+/** act(x) in float64: gelu is the exact 0.5 x (1 + erf(x / sqrt 2)), gelu_tanh HF's gelu_new. */
+export function activationRef(name: ActivationName, x: number): number {
+  switch (name) {
+    case 'none':
+      return x;
+    case 'tanh':
+      return Math.tanh(x);
+    case 'gelu':
+      return 0.5 * x * erfcRef(-x / Math.SQRT2);
+    case 'gelu_tanh':
+      return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'relu':
+      return Math.max(x, 0);
+    case 'silu':
+      return x / (1 + Math.exp(-x));
+  }
+}
+
 /** out = act(x [M, K] @ w[N, K]^T + bias) + residual. */
 export function matmulRef(
   x: Float32Array,
@@ -29,7 +126,7 @@ export function matmulRef(
   M: number,
   N: number,
   K: number,
-  extra: { bias?: Float32Array; residual?: Float32Array; activation?: 'none' | 'tanh' } = {},
+  extra: { bias?: Float32Array; residual?: Float32Array; activation?: ActivationName } = {},
 ): Float32Array {
   const out = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
@@ -39,7 +136,7 @@ export function matmulRef(
       const wo = n * K;
       for (let k = 0; k < K; k++) acc += x[xo + k] * w[wo + k];
       if (extra.bias) acc += extra.bias[n];
-      if (extra.activation === 'tanh') acc = Math.tanh(acc);
+      if (extra.activation) acc = activationRef(extra.activation, acc);
       if (extra.residual) acc += extra.residual[m * N + n];
       out[m * N + n] = acc;
     }
@@ -47,7 +144,15 @@ export function matmulRef(
   return out;
 }
 
-/** cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin. */
+/**
+ * cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin.
+ * Every step rounds to f32 as torch does: inv_freq[j] = 1 / theta^(f32(2j / D)) with the power and
+ * the reciprocal in f32, angle = f32(position * inv_freq[j]). That is both NeoBERT's
+ * precompute_freqs_cis and transformers' default rotary embedding (ModernBERT: inv_freq from
+ * arange(0, D, 2).float() / D, freqs = inv_freq @ position_ids in f32; cos/sin of the f32 angle,
+ * attention_scaling 1), so one table serves both; cos/sin are exact (f64) roundings of the f32
+ * angle, within an ulp of torch's f32 cos/sin.
+ */
 export function ropeTable(maxLen: number, headDim: number, theta: number): Float32Array {
   const pairs = headDim / 2;
   const table = new Float32Array(maxLen * pairs * 2);
@@ -82,10 +187,13 @@ export function tokenPositions(sequences: SequenceRange[], tokens: number): Uint
   return positions;
 }
 
-/** qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k. */
+/**
+ * qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k; with
+ * rope null the split only (positions then only give the token count).
+ */
 export function ropeQkvRef(
   qkv: Float32Array,
-  rope: Float32Array,
+  rope: Float32Array | null,
   positions: ArrayLike<number>,
   numHeads: number,
   headDim: number,
@@ -102,8 +210,8 @@ export function ropeQkvRef(
       const src = (token * numHeads + h) * 3 * headDim;
       const dst = (h * tokens + token) * headDim;
       for (let j = 0; j < pairs; j++) {
-        const c = rope[(p * pairs + j) * 2];
-        const s = rope[(p * pairs + j) * 2 + 1];
+        const c = rope ? rope[(p * pairs + j) * 2] : 1;
+        const s = rope ? rope[(p * pairs + j) * 2 + 1] : 0;
         for (const [target, offset] of [[q, 0], [k, headDim]] as const) {
           const a = qkv[src + offset + 2 * j];
           const bb = qkv[src + offset + 2 * j + 1];
@@ -118,8 +226,35 @@ export function ropeQkvRef(
 }
 
 /**
+ * Rotate-half RoPE (transformers' apply_rotary_pos_emb: ModernBERT, Llama) on x [H, N, D]: for
+ * i < D/2 with (c, s) = rope[positions[t], i] (the ropeTable angles),
+ *   x'[i] = x[i] c - x[i + D/2] s,  x'[i + D/2] = x[i + D/2] c + x[i] s.
+ * Not a kernel: the GPU runs it as adjacent-pair RoPE on rows permuted by permuteRotateHalf.
+ */
+export function ropeRotateHalfRef(x: Float32Array, rope: Float32Array, positions: ArrayLike<number>, numHeads: number, headDim: number): Float32Array {
+  const tokens = positions.length;
+  const half = headDim / 2;
+  const out = new Float32Array(x.length);
+  for (let h = 0; h < numHeads; h++) {
+    for (let t = 0; t < tokens; t++) {
+      const base = (h * tokens + t) * headDim;
+      const p = positions[t];
+      for (let i = 0; i < half; i++) {
+        const c = rope[(p * half + i) * 2];
+        const s = rope[(p * half + i) * 2 + 1];
+        out[base + i] = x[base + i] * c - x[base + i + half] * s;
+        out[base + i + half] = x[base + i + half] * c + x[base + i] * s;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * softmax(q k^T / sqrt(D), masked keys -inf) v within each sequence; q, k, v [H, N, D],
- * keyMask [N] -> out [N, H*D]. Tokens outside every sequence are left zero.
+ * keyMask [N] -> out [N, H*D]. Tokens outside every sequence are left zero. options.window = w:
+ * query i sees only keys j with |i - j| <= w (sliding window, positions within the sequence). A
+ * query with no unmasked key it may see gets zeros.
  */
 export function attentionRef(
   q: Float32Array,
@@ -129,17 +264,21 @@ export function attentionRef(
   sequences: SequenceRange[],
   numHeads: number,
   headDim: number,
+  options: { window?: number } = {},
 ): Float32Array {
   const tokens = q.length / (numHeads * headDim);
   const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
+  const w = options.window ?? Infinity;
   for (const { start, length: L } of sequences) {
     const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
       const base = h * tokens + start;
       for (let i = 0; i < L; i++) {
+        const lo = Math.max(0, i - w);
+        const hi = Math.min(L - 1, i + w);
         let max = -Infinity;
-        for (let j = 0; j < L; j++) {
+        for (let j = lo; j <= hi; j++) {
           if (!keyMask[start + j]) {
             scores[j] = -Infinity;
             continue;
@@ -149,15 +288,16 @@ export function attentionRef(
           scores[j] = dot * scale;
           max = Math.max(max, scores[j]);
         }
+        if (max === -Infinity) continue; // no key to attend: zeros
         let sum = 0;
-        for (let j = 0; j < L; j++) {
+        for (let j = lo; j <= hi; j++) {
           scores[j] = Math.exp(scores[j] - max);
           sum += scores[j];
         }
         const dst = ((start + i) * numHeads + h) * headDim;
         for (let d = 0; d < headDim; d++) {
           let acc = 0;
-          for (let j = 0; j < L; j++) acc += scores[j] * v[(base + j) * headDim + d];
+          for (let j = lo; j <= hi; j++) acc += scores[j] * v[(base + j) * headDim + d];
           out[dst + d] = acc / sum;
         }
       }
@@ -173,6 +313,17 @@ export function swigluRef(u: Float32Array, tokens: number, width: number): Float
     for (let j = 0; j < width; j++) {
       const gate = u[t * 2 * width + j];
       out[t * width + j] = (gate / (1 + Math.exp(-gate))) * u[t * 2 * width + width + j];
+    }
+  }
+  return out;
+}
+
+/** u [tokens, 2F] -> act(u[:, :F]) * u[:, F:] (SwiGLU with silu, ModernBERT's GeGLU with gelu). */
+export function gluRef(u: Float32Array, tokens: number, width: number, act: ActivationName): Float32Array {
+  const out = new Float32Array(tokens * width);
+  for (let t = 0; t < tokens; t++) {
+    for (let j = 0; j < width; j++) {
+      out[t * width + j] = activationRef(act, u[t * 2 * width + j]) * u[t * 2 * width + width + j];
     }
   }
   return out;

@@ -5,6 +5,7 @@ import {
   AttentionKernel,
   EmbeddingKernel,
   L2NormKernel,
+  LayerNormKernel,
   MatmulKernel,
   matmulStrategy,
   matmulSubgroupsUsable,
@@ -13,20 +14,30 @@ import {
   RopeQkvKernel,
   foldNormGain,
   interleaveGateUp,
+  interleaveQkvHeads,
+  permuteRotateHalf,
+  interleaveGateUpBias,
   type GPUTensor,
+  type MatmulActivation,
   type MatmulOptions,
   type MatmulStrategy,
 } from '../src/kernels';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
 import { createBufferFrom } from '../src/gpu';
 import {
+  activationRef,
   attentionRef,
   embeddingRef,
+  erfcRef,
+  erfRef,
+  gluRef,
   l2normRef,
+  layerNormRef,
   matmulRef,
   poolingRef,
   rmsnormRef,
   ropeQkvRef,
+  ropeRotateHalfRef,
   ropeTable,
   swigluRef,
   tokenPositions,
@@ -71,6 +82,64 @@ describe('embedding', () => {
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out)]);
     expectClose(await readTensor(device, out), embeddingRef(ids, table, C), { atol: 0, rtol: 0, label: 'embedding' });
   });
+
+  it.each([
+    [1, true, true],
+    [57, true, true],
+    [1001, true, true],
+    [57, true, false],
+    [57, false, true],
+  ])('%i tokens, + positions %s, + token types %s (BERT / RoBERTa), bit-exact', async (tokens, withPositions, withTypes) => {
+    const [V, P, T, C] = [1000, 514, 2, 68];
+    const table = randomArray(V * C, 1);
+    const positionTable = randomArray(P * C, 2, 0.5);
+    const typeTable = randomArray(T * C, 3, 0.25);
+    const ids = randomIds(tokens, V, tokens);
+    // RoBERTa-style positions: padding_idx + 1 + index (the host computes them).
+    const positions = Uint32Array.from({ length: tokens }, (_, t) => 2 + (t % 300));
+    const typeIds = Uint32Array.from({ length: tokens }, (_, t) => (t % 7 < 3 ? 0 : 1));
+    const kernel = await EmbeddingKernel.create(device, C, { positions: withPositions, tokenTypes: withTypes });
+    const out = emptyTensor(device, 'out', [tokens, C]);
+    const extra = {
+      ...(withPositions ? { positions: tensorFrom(device, 'pos', positions, [tokens]), positionTable: tensorFrom(device, 'posTable', positionTable, [P, C]) } : {}),
+      ...(withTypes ? { typeIds: tensorFrom(device, 'types', typeIds, [tokens]), typeTable: tensorFrom(device, 'typeTable', typeTable, [T, C]) } : {}),
+    };
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out, extra)]);
+    const ref = embeddingRef(ids, table, C, {
+      ...(withPositions ? { positions, positionTable } : {}),
+      ...(withTypes ? { typeIds, typeTable } : {}),
+    });
+    expectClose(await readTensor(device, out), ref, { atol: 0, rtol: 0, label: 'embedding+' });
+  });
+
+  it('embeddingRef adds in transformers order: (word + type) + position, in f32', () => {
+    const ref = embeddingRef([0], Float32Array.of(1, 0, 0, 0), 4, {
+      typeIds: [0],
+      typeTable: Float32Array.of(2 ** -24, 0, 0, 0),
+      positions: [0],
+      positionTable: Float32Array.of(2 ** -24, 0, 0, 0),
+    });
+    expect(ref[0]).toBe(1); // (1 + 2^-24) rounds to 1, then + 2^-24 rounds to 1 again
+  });
+
+  it('rejects missing, unexpected or misshapen position / type tensors', async () => {
+    const C = 8;
+    const ids = emptyTensor(device, 'ids', [5]);
+    const table = emptyTensor(device, 'table', [10, C]);
+    const out = emptyTensor(device, 'out', [5, C]);
+    const bert = await EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true });
+    expect(() => bert.bind('t', ids, table, out)).toThrow(/position ids and table missing/);
+    const pos = { positions: emptyTensor(device, 'pos', [5]), positionTable: emptyTensor(device, 'pt', [512, C]) };
+    expect(() => bert.bind('t', ids, table, out, pos)).toThrow(/type ids and table missing/);
+    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [4]), typeTable: emptyTensor(device, 'tt', [2, C]) })).toThrow(
+      /type ids.*expected \[5\]/,
+    );
+    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [5]), typeTable: emptyTensor(device, 'tt', [2, C + 4]) })).toThrow(
+      /type table.*expected \[2,8\]/,
+    );
+    const neo = await EmbeddingKernel.create(device, C);
+    expect(() => neo.bind('t', ids, table, out, pos)).toThrow(/position ids and table given but not compiled in/);
+  });
 });
 
 describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
@@ -87,6 +156,42 @@ describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
     const out = emptyTensor(device, 'out', [rows, cols]);
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
     expectClose(await readTensor(device, out), rmsnormRef(x, w, rows, cols, 1e-5), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm' });
+  });
+});
+
+describe.each([false, true])('layernorm, row per thread: %s', (rowPerThread) => {
+  it.each([
+    [1, 64, true, 1e-12],
+    [57, 768, true, 1e-12],
+    [1001, 57, false, 1e-5],
+    [65, 1001, true, 1e-5], // one past the 64 rows of a row-per-thread workgroup
+    [3, 1, true, 1e-5], // one column: x - mean = 0, out = bias
+  ] as const)('rows=%i cols=%i bias=%s eps=%d', async (rows, cols, withBias, eps) => {
+    // Rows with a large mean against their spread (BERT's residual stream has outlier channels):
+    // what the two-pass variance is for.
+    const noise = randomArray(rows * cols, 40, 4);
+    const offsets = randomArray(rows, 41, 30);
+    const x = Float32Array.from(noise, (v, i) => v + offsets[Math.floor(i / cols)]);
+    const w = randomArray(cols, 42, 2);
+    const b = withBias ? randomArray(cols, 43) : null;
+    const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: withBias });
+    expect(kernel.rowPerThread).toBe(rowPerThread);
+    const out = emptyTensor(device, 'out', [rows, cols]);
+    await runDispatches(device, [
+      kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), b && tensorFrom(device, 'b', b, [cols]), out, eps),
+    ]);
+    expectClose(await readTensor(device, out), layerNormRef(x, w, b, rows, cols, eps), { atol: 1e-5, rtol: 1e-4, label: 'layernorm' });
+  });
+
+  it('rejects a missing or unexpected bias, wrong shapes and aliasing', async () => {
+    const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: true });
+    const x = emptyTensor(device, 'x', [3, 8]);
+    const w = emptyTensor(device, 'w', [8]);
+    expect(() => kernel.bind('t', x, w, null, emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias missing/);
+    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [7]), emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias.*expected \[8\]/);
+    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [8]), x, 1e-12)).toThrow(/aliases/);
+    const noBias = await LayerNormKernel.create(device, { rowPerThread });
+    expect(() => noBias.bind('t', x, w, emptyTensor(device, 'b', [8]), emptyTensor(device, 'o', [3, 8]), 1e-5)).toThrow(/bias given but not compiled in/);
   });
 });
 
@@ -230,6 +335,100 @@ describe('rope_qkv', () => {
     expectClose(await readTensor(device, k), ref.k, { atol: 1e-6, rtol: 1e-5, label: 'k' });
     expectClose(await readTensor(device, v), ref.v, { atol: 0, rtol: 0, label: 'v' });
   });
+
+  it.each([
+    [[1], 1, 16],
+    [[57, 57], 3, 32],
+    [[1001], 2, 64],
+  ])('split only (rope: false, BERT): sequences %j H=%i D=%i, exact copies', async (lengths, H, D) => {
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const qkv = randomArray(N * 3 * H * D, 14, 3);
+    const kernel = await RopeQkvKernel.create(device, H, D, { rope: false });
+    expect([kernel.name, kernel.rope]).toEqual(['split_qkv', false]);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), null, null, q, k, v)]);
+    const ref = ropeQkvRef(qkv, null, new Uint32Array(N), H, D);
+    for (const [name, got] of [['q', q], ['k', k], ['v', v]] as const) {
+      expectClose(await readTensor(device, got), ref[name], { atol: 0, rtol: 0, label: `split-${name}` });
+    }
+  });
+
+  it('rejects a missing rope table, or one given to a split-only kernel', async () => {
+    const [H, D, N] = [2, 8, 5];
+    const qkv = emptyTensor(device, 'qkv', [N, 3 * H * D]);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    const rope = emptyTensor(device, 'rope', [16, D / 2, 2]);
+    const positions = emptyTensor(device, 'pos', [N]);
+    const withRope = await RopeQkvKernel.create(device, H, D);
+    expect(() => withRope.bind('t', qkv, null, null, q, k, v)).toThrow(/rope table and positions are required/);
+    const split = await RopeQkvKernel.create(device, H, D, { rope: false });
+    expect(() => split.bind('t', qkv, rope, positions, q, k, v)).toThrow(/given to a split-only kernel/);
+    expect(() => split.bind('t', emptyTensor(device, 'qkv', [N, 3 * H * D + 2]), null, null, q, k, v)).toThrow(/qkv.*expected \[5,48\]/);
+  });
+});
+
+describe('qkv from separate q, k, v weights (interleaveQkvHeads), rotate-half RoPE (permuteRotateHalf)', () => {
+  // The upload recipes a BERT / ModernBERT model uses, run through matmul, rope_qkv and attention
+  // on the GPU, against transformers' math on the CPU (separate projections, rotate-half RoPE).
+  it.each([
+    ['ModernBERT: rotate-half RoPE', true],
+    ['BERT: no RoPE', false],
+  ] as const)('%s, packed sequences 1, 57, 130', async (_, rotary) => {
+    const [H, D, K] = [2, 32, 64];
+    const C = H * D;
+    const lengths = [1, 57, 130];
+    const sequences = packedSequences(lengths);
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const positions = tokenPositions(sequences, N);
+    const mask = new Uint32Array(N).fill(1);
+    const x = randomArray(N * K, 60);
+    const [wq, wk, wv] = [61, 62, 63].map((seed) => randomArray(C * K, seed, 0.3));
+    const [bq, bk, bv] = [64, 65, 66].map((seed) => randomArray(C, seed, 0.5));
+    const rope = ropeTable(256, D, 160000);
+    // transformers: three projections, [N, H, D] -> [H, N, D], rotate-half on q and k.
+    const headMajor = (y: Float32Array) => {
+      const out = new Float32Array(H * N * D);
+      for (let t = 0; t < N; t++) for (let h = 0; h < H; h++) out.set(y.subarray((t * H + h) * D, (t * H + h + 1) * D), (h * N + t) * D);
+      return out;
+    };
+    let q: Float32Array = headMajor(matmulRef(x, wq, N, C, K, { bias: bq }));
+    let k: Float32Array = headMajor(matmulRef(x, wk, N, C, K, { bias: bk }));
+    const v = headMajor(matmulRef(x, wv, N, C, K, { bias: bv }));
+    if (rotary) {
+      q = ropeRotateHalfRef(q, rope, positions, H, D);
+      k = ropeRotateHalfRef(k, rope, positions, H, D);
+    }
+    const expected = attentionRef(q, k, v, mask, sequences, H, D);
+    // Ours: one fused projection with per-head interleaved (and, with RoPE, permuted) rows.
+    const perm = (w: Float32Array, rows: number) => (rotary ? permuteRotateHalf(w, H, D, rows) : w);
+    const wqkv = interleaveQkvHeads(perm(wq, K), perm(wk, K), wv, H, D, K);
+    const bqkv = interleaveQkvHeads(perm(bq, 1), perm(bk, 1), bv, H, D, 1);
+    const [matmul, split, attention] = await Promise.all([
+      MatmulKernel.create(device, { bias: true }),
+      RopeQkvKernel.create(device, H, D, { rope: rotary }),
+      AttentionKernel.create(device, H, D),
+    ]);
+    const qkv = emptyTensor(device, 'qkv', [N, 3 * C]);
+    const [gq, gk, gv] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
+    const out = emptyTensor(device, 'out', [N, C]);
+    const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+    await runDispatches(device, [
+      matmul.bind('qkv', tensorFrom(device, 'x', x, [N, K]), tensorFrom(device, 'wqkv', wqkv, [3 * C, K]), qkv, { bias: tensorFrom(device, 'bqkv', bqkv, [3 * C]) }),
+      rotary
+        ? split.bind('rope', qkv, tensorFrom(device, 'rope', rope, [256, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), gq, gk, gv)
+        : split.bind('split', qkv, null, null, gq, gk, gv),
+      attention.bind(
+        'attention',
+        gq,
+        gk,
+        gv,
+        tensorFrom(device, 'mask', mask, [N]),
+        tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]),
+        out,
+      ),
+    ]);
+    expectClose(await readTensor(device, out), expected, { atol: 1e-5, rtol: 1e-4, label: 'qkv-recipe' });
+  });
 });
 
 describe('attention', () => {
@@ -241,7 +440,7 @@ describe('attention', () => {
     ['subgroup', undefined],
     ['subgroup', 4],
   ] as const)('%s %s', (strategy, lanes) => {
-    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string) {
+    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string, window?: number) {
       const sequences = packedSequences(lengths);
       const N = mask.length;
       const q = randomArray(H * N * D, 11, 2);
@@ -255,9 +454,22 @@ describe('attention', () => {
       const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
       const shape = [H, N, D];
       await runDispatches(device, [
-        kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', k, shape), tensorFrom(device, 'v', v, shape), tensorFrom(device, 'mask', mask, [N]), tiles, out),
+        kernel.bind(
+          't',
+          tensorFrom(device, 'q', q, shape),
+          tensorFrom(device, 'k', k, shape),
+          tensorFrom(device, 'v', v, shape),
+          tensorFrom(device, 'mask', mask, [N]),
+          tiles,
+          out,
+          window === undefined ? {} : { window },
+        ),
       ]);
-      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D), { atol: 1e-5, rtol: 1e-4, label: `${label}-${strategy}${lanes ?? ''}` });
+      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D, { window }), {
+        atol: 1e-5,
+        rtol: 1e-4,
+        label: `${label}-${strategy}${lanes ?? ''}`,
+      });
     }
 
     it.each([
@@ -285,6 +497,76 @@ describe('attention', () => {
       const L = 37;
       await check(1, 64, [L], Uint32Array.from({ length: L }, (_, i) => (i < 19 || i === 30 ? 0 : 1)), 'attention-masked-head');
     });
+
+    // Sliding window: |i - j| <= w. Padded rows far past their sequence's last real token see no
+    // unmasked key in their window: they must come out as zeros, never NaN.
+    it.each([
+      // B, H, L, D, valid lengths, w
+      [1, 1, 1, 16, [1], 8],
+      [2, 3, 57, 32, [57, 20], 8],
+      [2, 3, 57, 32, [57, 20], 0],
+      [2, 2, 57, 16, [57, 3], 1],
+      [3, 2, 65, 64, [1, 65, 33], 64],
+      [1, 1, 1001, 64, [1001], 64],
+      [1, 2, 1001, 32, [990], 8],
+      [1, 1, 4096, 64, [4000], 64], // O(L * w): cheap where global attention is not
+    ])('sliding window: padded B=%i H=%i L=%i D=%i lengths %j, w=%i', async (B, H, L, D, lengths, w) => {
+      await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention-window', w);
+    });
+
+    it.each([1, 8, 64])('sliding window w=%i: packed sequences 1, 17, 300, 16, and a mask with holes', async (w) => {
+      const lengths = [1, 17, 300, 16];
+      await check(2, 32, lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 'attention-window-packed', w);
+      await check(2, 16, [40], Uint32Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-window-holes', w);
+    });
+
+    it('sliding window: keys beyond the window change nothing, and keys beyond a tile\'s reach are never read', async () => {
+      const [H, D, L, w] = [1, 32, 1001, 8];
+      const shape = [H, L, D];
+      const q = randomArray(H * L * D, 70, 2);
+      const k = randomArray(H * L * D, 71, 2);
+      const v = randomArray(H * L * D, 72);
+      const mask = new Uint32Array(L).fill(1);
+      const far = 500;
+      const kernel = await AttentionKernel.create(device, H, D, { strategy, lanes });
+      const maxTiles = AttentionKernel.maxTiles(L, 1);
+      const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable([{ start: 0, length: L }], maxTiles), [maxTiles, 4]);
+      const run = async (kk: Float32Array, vv: Float32Array) => {
+        const out = emptyTensor(device, 'out', [L, H * D]);
+        await runDispatches(device, [
+          kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', kk, shape), tensorFrom(device, 'v', vv, shape), tensorFrom(device, 'mask', mask, [L]), tiles, out, { window: w }),
+        ]);
+        return readTensor(device, out);
+      };
+      const base = await run(k, v);
+      expectClose(base, attentionRef(q, k, v, mask, [{ start: 0, length: L }], H, D, { window: w }), { label: 'window-base' });
+      // Key `far` made huge: every query more than w away is bit-for-bit what it was.
+      const big = (a: Float32Array, value: number) => {
+        const b = a.slice();
+        b.fill(value, far * D, (far + 1) * D);
+        return b;
+      };
+      const changed = await run(big(k, 1e3), big(v, 1e3));
+      const rows = (a: Float32Array, pick: (i: number) => boolean) => Float32Array.from(a).filter((_, e) => pick(Math.floor(e / D)));
+      const outside = (i: number) => Math.abs(i - far) > w;
+      expectClose(rows(changed, outside), rows(base, outside), { atol: 0, rtol: 0, label: 'outside-window' });
+      expect(compareArrays(rows(changed, (i) => !outside(i)), rows(base, (i) => !outside(i))).maxAbs).toBeGreaterThan(1e-3);
+      // Key `far` made NaN: a tile of 16 queries reads keys [first - w, last + w] only, so every
+      // query more than w + 15 away never touches it (a read, even times probability 0, would be NaN).
+      const poisoned = await run(big(k, NaN), big(v, NaN));
+      const unreachable = (i: number) => Math.abs(i - far) > w + AttentionKernel.BLOCK_Q - 1;
+      expectClose(rows(poisoned, unreachable), rows(base, unreachable), { atol: 0, rtol: 0, label: 'never-read' });
+    });
+  });
+
+  it('rejects a window that is not a non-negative integer below the global sentinel', async () => {
+    const kernel = await AttentionKernel.create(device, 1, 16);
+    const t = (n: string, shape: number[]) => emptyTensor(device, n, shape);
+    const args = [t('q', [1, 4, 16]), t('k', [1, 4, 16]), t('v', [1, 4, 16]), t('m', [4]), t('tiles', [2, 4]), t('o', [4, 16])] as const;
+    for (const window of [-1, 1.5, NaN, AttentionKernel.WINDOW_GLOBAL]) {
+      expect(() => kernel.bind('t', ...args, { window })).toThrow(/window .* must be an integer/);
+    }
+    expect(() => kernel.bind('t', ...args, { window: 0 })).not.toThrow();
   });
 
   it('defaults to the subgroup kernel on this (CPU, subgroups of 8) device for head dims <= 64', async () => {
@@ -380,6 +662,40 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
     });
   });
 
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights: GLU with bias', (strategy, weightDtype) => {
+    it.each([
+      ['gelu', false, 1, 1, 4],
+      ['gelu', true, 57, 1001, 60],
+      ['gelu', false, 130, 96, 256],
+      ['silu', true, 57, 75, 36],
+    ] as const)('glu %s, rmsnorm prologue %s, M=%i F=%i K=%i', async (glu, normRows, M, F, K) => {
+      const x = randomArray(M * K, 25, 2);
+      const w12 = randomArray(2 * F * K, 26, 0.1); // rows [0, F) through act (ModernBERT's input), [F, 2F) the gate
+      const b12 = randomArray(2 * F, 27);
+      const kernel = await createMatmul({ strategy, weightDtype, glu, bias: true, normRows });
+      if (!kernel) return;
+      expect(kernel.name).toContain(glu === 'gelu' ? '+geglu' : '+swiglu');
+      const wi = interleaveGateUp(w12, K);
+      const out = emptyTensor(device, 'out', [M, F]);
+      await runDispatches(device, [
+        kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w12', wi, [2 * F, K], weightDtype), out, {
+          bias: tensorFrom(device, 'b12', interleaveGateUpBias(b12), [2 * F]),
+          ...(normRows ? { eps } : {}),
+        }),
+      ]);
+      const xn = normRows ? rmsnormRef(x, new Float32Array(K).fill(1), M, K, eps) : x;
+      const held = weightDtype === 'f16' ? roundF16(w12) : w12;
+      // The unfused ops on the original (non-interleaved) halves: y = x w12^T + b, act(y[:, :F]) * y[:, F:].
+      expectClose(await readTensor(device, out), gluRef(matmulRef(xn, held, M, 2 * F, K, { bias: b12 }), M, F, glu), { atol: 1e-5, rtol: 1e-4, label: `glu-${glu}` });
+    });
+  });
+
+  it('interleaveGateUp / interleaveGateUpBias put row f of each half side by side', () => {
+    expect([...interleaveGateUp(Float32Array.of(0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), 2)]).toEqual([0, 0.5, 2, 2.5, 1, 1.5, 3, 3.5]);
+    expect([...interleaveGateUpBias(Float32Array.of(0, 1, 2, 3, 4, 5))]).toEqual([0, 3, 1, 4, 2, 5]);
+    expect(() => interleaveGateUpBias(Float32Array.of(0, 1, 2))).toThrow(/not 2F rows/);
+  });
+
   it('rejects a swiglu weight with an odd row count, a missing eps and bad combinations', async () => {
     const swiglu = await MatmulKernel.create(device, { normRows: true, swiglu: true });
     const x = emptyTensor(device, 'x', [3, 8]);
@@ -389,6 +705,73 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
     const plain = await MatmulKernel.create(device);
     expect(() => plain.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/eps given/);
     await expect(MatmulKernel.create(device, { swiglu: true, residual: true })).rejects.toThrow(/swiglu epilogue does not combine/);
+    await expect(MatmulKernel.create(device, { glu: 'gelu', activation: 'gelu' })).rejects.toThrow(/geglu epilogue does not combine/);
+    await expect(MatmulKernel.create(device, { glu: 'gelu', swiglu: true })).rejects.toThrow(/contradict/);
+    await expect(MatmulKernel.create(device, { activation: 'elu' as MatmulActivation })).rejects.toThrow(/unknown activation 'elu'/);
+    const geglu = await MatmulKernel.create(device, { glu: 'gelu', bias: true });
+    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [3]) })).toThrow(
+      /bias.*expected \[6\]/,
+    );
+    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [6]) })).not.toThrow();
+  });
+});
+
+describe('matmul activations', () => {
+  // act(v) for v on a grid: x row m = [v_m, 0, 0, 0], w = [[1, 0, 0, 0]], so y = v_m exactly.
+  const grid = Float32Array.from({ length: 20 * 1024 * 4 + 1 }, (_, i) => (i - 40 * 1024) / 4096); // [-10, 10]
+  const extremes = Float32Array.from([-1e4, -100, -50, -20, -12, -1e-30, 0, 1e-30, 12, 20, 50, 100, 1e4]);
+  const values = Float32Array.from([...grid, ...extremes]);
+  // Against float64 act of the same f32 input. gelu: the bar its erf must clear (abs + rel 2e-7).
+  const tolerance: Record<Exclude<MatmulActivation, 'none'>, number> = { gelu: 2e-7, gelu_tanh: 1e-6, tanh: 1e-6, relu: 0, silu: 1e-6 };
+  describe.each(['tiled', 'subgroup'] as const)('%s kernel', (strategy) => {
+    it.each(Object.keys(tolerance) as Exclude<MatmulActivation, 'none'>[])('%s over [-10, 10] and extremes', async (activation) => {
+      const M = values.length;
+      const x = new Float32Array(M * 4);
+      values.forEach((v, m) => (x[4 * m] = v));
+      const kernel = await createMatmul({ strategy, activation });
+      if (!kernel) return;
+      expect(kernel.name).toContain(`+${activation}`);
+      const out = emptyTensor(device, 'out', [M, 1]);
+      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, 4]), tensorFrom(device, 'w', Float32Array.of(1, 0, 0, 0), [1, 4]), out)]);
+      const ref = Float64Array.from(values, (v) => activationRef(activation, v));
+      const tol = tolerance[activation];
+      expectClose(await readTensor(device, out), ref, { atol: tol, rtol: tol, label: activation });
+    });
+  });
+
+  it('the float64 gelu reference: erf and erfc at known values, gelu = x Phi(x)', () => {
+    // Values from Python's math.erf / math.erfc.
+    expect(erfRef(1)).toBeCloseTo(0.8427007929497149, 15);
+    expect(erfRef(-0.5)).toBeCloseTo(-0.5204998778130465, 15);
+    expect(erfRef(3)).toBeCloseTo(0.9999779095030014, 15);
+    expect(erfcRef(3) / 2.209049699858544e-5).toBeCloseTo(1, 11);
+    expect(erfcRef(6) / 2.1519736712498913e-17).toBeCloseTo(1, 11);
+    expect(erfcRef(-2)).toBeCloseTo(1.9953222650189528, 15);
+    expect(activationRef('gelu', Math.SQRT2)).toBeCloseTo(0.5 * Math.SQRT2 * (1 + 0.8427007929497149), 15);
+    expect(activationRef('gelu', -6 * Math.SQRT2) / (-6 * Math.SQRT2 * 0.5 * 2.1519736712498913e-17)).toBeCloseTo(1, 11);
+  });
+
+  describe.each(MATMUL_CONFIGS)('%s kernel, %s weights', (strategy, weightDtype) => {
+    it('every activation after bias, before residual, at 57 x 75 x 36', async () => {
+      const [M, N, K] = [57, 75, 36];
+      const x = randomArray(M * K, 30, 2);
+      const w = randomArray(N * K, 31);
+      const bias = randomArray(N, 32);
+      const residual = randomArray(M * N, 33);
+      const activations: MatmulActivation[] = ['gelu', 'gelu_tanh', 'relu', 'silu'];
+      const kernels = await Promise.all(activations.map((activation) => createMatmul({ strategy, weightDtype, activation, bias: true, residual: true })));
+      if (kernels.some((k) => !k)) return;
+      const X = tensorFrom(device, 'x', x, [M, K]);
+      const W = weightTensor('w', w, [N, K], weightDtype);
+      const B = tensorFrom(device, 'bias', bias, [N]);
+      const R = tensorFrom(device, 'res', residual, [M, N]);
+      const outs = activations.map((a) => emptyTensor(device, a, [M, N]));
+      await runDispatches(device, kernels.map((k, i) => k!.bind(activations[i], X, W, outs[i], { bias: B, residual: R })));
+      const held = weightDtype === 'f16' ? roundF16(w) : w;
+      for (const [i, activation] of activations.entries()) {
+        expectClose(await readTensor(device, outs[i]), matmulRef(x, held, M, N, K, { bias, activation, residual }), { label: activation });
+      }
+    });
   });
 });
 
