@@ -1,29 +1,41 @@
 #!/usr/bin/env node
-// neobert: command-line front end. Every failure prints one line "neobert: <reason>" on stderr
+// neobert: command-line front end for every architecture the engine runs. Every failure prints one line "neobert: <reason>" on stderr
 // and exits non-zero (2 for usage errors, 1 for everything else); outputs are written
 // atomically, so a failed run never leaves a partial file.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { NeoBERT, type Pooling } from './encoder';
+import { Encoder, type Pooling } from './encoder';
+import { readTokenizerFiles } from './checkpoint';
 import { NeoBERTError } from './errors';
+import { EncoderTokenizer } from './tokenizer';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from './safetensors';
 import type { OutputName } from './runner';
 import { BUNDLED_MODEL_DIR, sourceFor, writeFileAtomic } from './node/index';
 
 const USAGE = `usage: neobert <command> [options]
 
-commands:
+commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
   forward   --input IN.safetensors --output OUT.safetensors
-            IN holds input_ids and attention_mask ([B,T], I64 or I32, right-padded); OUT gets F32
-            last_hidden_state [B,T,C], pooled_cls [B,C], pooled_mean [B,C] and logits when the
-            checkpoint has an MLM ([B,T,V]) or classification ([B,labels]) head.
-  tokenize  reads one JSON string per line on stdin, writes one JSON array of ids per line.
+            IN holds input_ids and attention_mask ([B,T], I64 or I32, right-padded) and, for
+            sentence pairs, token_type_ids; OUT gets F32 last_hidden_state [B,T,C], pooled_cls
+            [B,C], pooled_mean [B,C], pooler_output [B,C] when the checkpoint has a pooler,
+            sentence_embedding [B,C] for a sentence-transformers folder (its pooling and
+            normalisation), and logits for an MLM ([B,T,V]) or classification ([B,labels]) head.
+  tokenize  needs only the tokenizer files: one JSON string per stdin line -> one JSON array of
+            ids per line; with --pair, one JSON array [text, text_pair] per line -> one JSON
+            object {"input_ids": [...], "token_type_ids": [...]} per line.
   embed     reads text lines (or JSONL with a "text" field) on stdin, writes JSONL embeddings
-            {"index": i, "embedding": [...]}; progress on stderr.
-            [--pooling cls|mean] [--normalize] [--batch-size N] [--max-length N] [--no-truncation]
-  info      prints the config, parameter count, dtypes, adapter and its features as JSON.
+            {"index": i, "embedding": [...]}; progress on stderr. Pooling and normalisation
+            default to the sentence-transformers folder's (else cls, none).
+            [--pooling cls|mean] [--normalize] [--prompt TEXT | --prompt-name NAME]
+            [--batch-size N] [--max-length N] [--no-truncation]
+  rank      --query TEXT: reads documents (text lines, or JSONL with "text") on stdin, ranks them
+            with a cross-encoder, writes JSONL {"index", "score", "logit"} best first. [--top-k N]
+  classify  reads texts (lines, or JSONL with "text" and optional "text_pair") on stdin, writes
+            JSONL {"index", "label", "score", "labels": [{label, score, logit}...]}. [--top-k N]
+  info      prints the architecture, config, parameter count, dtypes, adapter and features as JSON.
 
 common options:
   --model DIR|URL|FILE   checkpoint folder (config.json + model.safetensors), Hub-style URL, or
@@ -41,8 +53,13 @@ const OPTIONS = {
   input: { type: 'string' },
   output: { type: 'string' },
   dtype: { type: 'string', default: 'f32' },
-  pooling: { type: 'string', default: 'cls' },
-  normalize: { type: 'boolean', default: false },
+  pooling: { type: 'string' },
+  normalize: { type: 'boolean' },
+  prompt: { type: 'string' },
+  'prompt-name': { type: 'string' },
+  pair: { type: 'boolean', default: false },
+  query: { type: 'string' },
+  'top-k': { type: 'string' },
   'batch-size': { type: 'string', default: '32' },
   'max-length': { type: 'string' },
   'no-truncation': { type: 'boolean', default: false },
@@ -58,10 +75,36 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
-async function loadModel(options: Options): Promise<NeoBERT> {
+async function loadModel(options: Options): Promise<Encoder> {
   if (options.dtype !== 'f32' && options.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
   const source = await sourceFor(options.model ?? BUNDLED_MODEL_DIR);
-  return NeoBERT.load(source, { dtype: options.dtype });
+  return Encoder.load(source, { dtype: options.dtype });
+}
+
+/** Text lines, or JSONL records with a string "text" (and, where allowed, "text_pair"). */
+async function readTexts(what: string, allowPairs: boolean): Promise<(string | [string, string])[]> {
+  const texts: (string | [string, string])[] = [];
+  for await (const [lineNumber, line] of stdinLines()) {
+    if (line.trim() === '') continue;
+    if (!line.trimStart().startsWith('{')) {
+      texts.push(line);
+      continue;
+    }
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new NeoBERTError(`stdin line ${lineNumber}: starts with "{" but is not valid JSON`);
+    }
+    const { text, text_pair: pair } = record as { text?: unknown; text_pair?: unknown };
+    if (typeof text !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: JSON object without a string "text" field`);
+    if (pair !== undefined && (!allowPairs || typeof pair !== 'string')) {
+      throw new NeoBERTError(`stdin line ${lineNumber}: ${allowPairs ? '"text_pair" must be a string' : `${what} takes no "text_pair"`}`);
+    }
+    texts.push(pair === undefined ? text : [text, pair as string]);
+  }
+  if (texts.length === 0) throw new NeoBERTError(`${what}: no text on stdin`);
+  return texts;
 }
 
 async function* stdinLines(): AsyncGenerator<[number, string]> {
@@ -100,12 +143,27 @@ async function forwardCommand(options: Options): Promise<void> {
   }
   const inputIds = input.toInt32('input_ids');
   const attentionMask = input.toInt32('attention_mask');
+  let tokenTypeIds: Int32Array | undefined;
+  if (input.has('token_type_ids')) {
+    const shape = input.entry('token_type_ids').shape;
+    if (shape.length !== 2 || shape[0] !== batch || shape[1] !== seqLen) {
+      throw new NeoBERTError(`${options.input}: token_type_ids has shape [${shape}], expected [${batch},${seqLen}] like input_ids`);
+    }
+    tokenTypeIds = input.toInt32('token_type_ids');
+  }
 
   const model = await loadModel(options);
   try {
     const head = model.info().head;
-    const outputs: OutputName[] = ['lastHiddenState', 'pooledCls', 'pooledMean', ...(head !== 'none' ? (['logits'] as const) : [])];
-    const result = await model.forward({ inputIds, attentionMask, batch, seqLen, outputs });
+    const hasPooler = model.model.hasPooler;
+    const st = model.checkpoint.sentenceTransformers;
+    const sentence = st ? model.embeddingDefaults() : null;
+    const sentenceOutput = sentence && (`${sentence.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${sentence.normalize ? 'Normalized' : ''}` as OutputName);
+    const outputs: OutputName[] = ['lastHiddenState', 'pooledCls', 'pooledMean'];
+    if (hasPooler) outputs.push('poolerOutput');
+    if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
+    if (head !== 'none') outputs.push('logits');
+    const result = await model.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs });
     const C = model.config.hiddenSize;
     const f32 = (shape: number[], data: Float32Array): SerializableTensor => ({ dtype: 'F32', shape, data });
     const tensors: Record<string, SerializableTensor> = {
@@ -113,6 +171,8 @@ async function forwardCommand(options: Options): Promise<void> {
       pooled_cls: f32([batch, C], result.pooledCls!),
       pooled_mean: f32([batch, C], result.pooledMean!),
     };
+    if (hasPooler) tensors.pooler_output = f32([batch, C], result.poolerOutput!);
+    if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
@@ -123,54 +183,49 @@ async function forwardCommand(options: Options): Promise<void> {
 }
 
 async function tokenizeCommand(options: Options): Promise<void> {
-  const model = await loadModel(options);
-  try {
-    const tokenizer = model.tokenizer;
-    for await (const [lineNumber, line] of stdinLines()) {
-      if (line.trim() === '') continue;
-      let text: unknown;
-      try {
-        text = JSON.parse(line);
-      } catch {
-        throw new NeoBERTError(`stdin line ${lineNumber}: not a JSON string (write "like this")`);
-      }
-      if (typeof text !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: expected a JSON string, got ${typeof text}`);
-      await write(JSON.stringify(tokenizer.encode(text)) + '\n');
+  // Only the tokenizer files: no config, weights or GPU.
+  const source = await sourceFor(options.model ?? BUNDLED_MODEL_DIR);
+  const files = await readTokenizerFiles(source);
+  if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt)) {
+    throw new NeoBERTError(`${source.label}: no tokenizer files (tokenizer.json, vocab.txt, or vocab.json + merges.txt)`);
+  }
+  const tokenizer = EncoderTokenizer.fromFiles(files, { maxLength: Number.MAX_SAFE_INTEGER });
+  for await (const [lineNumber, line] of stdinLines()) {
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new NeoBERTError(`stdin line ${lineNumber}: not JSON (write ${options.pair ? '["text", "text pair"]' : '"like this"'})`);
     }
-  } finally {
-    model.dispose();
+    if (options.pair) {
+      if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
+        throw new NeoBERTError(`stdin line ${lineNumber}: expected a JSON array of two strings [text, text_pair]`);
+      }
+      const { ids, typeIds } = tokenizer.encodePair(value[0], value[1]);
+      await write(JSON.stringify({ input_ids: ids, token_type_ids: typeIds }) + '\n');
+    } else {
+      if (typeof value !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: expected a JSON string, got ${Array.isArray(value) ? 'an array (use --pair for pairs)' : typeof value}`);
+      await write(JSON.stringify(tokenizer.encode(value)) + '\n');
+    }
   }
 }
 
 async function embedCommand(options: Options): Promise<void> {
-  const pooling = options.pooling as Pooling;
-  if (pooling !== 'cls' && pooling !== 'mean') throw new UsageError(`--pooling must be cls or mean, got "${options.pooling}"`);
+  const pooling = options.pooling as Pooling | undefined;
+  if (pooling !== undefined && pooling !== 'cls' && pooling !== 'mean') throw new UsageError(`--pooling must be cls or mean, got "${options.pooling}"`);
+  if (options.prompt !== undefined && options['prompt-name'] !== undefined) throw new UsageError('give --prompt or --prompt-name, not both');
   const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
   const maxLength = positiveInt(options['max-length'], '--max-length');
-  const texts: string[] = [];
-  for await (const [lineNumber, line] of stdinLines()) {
-    if (line.trim() === '') continue;
-    if (line.trimStart().startsWith('{')) {
-      let record: unknown;
-      try {
-        record = JSON.parse(line);
-      } catch {
-        throw new NeoBERTError(`stdin line ${lineNumber}: starts with "{" but is not valid JSON`);
-      }
-      const text = (record as { text?: unknown }).text;
-      if (typeof text !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: JSON object without a string "text" field`);
-      texts.push(text);
-    } else {
-      texts.push(line);
-    }
-  }
-  if (texts.length === 0) throw new NeoBERTError('embed: no text on stdin');
+  const texts = (await readTexts('embed', false)) as string[];
   const model = await loadModel(options);
   try {
     const started = performance.now();
     const embeddings = await model.embed(texts, {
       pooling,
       normalize: options.normalize,
+      prompt: options.prompt,
+      promptName: options['prompt-name'],
       batchSize,
       maxLength,
       truncation: !options['no-truncation'],
@@ -184,6 +239,41 @@ async function embedCommand(options: Options): Promise<void> {
     progressLineOpen = false;
     process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}neobert: embedded ${texts.length} texts in ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
     for (let i = 0; i < embeddings.length; i++) await write(JSON.stringify({ index: i, embedding: Array.from(embeddings[i]) }) + '\n');
+  } finally {
+    model.dispose();
+  }
+}
+
+async function rankCommand(options: Options): Promise<void> {
+  if (options.query === undefined) throw new UsageError('rank needs --query TEXT');
+  const topK = positiveInt(options['top-k'], '--top-k');
+  const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
+  const maxLength = positiveInt(options['max-length'], '--max-length');
+  const documents = (await readTexts('rank', false)) as string[];
+  const model = await loadModel(options);
+  try {
+    const ranked = await model.rank(options.query, documents, { topK, batchSize, maxLength, truncation: !options['no-truncation'] });
+    for (const r of ranked) await write(JSON.stringify(r) + '\n');
+  } finally {
+    model.dispose();
+  }
+}
+
+async function classifyCommand(options: Options): Promise<void> {
+  const topK = positiveInt(options['top-k'], '--top-k');
+  const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
+  const maxLength = positiveInt(options['max-length'], '--max-length');
+  const texts = await readTexts('classify', true);
+  const pairs = texts.filter((t) => Array.isArray(t)).length;
+  if (pairs !== 0 && pairs !== texts.length) throw new NeoBERTError('classify: give every line a "text_pair", or none');
+  const model = await loadModel(options);
+  try {
+    const results = await model.classify(texts as string[], { topK, batchSize, maxLength, truncation: !options['no-truncation'] });
+    for (let i = 0; i < results.length; i++) {
+      const [best] = results[i];
+      const labels = results[i].map(({ label, score, logit }) => ({ label, score, logit }));
+      await write(JSON.stringify({ index: i, label: best.label, score: best.score, labels }) + '\n');
+    }
   } finally {
     model.dispose();
   }
@@ -213,6 +303,8 @@ const COMMANDS: Record<string, (options: Options) => Promise<void>> = {
   forward: forwardCommand,
   tokenize: tokenizeCommand,
   embed: embedCommand,
+  rank: rankCommand,
+  classify: classifyCommand,
   info: infoCommand,
 };
 

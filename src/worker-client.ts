@@ -4,7 +4,10 @@
 import type { EncoderConfig } from './models/types';
 import { NeoBERTError } from './errors';
 import type {
+  ClassifyInputs,
   ClassifyOptions,
+  RankOptions,
+  RankResult,
   EmbedOptions,
   EmbeddingMatrix,
   FillMaskOptions,
@@ -18,14 +21,15 @@ import type {
 } from './encoder';
 import { ModelDisposedError } from './encoder';
 import type { ForwardRequest, ForwardResult } from './runner';
-import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, type ModelSource } from './source';
+import type { TokenizerFiles } from './checkpoint';
+import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, isHubModelId, type ModelSource } from './source';
 import { deserializeError, type CallMessage, type ReplyMessage, type WorkerEndpoint, type WorkerMethod } from './worker-protocol';
 
 export type { WorkerEndpoint } from './worker-protocol';
 
-export interface WorkerLoadOptions extends Pick<LoadOptions, 'dtype' | 'cache' | 'onProgress'> {
-  /** A tokenizer for a checkpoint without one: the text of a vocab.txt / tokenizer.json. */
-  tokenizer?: { vocabTxt?: string; tokenizerJson?: string };
+export interface WorkerLoadOptions extends Pick<LoadOptions, 'dtype' | 'cache' | 'onProgress' | 'revision'> {
+  /** A tokenizer for a checkpoint without one: the text of its files (tokenizer.json, vocab.txt, ...). */
+  tokenizer?: Partial<TokenizerFiles>;
   /**
    * The worker to run in. Default: a new module worker from src/worker.ts, terminated by
    * dispose(). Pass your own Worker (a module worker running src/worker.ts) or any
@@ -54,7 +58,7 @@ function defaultWorker(): Worker {
 function transferableSource(source: ModelSource): string | unknown[] {
   if (source instanceof URL) return source.href;
   if (typeof source === 'string') {
-    if (/^https?:\/\//i.test(source)) return source;
+    if (/^https?:\/\//i.test(source) || isHubModelId(source)) return source; // a Hub id resolves in the worker
     const base = baseHref();
     // The worker's own location is not the page's: resolve relative URLs here.
     return base ? new URL(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source, base).href : source;
@@ -143,8 +147,12 @@ export class NeoBERTWorker {
     return this.call('fillMask', [input, plain(options)], options) as Promise<FillMaskPrediction[][]>;
   }
 
-  classify(inputs: Inputs, options: ClassifyOptions = {}): Promise<LabelScore[][]> {
+  classify(inputs: ClassifyInputs, options: ClassifyOptions = {}): Promise<LabelScore[][]> {
     return this.call('classify', [inputs, plain(options)], options) as Promise<LabelScore[][]>;
+  }
+
+  rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {
+    return this.call('rank', [query, documents, plain(options)], options) as Promise<RankResult[]>;
   }
 
   forward(request: ForwardRequest): Promise<ForwardResult> {

@@ -28,3 +28,21 @@ export async function readExpected(caseName: string): Promise<SafetensorsFile> {
   const file = path.join(FIXTURES_DIR, caseName, 'expected.safetensors');
   return parseSafetensors(new Uint8Array(await readFile(file)), file);
 }
+
+/** The BERT-family fixtures (../shared/fixtures/ENCODERS.md): `<arch>/<case>` folders. */
+export const ENCODER_FIXTURES_DIR = path.join(SHARED_DIR, 'fixtures') + path.sep;
+
+/** `<arch>/<case>` names of the encoder fixtures of the given architecture folders, sorted. */
+export function encoderFixtureCases(archs: string[]): string[] {
+  return archs.flatMap((arch) =>
+    readdirSync(path.join(ENCODER_FIXTURES_DIR, arch), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `${arch}/${entry.name}`)
+      .sort(),
+  );
+}
+
+export async function readEncoderExpected(caseName: string): Promise<SafetensorsFile> {
+  const file = path.join(ENCODER_FIXTURES_DIR, caseName, 'expected.safetensors');
+  return parseSafetensors(new Uint8Array(await readFile(file)), file);
+}

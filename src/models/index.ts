@@ -2,11 +2,13 @@
 // none, by its `architectures` class names). Nothing outside src/models/ knows any of them.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
+import { bert } from './bert';
+import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
