@@ -35,6 +35,9 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
             with a cross-encoder, writes JSONL {"index", "score", "logit"} best first. [--top-k N]
   classify  reads texts (lines, or JSONL with "text" and optional "text_pair") on stdin, writes
             JSONL {"index", "label", "score", "labels": [{label, score, logit}...]}. [--top-k N]
+            With --threshold P (a guardrail: allow/block), each line gets "decision" and the
+            probability of the block labels as "score"; [--block-labels A,B] names them (default:
+            label 1 of a two-label classifier). A summary of allow/block counts goes to stderr.
   info      prints the architecture, config, parameter count, dtypes, adapter and features as JSON.
 
 common options:
@@ -60,6 +63,8 @@ const OPTIONS = {
   pair: { type: 'boolean', default: false },
   query: { type: 'string' },
   'top-k': { type: 'string' },
+  threshold: { type: 'string' },
+  'block-labels': { type: 'string' },
   'batch-size': { type: 'string', default: '32' },
   'max-length': { type: 'string' },
   'no-truncation': { type: 'boolean', default: false },
@@ -266,9 +271,30 @@ async function classifyCommand(options: Options): Promise<void> {
   const texts = await readTexts('classify', true);
   const pairs = texts.filter((t) => Array.isArray(t)).length;
   if (pairs !== 0 && pairs !== texts.length) throw new NeoBERTError('classify: give every line a "text_pair", or none');
+  let threshold: number | undefined;
+  if (options.threshold !== undefined) {
+    threshold = Number(options.threshold);
+    if (options.threshold.trim() === '' || !(threshold >= 0 && threshold <= 1)) throw new UsageError(`--threshold must be a probability in [0, 1], got "${options.threshold}"`);
+  } else if (options['block-labels'] !== undefined) {
+    throw new UsageError('--block-labels needs --threshold');
+  }
   const model = await loadModel(options);
   try {
-    const results = await model.classify(texts as string[], { topK, batchSize, maxLength, truncation: !options['no-truncation'] });
+    const common = { batchSize, maxLength, truncation: !options['no-truncation'] };
+    if (threshold !== undefined) {
+      const blockLabels = options['block-labels']?.split(',').map((l) => (/^\d+$/.test(l.trim()) && !model.labels?.includes(l.trim()) ? Number(l) : l.trim()));
+      const started = performance.now();
+      const decisions = await model.guard(texts as string[], { ...common, threshold, blockLabels });
+      const ms = performance.now() - started;
+      for (const d of decisions) {
+        const labels = d.labels.slice(0, topK ?? d.labels.length).map(({ label, score, logit }) => ({ label, score, logit }));
+        await write(JSON.stringify({ index: d.index, decision: d.decision, score: d.score, label: d.label, labels }) + '\n');
+      }
+      const blocked = decisions.filter((d) => d.decision === 'block').length;
+      process.stderr.write(`neobert: ${decisions.length - blocked} allowed, ${blocked} blocked (threshold ${threshold}) in ${ms.toFixed(0)} ms\n`);
+      return;
+    }
+    const results = await model.classify(texts as string[], { topK, ...common });
     for (let i = 0; i < results.length; i++) {
       const [best] = results[i];
       const labels = results[i].map(({ label, score, logit }) => ({ label, score, logit }));

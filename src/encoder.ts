@@ -22,6 +22,8 @@ import type {
   EmbeddingMatrix,
   FillMaskOptions,
   FillMaskPrediction,
+  GuardDecision,
+  GuardOptions,
   Inputs,
   LabelScore,
   LoadOptions,
@@ -290,6 +292,39 @@ export class Encoder {
       });
       return result;
     }, options.onTimings);
+  }
+
+  /**
+   * Allow/block decisions from a sequence classifier used as a guardrail (e.g. a ModernBERT
+   * prompt-injection classifier): block when the probability of the block labels reaches
+   * `threshold`. One decision per input, in input order.
+   */
+  async guard(inputs: ClassifyInputs, options: GuardOptions = {}): Promise<GuardDecision[]> {
+    const labels = this.requireLabels('guard');
+    const threshold = options.threshold ?? 0.5;
+    if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) throw new InputError(`guard: threshold must be a number in [0, 1], got ${String(threshold)}`);
+    let block: number[];
+    if (options.blockLabels === undefined) {
+      if (labels.length !== 2) {
+        throw new InputError(`guard: this classifier has ${labels.length} labels (${labels.join(', ')}); name the ones that block with blockLabels`);
+      }
+      block = [1];
+    } else {
+      if (!Array.isArray(options.blockLabels) || options.blockLabels.length === 0) throw new InputError('guard: blockLabels must be a non-empty array of label names or indices');
+      block = options.blockLabels.map((l) => {
+        const id = typeof l === 'number' ? l : labels.indexOf(l);
+        if (!Number.isInteger(id) || id < 0 || id >= labels.length) {
+          throw new InputError(`guard: blockLabels entry ${JSON.stringify(l)} is not a label of this model (${labels.map((x, i) => `${i}: ${x}`).join(', ')})`);
+        }
+        return id;
+      });
+    }
+    const { threshold: _t, blockLabels: _b, ...classifyOptions } = options;
+    const results = await this.classify(inputs, { ...classifyOptions, topK: labels.length });
+    return results.map((scores, index) => {
+      const score = scores.filter((s) => block.includes(s.id)).reduce((sum, s) => sum + s.score, 0);
+      return { index, decision: score >= threshold ? 'block' : 'allow', score, label: scores[0].label, labels: scores };
+    });
   }
 
   /**

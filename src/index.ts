@@ -11,6 +11,8 @@ export {
   type ClassifyInputs,
   type TextPair,
   type RankOptions,
+  type GuardOptions,
+  type GuardDecision,
   type RankResult,
   type LabelScore,
   type LoadOptions,

@@ -8,6 +8,8 @@ import type {
   ClassifyOptions,
   RankOptions,
   RankResult,
+  GuardDecision,
+  GuardOptions,
   EmbedOptions,
   EmbeddingMatrix,
   FillMaskOptions,
@@ -149,6 +151,10 @@ export class NeoBERTWorker {
 
   classify(inputs: ClassifyInputs, options: ClassifyOptions = {}): Promise<LabelScore[][]> {
     return this.call('classify', [inputs, plain(options)], options) as Promise<LabelScore[][]>;
+  }
+
+  guard(inputs: ClassifyInputs, options: GuardOptions = {}): Promise<GuardDecision[]> {
+    return this.call('guard', [inputs, plain(options)], options) as Promise<GuardDecision[]>;
   }
 
   rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {

@@ -16,7 +16,7 @@ export interface WorkerEndpoint {
   start?(): void;
 }
 
-export type WorkerMethod = 'load' | 'embedMatrix' | 'fillMask' | 'classify' | 'rank' | 'forward' | 'dispose';
+export type WorkerMethod = 'load' | 'embedMatrix' | 'fillMask' | 'classify' | 'guard' | 'rank' | 'forward' | 'dispose';
 
 export interface CallMessage {
   kind: 'call';

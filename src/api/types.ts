@@ -129,6 +129,28 @@ export interface ClassifyOptions extends BatchOptions, CallOptions {
   topK?: number;
 }
 
+export interface GuardOptions extends BatchOptions, CallOptions {
+  /** Block when the probability of the block labels reaches this (default 0.5). */
+  threshold?: number;
+  /**
+   * Labels that mean "block" (names from id2label, or class indices). Default: for a two-label
+   * classifier, label 1 (e.g. INJECTION, jailbreak, unsafe); other classifiers must name them.
+   */
+  blockLabels?: readonly (string | number)[];
+}
+
+/** An allow/block decision for one input of guard(). */
+export interface GuardDecision {
+  index: number;
+  decision: 'allow' | 'block';
+  /** Probability of the block labels (summed). */
+  score: number;
+  /** The most probable label. */
+  label: string;
+  /** Every label, best first. */
+  labels: LabelScore[];
+}
+
 export interface RankOptions extends BatchOptions, CallOptions {
   /** Keep the K best documents (default: all, best first). */
   topK?: number;
