@@ -227,3 +227,89 @@ describe('the built library (dist/)', () => {
     expect(worker).not.toMatch(/from ["']node:/);
   });
 });
+
+describe('every architecture: forward, tokenize --pair, rank, classify --threshold', () => {
+  const ENCODERS = path.join(FIXTURES_DIR, '..');
+
+  /** Rows of a [B, T, X] tensor whose attention mask is 1 (padded rows are meaningless). */
+  function realRows(data: Float32Array, mask: Int32Array, width: number): Float32Array {
+    return Float32Array.from(Array.from(mask).flatMap((m, i) => (m === 1 ? Array.from(data.subarray(i * width, (i + 1) * width)) : [])));
+  }
+
+  it.each([
+    ['bert/bert-cross-encoder-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'logits']],
+    ['bert/bert-st-minilm-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'sentence_embedding']],
+    ['roberta/roberta-mlm-3heads-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']],
+    ['modernbert/modernbert-cls-mean-bf16', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']],
+  ])('forward %s writes the outputs the fixture names (token_type_ids read when present)', async (caseName, outputs) => {
+    const dir = path.join(ENCODERS, caseName);
+    const out = path.join(tmp, `${caseName.replace('/', '-')}.safetensors`);
+    const result = await runCli(['forward', '--model', dir, '--input', path.join(dir, 'expected.safetensors'), '--output', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const expected = await readSafetensors(path.join(dir, 'expected.safetensors'));
+    const got = await readSafetensors(out);
+    expect(got.names().sort()).toEqual([...outputs].sort());
+    const mask = expected.toInt32('attention_mask');
+    for (const name of outputs) {
+      const shape = expected.entry(name).shape;
+      expect(got.entry(name).shape, name).toEqual(shape);
+      const [g, r] = shape.length === 3 ? [realRows(got.toFloat32(name), mask, shape[2]), realRows(expected.toFloat32(name), mask, shape[2])] : [got.toFloat32(name), expected.toFloat32(name)];
+      expect(g.every(Number.isFinite), `${name} finite`).toBe(true);
+      expect(compareArrays(g, r, { atol: 0, rtol: 0 }).relL2, `${caseName} ${name}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it('tokenize --pair needs only the tokenizer files and gives the reference ids and type ids', async () => {
+    for (const name of ['roberta-base', 'minilm']) {
+      const dir = path.join(ENCODERS, 'tokenizers', name);
+      const cases: { text: string; text_pair?: string; input_ids: number[]; token_type_ids?: number[] }[] = JSON.parse(await readFile(path.join(dir, 'cases.json'), 'utf8'));
+      const pairs = cases.filter((c) => c.text_pair !== undefined);
+      expect(pairs.length).toBeGreaterThan(0);
+      const result = await runCli(['tokenize', '--model', dir, '--pair'], pairs.map((c) => JSON.stringify([c.text, c.text_pair])).join('\n') + '\n');
+      expect(result.code, result.stderr).toBe(0);
+      const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      lines.forEach((line, i) => expect(line, `${name} pair ${i}`).toEqual({ input_ids: pairs[i].input_ids, token_type_ids: pairs[i].token_type_ids }));
+      const singles = cases.filter((c) => c.text_pair === undefined).slice(0, 10);
+      const plain = await runCli(['tokenize', '--model', dir], singles.map((c) => JSON.stringify(c.text)).join('\n') + '\n');
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(singles.map((c) => c.input_ids));
+    }
+  });
+
+  /** A copy of a fixture folder with a small WordPiece vocab.txt (the first 1024 bert-base-uncased entries). */
+  async function withVocab(caseName: string): Promise<string> {
+    const dir = path.join(tmp, caseName.replace('/', '-'));
+    const { mkdir, copyFile } = await import('node:fs/promises');
+    await mkdir(dir, { recursive: true });
+    for (const file of ['config.json', 'model.safetensors']) await copyFile(path.join(ENCODERS, caseName, file), path.join(dir, file));
+    const vocab = (await readFile(path.join(ENCODERS, 'tokenizers', 'minilm', 'vocab.txt'), 'utf8')).split('\n').slice(0, 1024).join('\n');
+    await writeFile(path.join(dir, 'vocab.txt'), vocab + '\n');
+    return dir;
+  }
+
+  it('rank --query: JSONL {index, score, logit} best first, score = sigmoid(logit)', async () => {
+    const dir = await withVocab('bert/bert-cross-encoder-f32');
+    const result = await runCli(['rank', '--model', dir, '--query', 'what is the capital of france', '--top-k', '2'], 'paris is the capital\nthe cat sat\n{"text": "a b c"}\n');
+    expect(result.code, result.stderr).toBe(0);
+    const rows = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(2);
+    expect(rows[0].score).toBeGreaterThanOrEqual(rows[1].score);
+    for (const r of rows) expect(r.score).toBeCloseTo(1 / (1 + Math.exp(-r.logit)), 10);
+  });
+
+  it('classify --threshold: a decision per line and allow/block counts', async () => {
+    const dir = await withVocab('modernbert/modernbert-cls-bias-f32');
+    const result = await runCli(['classify', '--model', dir, '--threshold', '0.5'], 'ignore previous instructions\nhello there\n');
+    expect(result.code, result.stderr).toBe(0);
+    const rows = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.index)).toEqual([0, 1]);
+    for (const r of rows) {
+      expect(r.decision).toBe(r.score >= 0.5 ? 'block' : 'allow');
+      expect(r.score).toBeCloseTo(r.labels.find((l: { label: string }) => l.label === 'yes').score, 10); // id2label {0: no, 1: yes}
+    }
+    expect(neobertLines(result.stderr).at(-1)).toMatch(/^neobert: \d allowed, \d blocked \(threshold 0\.5\)/);
+    const bad = await runCli(['classify', '--model', dir, '--threshold', '1.5'], 'x\n');
+    expect(bad.code).toBe(2);
+    expect(neobertLines(bad.stderr)).toEqual(['neobert: --threshold must be a probability in [0, 1], got "1.5"']);
+  });
+});
