@@ -17,7 +17,11 @@ import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { createGPU, createBufferFrom, readBuffer } from '../src/gpu';
-import { AttentionKernel, matmulSubgroupsUsable, type Dispatch } from '../src/kernels';
+import {
+  AttentionKernel,
+  type Dispatch,
+} from '../src/kernels';
+import { matmulSubgroupsUsable } from '../src/capabilities';
 import { attentionRef, type SequenceRange } from '../src/reference';
 
 const { values } = parseArgs({

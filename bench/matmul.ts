@@ -10,7 +10,12 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync, renameSync } from 'node:fs';
 import { createGPU, createBufferFrom, readBuffer } from '../src/gpu';
-import { MatmulKernel, matmulStrategy, matmulSubgroupsUsable, type Dispatch, type MatmulStrategy } from '../src/kernels';
+import {
+  MatmulKernel,
+  type Dispatch,
+  type MatmulStrategy,
+} from '../src/kernels';
+import { matmulStrategy, matmulSubgroupsUsable } from '../src/capabilities';
 import { matmulRef } from '../src/reference';
 import { encodeF16, f16ToF32 } from '../src/dtype';
 import { MATMUL_VARIANTS, type MatmulVariant } from '../kernels/dev/matmul_variants';

@@ -34,3 +34,20 @@ export class DeviceLostError extends NeoBERTError {
 
 /** No WebGPU adapter or device could be had. */
 export class GPUUnavailableError extends NeoBERTError {}
+
+/** A kernel was bound to tensors of the wrong shape, size or aliasing (checked on the host). */
+export class KernelShapeError extends NeoBERTError {}
+
+/** A text has more tokens than the limit and truncation was turned off. */
+export class TokenLimitError extends NeoBERTError {
+  readonly index: number;
+  readonly tokens: number;
+  readonly limit: number;
+  constructor(index: number, tokens: number, limit: number) {
+    super(`text ${index} has ${tokens} tokens, over the limit of ${limit} (pass truncation to cut it)`);
+    this.name = 'TokenLimitError';
+    this.index = index;
+    this.tokens = tokens;
+    this.limit = limit;
+  }
+}

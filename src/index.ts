@@ -44,7 +44,7 @@ export type { Architecture, EncoderConfig, EncoderModel, HeadKind } from './mode
 export { NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './models/neobert';
 export type { SentenceTransformersConfig } from './sentence-transformers';
 export { parseSafetensors, serializeSafetensors, SafetensorsFile } from './safetensors';
-export { EncoderTokenizer, NeoBERTTokenizer, TokenLimitError, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
+export { EncoderTokenizer, NeoBERTTokenizer, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
 export { createGPU, type GPUContext, type AdapterDescription } from './gpu';
 export {
   NeoBERTError,
@@ -54,6 +54,8 @@ export {
   ModelDisposedError,
   DeviceLostError,
   GPUUnavailableError,
+  KernelShapeError,
+  TokenLimitError,
 } from './errors';
 export type { ForwardRequest, ForwardResult, OutputName } from './runner';
 

@@ -12,12 +12,13 @@ import attentionWGSL from '../kernels/attention.wgsl?raw';
 import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
-import { NeoBERTError } from './errors';
-import type { SequenceRange } from './reference';
+import { KernelShapeError, NeoBERTError } from './errors';
+import { isCpuAdapter, matmulStrategy, matmulSubgroupsUsable } from './capabilities';
+import type { SequenceRange } from './tables';
 
 export type { SequenceRange };
 
-export class KernelShapeError extends NeoBERTError {}
+export { KernelShapeError };
 
 /** A GPU buffer with the logical f32/u32 shape it holds. */
 export interface GPUTensor {
@@ -317,37 +318,6 @@ export interface MatmulEpilogue {
   swiglu?: boolean;
 }
 
-/** W [N, K] with column k scaled by gain[k]: rmsnorm's gain moved into the following matmul. */
-export function foldNormGain(w: Float32Array, gain: Float32Array): Float32Array<ArrayBuffer> {
-  const K = gain.length;
-  if (w.length % K !== 0) throw new KernelShapeError(`foldNormGain: ${w.length} weights are not rows of ${K}`);
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < w.length; i++) out[i] = w[i] * gain[i % K];
-  return out;
-}
-
-/**
- * w12 [2F, K] (rows [0, F) gate, [F, 2F) up) -> rows gate 0, up 0, gate 1, up 1, ...: the row
- * order of a GLU matmul (MatmulEpilogue.glu). The first half is the one that goes through the
- * activation (NeoBERT's w1 rows; ModernBERT's Wi `input` half, its `gate` half second). A [2F]
- * bias is the K = 1 case (interleaveGateUpBias).
- */
-export function interleaveGateUp(w12: Float32Array, K: number): Float32Array<ArrayBuffer> {
-  const F = w12.length / K / 2;
-  if (!Number.isInteger(F)) throw new KernelShapeError(`interleaveGateUp: ${w12.length} weights are not 2F rows of ${K}`);
-  const out = new Float32Array(w12.length);
-  for (let f = 0; f < F; f++) {
-    out.set(w12.subarray(f * K, (f + 1) * K), 2 * f * K);
-    out.set(w12.subarray((F + f) * K, (F + f + 1) * K), (2 * f + 1) * K);
-  }
-  return out;
-}
-
-/** bias [2F] ([0, F) first half, [F, 2F) second) -> b 0, b F, b 1, b F+1, ...: a GLU matmul's bias. */
-export function interleaveGateUpBias(bias: Float32Array): Float32Array<ArrayBuffer> {
-  return interleaveGateUp(bias, 1);
-}
-
 /**
  * Which matmul kernel: 'tiled' (kernels/matmul.wgsl: workgroup-memory tiles, what GPUs are built
  * for) or 'subgroup' (kernels/matmul_subgroup.wgsl: register tiles fed by subgroup broadcasts,
@@ -360,25 +330,6 @@ export interface MatmulOptions extends MatmulEpilogue {
   weightDtype?: 'f32' | 'f16';
   /** Default: matmulStrategy(device). */
   strategy?: MatmulStrategy;
-}
-
-// Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader).
-const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
-
-/** Whether the device runs WebGPU on the CPU (lavapipe, SwiftShader, a fallback adapter). */
-export function isCpuAdapter(device: GPUDevice): boolean {
-  const info = device.adapterInfo as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
-  return !!info && (!!info.isFallbackAdapter || CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
-}
-
-/** Whether the subgroup kernel can run: it broadcasts from lanes 0..7 of one subgroup. */
-export function matmulSubgroupsUsable(device: GPUDevice): boolean {
-  return device.features.has('subgroups' as GPUFeatureName) && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8;
-}
-
-/** The matmul kernel for a device: 'subgroup' on CPU adapters that can run it, else 'tiled'. */
-export function matmulStrategy(device: GPUDevice): MatmulStrategy {
-  return isCpuAdapter(device) && matmulSubgroupsUsable(device) ? 'subgroup' : 'tiled';
 }
 
 export class MatmulKernel extends Kernel {
@@ -495,46 +446,6 @@ export class MatmulKernel extends Kernel {
       groups,
     );
   }
-}
-
-/**
- * q, k, v weights [C, K] (C = H*D output rows, nn.Linear layout; a bias is K = 1) -> [3C, K] in
- * the per-head interleaved order rope_qkv reads: rows q_h, k_h, v_h (D rows each) for h = 0..H-1.
- * For BERT's separate query/key/value, and ModernBERT's fused Wqkv ([Q|K|V] rows: its thirds).
- */
-export function interleaveQkvHeads(q: Float32Array, k: Float32Array, v: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
-  const block = D * K;
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
-    if (t.length !== H * block) throw new KernelShapeError(`interleaveQkvHeads: ${name} has ${t.length} values, expected ${H} heads x ${D} rows x ${K}`);
-  }
-  const out = new Float32Array(3 * H * block);
-  for (let h = 0; h < H; h++) {
-    out.set(q.subarray(h * block, (h + 1) * block), (3 * h) * block);
-    out.set(k.subarray(h * block, (h + 1) * block), (3 * h + 1) * block);
-    out.set(v.subarray(h * block, (h + 1) * block), (3 * h + 2) * block);
-  }
-  return out;
-}
-
-/**
- * A q or k weight [H*D, K] (or bias, K = 1) with the rows of each head reordered so that
- * rotate-half RoPE (pairs (i, i + D/2), ModernBERT / Llama style) becomes rope_qkv's adjacent-pair
- * RoPE (pairs (2i, 2i + 1)) with the same table (ropeTable: pair i turns by position * inv_freq[i]):
- * new row 2i = old row i, new row 2i + 1 = old row i + D/2. Apply it to q and k alike (never v):
- * attention scores q.k are sums over channels, unchanged by a permutation both share.
- */
-export function permuteRotateHalf(w: Float32Array, H: number, D: number, K: number): Float32Array<ArrayBuffer> {
-  if (D % 2 !== 0) throw new KernelShapeError(`permuteRotateHalf: head dim ${D} must be even`);
-  if (w.length !== H * D * K) throw new KernelShapeError(`permuteRotateHalf: ${w.length} values, expected ${H} heads x ${D} rows x ${K}`);
-  const out = new Float32Array(w.length);
-  const half = D / 2;
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < half; i++) {
-      out.set(w.subarray((h * D + i) * K, (h * D + i + 1) * K), (h * D + 2 * i) * K);
-      out.set(w.subarray((h * D + half + i) * K, (h * D + half + i + 1) * K), (h * D + 2 * i + 1) * K);
-    }
-  }
-  return out;
 }
 
 export class RopeQkvKernel extends Kernel {

@@ -144,48 +144,9 @@ export function matmulRef(
   return out;
 }
 
-/**
- * cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin.
- * Every step rounds to f32 as torch does: inv_freq[j] = 1 / theta^(f32(2j / D)) with the power and
- * the reciprocal in f32, angle = f32(position * inv_freq[j]). That is both NeoBERT's
- * precompute_freqs_cis and transformers' default rotary embedding (ModernBERT: inv_freq from
- * arange(0, D, 2).float() / D, freqs = inv_freq @ position_ids in f32; cos/sin of the f32 angle,
- * attention_scaling 1), so one table serves both; cos/sin are exact (f64) roundings of the f32
- * angle, within an ulp of torch's f32 cos/sin.
- */
-export function ropeTable(maxLen: number, headDim: number, theta: number): Float32Array {
-  const pairs = headDim / 2;
-  const table = new Float32Array(maxLen * pairs * 2);
-  const invFreq = new Float32Array(pairs);
-  // torch: 1.0 / (theta ** (arange(0, D, 2)[: D/2].float() / D)), in f32.
-  for (let j = 0; j < pairs; j++) invFreq[j] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * j) / headDim)));
-  for (let p = 0; p < maxLen; p++) {
-    for (let j = 0; j < pairs; j++) {
-      const angle = Math.fround(p * invFreq[j]); // the f32 product torch.outer makes
-      table[(p * pairs + j) * 2] = Math.cos(angle);
-      table[(p * pairs + j) * 2 + 1] = Math.sin(angle);
-    }
-  }
-  return table;
-}
-
-/** A contiguous token range [start, start + length) holding one sequence. */
-export interface SequenceRange {
-  start: number;
-  length: number;
-}
-
-/** Sequences of a right-padded [B, L] batch: row b is tokens [b*L, (b+1)*L). */
-export function paddedSequences(batch: number, seqLen: number): SequenceRange[] {
-  return Array.from({ length: batch }, (_, b) => ({ start: b * seqLen, length: seqLen }));
-}
-
-/** Position of every token inside its sequence. */
-export function tokenPositions(sequences: SequenceRange[], tokens: number): Uint32Array<ArrayBuffer> {
-  const positions = new Uint32Array(tokens);
-  for (const { start, length } of sequences) for (let p = 0; p < length; p++) positions[start + p] = p;
-  return positions;
-}
+// Host tables shared with the runtime (src/tables.ts): one definition, used by both.
+export { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
+import { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
 
 /**
  * qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k; with

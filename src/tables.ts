@@ -23,9 +23,13 @@ export function tokenPositions(sequences: SequenceRange[], tokens: number, offse
 }
 
 /**
- * cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin:
- * inv_freq = 1 / theta^(2j/D) computed in f32, angle = f32(p * inv_freq[j]) (NeoBERT and
- * ModernBERT's reference both form their angles this way).
+ * cos/sin table [maxLen, D/2, 2] in f32, as torch.outer(arange(maxLen), inv_freq) then cos/sin.
+ * Every step rounds to f32 as torch does: inv_freq[j] = 1 / theta^(f32(2j / D)) with the power and
+ * the reciprocal in f32, angle = f32(position * inv_freq[j]). That is both NeoBERT's
+ * precompute_freqs_cis and transformers' default rotary embedding (ModernBERT: inv_freq from
+ * arange(0, D, 2).float() / D, freqs = inv_freq @ position_ids in f32; cos/sin of the f32 angle,
+ * attention_scaling 1), so one table serves both; cos/sin are exact (f64) roundings of the f32
+ * angle, within an ulp of torch's f32 cos/sin.
  */
 export function ropeTable(maxLen: number, headDim: number, theta: number): Float32Array<ArrayBuffer> {
   const pairs = headDim / 2;

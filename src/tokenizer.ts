@@ -16,7 +16,7 @@
  * - `truncation` / `padding` stored in tokenizer.json are ignored (as transformers' `tokenizer(text)`);
  * - HF-style truncation (pairs: longest_first) and right-padded batches for the runner.
  */
-import { CheckpointError, InputError, NeoBERTError } from './errors';
+import { CheckpointError, InputError, NeoBERTError, TokenLimitError } from './errors';
 import { ByteLevelPreTokenizer, SequencePreTokenizer, Tokenizer, type PreTokenizer } from '@huggingface/tokenizers';
 import { AddedTokenSplitter, type AddedEntry } from './tokenizer/added';
 import {
@@ -100,19 +100,7 @@ export interface TokenizerFileTexts {
   specialTokensMap?: string | null;
 }
 
-/** A text has more tokens than the limit and truncation was turned off. */
-export class TokenLimitError extends NeoBERTError {
-  readonly index: number;
-  readonly tokens: number;
-  readonly limit: number;
-  constructor(index: number, tokens: number, limit: number) {
-    super(`text ${index} has ${tokens} tokens, over the limit of ${limit} (pass truncation to cut it)`);
-    this.name = 'TokenLimitError';
-    this.index = index;
-    this.tokens = tokens;
-    this.limit = limit;
-  }
-}
+export { TokenLimitError };
 
 function checkMaxLength(n: unknown, what: string): number {
   if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${String(n)}`);

@@ -1,11 +1,17 @@
 // Messages between NeoBERTWorker (page) and serveNeoBERT (worker). Plain structured-clone data;
 // Float32Array results travel as transferred buffers. Errors cross as {name, message, fields}
 // and are rebuilt as the same classes, so `instanceof` works on both sides.
-import { CheckpointError, NeoBERTError } from './errors';
-import { GPUUnavailableError } from './gpu';
-import { InputError } from './errors';
-import { DeviceLostError, ModelDisposedError, type RunTimings } from './encoder';
-import { TokenLimitError } from './tokenizer';
+import {
+  CheckpointError,
+  DeviceLostError,
+  GPUUnavailableError,
+  InputError,
+  KernelShapeError,
+  ModelDisposedError,
+  NeoBERTError,
+  TokenLimitError,
+} from './errors';
+import type { RunTimings } from './api/types';
 
 /** What both a Worker / worker scope and a MessagePort offer. */
 export interface WorkerEndpoint {
@@ -57,6 +63,7 @@ const CLASSES: Record<string, new (message: string) => Error> = {
   InputError,
   GPUUnavailableError,
   ModelDisposedError,
+  KernelShapeError,
   TypeError,
   RangeError,
 };

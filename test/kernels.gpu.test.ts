@@ -7,21 +7,16 @@ import {
   L2NormKernel,
   LayerNormKernel,
   MatmulKernel,
-  matmulStrategy,
-  matmulSubgroupsUsable,
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
-  foldNormGain,
-  interleaveGateUp,
-  interleaveQkvHeads,
-  permuteRotateHalf,
-  interleaveGateUpBias,
   type GPUTensor,
   type MatmulActivation,
   type MatmulOptions,
   type MatmulStrategy,
 } from '../src/kernels';
+import { foldNormGain, interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, interleaveGateUpBias } from '../src/weight-layout';
+import { matmulStrategy, matmulSubgroupsUsable } from '../src/capabilities';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
 import { createBufferFrom } from '../src/gpu';
 import {

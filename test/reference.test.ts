@@ -6,7 +6,7 @@ import { loadCheckpoint } from '../src/checkpoint';
 import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { folderSource } from '../src/node/folder-source';
 import { attentionRef, referenceForward, ropeQkvRef, ropeRotateHalfRef, ropeTable, tokenPositions } from '../src/reference';
-import { interleaveQkvHeads, permuteRotateHalf } from '../src/kernels';
+import { interleaveQkvHeads, permuteRotateHalf } from '../src/weight-layout';
 import { compareArrays, expectClose, randomArray } from './compare';
 import { FIXTURES_DIR, fixtureCases, readExpected } from './fixtures';
 

@@ -13,11 +13,11 @@ import {
   MatmulKernel,
   PoolingKernel,
   RopeQkvKernel,
-  interleaveQkvHeads,
   type Dispatch,
   type GPUTensor,
   type MatmulActivation,
 } from '../kernels';
+import { interleaveQkvHeads } from '../weight-layout';
 import { checkTensors, countDtypes, firstPresent, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';

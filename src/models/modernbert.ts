@@ -13,14 +13,11 @@ import {
   MatmulKernel,
   PoolingKernel,
   RopeQkvKernel,
-  interleaveGateUp,
-  interleaveGateUpBias,
-  interleaveQkvHeads,
-  permuteRotateHalf,
   type Dispatch,
   type GPUTensor,
   type MatmulActivation,
 } from '../kernels';
+import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';

@@ -11,11 +11,10 @@ import {
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
-  foldNormGain,
-  interleaveGateUp,
   type Dispatch,
   type GPUTensor,
 } from '../kernels';
+import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { ropeTable } from '../tables';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
 import { checkTensors, countDtypes, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
