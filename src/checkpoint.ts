@@ -5,7 +5,7 @@
 import { CheckpointError } from './errors';
 import { architectureFor } from './models/index';
 import type { Architecture, EncoderConfig } from './models/types';
-import { parseSafetensors, type SafetensorsFile } from './safetensors';
+import { openSafetensors, parseSafetensors, type RangeReader, type SafetensorsFile } from './safetensors';
 import { readSentenceTransformers, type SentenceTransformersConfig } from './sentence-transformers';
 import type { TensorLookup } from './tensor-table';
 
@@ -31,6 +31,12 @@ export interface CheckpointSource {
   readText(name: string): Promise<string | null>;
   /** null when the file does not exist. */
   readBytes(name: string, onProgress?: ProgressFn): Promise<Uint8Array | null>;
+  /**
+   * Optional: the file as a synchronous byte-range reader (a Node file descriptor, a Blob in a
+   * worker), so weights are read, converted and uploaded tensor by tensor instead of the whole file
+   * being held in memory. null when the file does not exist.
+   */
+  openFile?(name: string): Promise<RangeReader | null>;
 }
 
 /** The text of every tokenizer file the folder has (null when absent). */
@@ -80,6 +86,11 @@ export interface LoadedCheckpoint<C extends EncoderConfig = EncoderConfig, W = u
   dtypes: Record<string, number>;
   parameterCount: number;
   label: string;
+  /**
+   * Closes the weight files. The weights are read lazily, tensor by tensor, as the model uploads
+   * them (so a checkpoint is never held whole): close only after createModel.
+   */
+  close(): void;
 }
 
 const CONFIG_FILE = 'config.json';
@@ -309,6 +320,7 @@ function lookupOver(fileByTensor: ReadonlyMap<string, SafetensorsFile>, label: s
     dtypeOf: (name) => fileOf(name).entry(name).dtype,
     fileOf: (name) => fileOf(name).fileName,
     toFloat32: (name) => fileOf(name).toFloat32(name),
+    close: () => new Set(fileByTensor.values()).forEach((file) => file.close()),
   };
 }
 
@@ -329,9 +341,9 @@ async function loadShards(source: CheckpointSource, indexText: string, onProgres
   const shards = new Map(
     await Promise.all(
       shardNames.map(async (shardName) => {
-        const bytes = await source.readBytes(shardName, onProgress);
-        if (!bytes) throw new CheckpointError(`${where}: lists shard ${shardName}, which is missing`);
-        return [shardName, parseSafetensors(bytes, pathIn(source, shardName))] as const;
+        const shard = await openWeightsFile(source, shardName, onProgress);
+        if (!shard) throw new CheckpointError(`${where}: lists shard ${shardName}, which is missing`);
+        return [shardName, shard] as const;
       }),
     ),
   );
@@ -344,13 +356,51 @@ async function loadShards(source: CheckpointSource, indexText: string, onProgres
   return lookupOver(fileByTensor, shardNames.map((shardName) => pathIn(source, shardName)).join(', '));
 }
 
+/** A reader that reports the bytes read so far as the file's progress. */
+function withProgress(reader: RangeReader, file: string, onProgress?: ProgressFn): RangeReader {
+  if (!onProgress) return reader;
+  let loaded = 0;
+  onProgress({ file, loaded: 0, total: reader.size });
+  return {
+    size: reader.size,
+    close() {
+      reader.close?.();
+      // Tensors no architecture reads (e.g. an unused NSP head) are never read: the file is done.
+      if (loaded < reader.size) onProgress({ file, loaded: (loaded = reader.size), total: reader.size });
+    },
+    readSync(offset, length) {
+      const bytes = reader.readSync(offset, length);
+      loaded = Math.min(reader.size, loaded + bytes.byteLength);
+      onProgress({ file, loaded, total: reader.size });
+      return bytes;
+    },
+  };
+}
+
+/**
+ * One safetensors file of the source: opened for range reads when the source can (tensors are
+ * then read only as they are uploaded), else read whole.
+ */
+async function openWeightsFile(source: CheckpointSource, name: string, onProgress?: ProgressFn): Promise<SafetensorsFile | null> {
+  const where = pathIn(source, name);
+  if (source.openFile) {
+    const reader = await source.openFile(name);
+    if (!reader) return null;
+    try {
+      return openSafetensors(withProgress(reader, name, onProgress), where);
+    } catch (error) {
+      reader.close?.();
+      throw error;
+    }
+  }
+  const bytes = await source.readBytes(name, onProgress);
+  return bytes && parseSafetensors(bytes, where);
+}
+
 async function loadTensors(source: CheckpointSource, onProgress?: ProgressFn): Promise<TensorLookup> {
   // Single file first, as transformers does; a shard index is the fallback.
-  const single = await source.readBytes(SINGLE_WEIGHTS_FILE, onProgress);
-  if (single) {
-    const file = parseSafetensors(single, pathIn(source, SINGLE_WEIGHTS_FILE));
-    return lookupOver(new Map(file.names().map((name) => [name, file])), file.fileName);
-  }
+  const file = await openWeightsFile(source, SINGLE_WEIGHTS_FILE, onProgress);
+  if (file) return lookupOver(new Map(file.names().map((name) => [name, file])), file.fileName);
   const indexText = await source.readText(SHARD_INDEX_FILE);
   if (indexText !== null) return loadShards(source, indexText, onProgress);
   throw new CheckpointError(
@@ -382,5 +432,6 @@ export async function loadCheckpoint<C extends EncoderConfig = EncoderConfig, W 
     dtypes,
     parameterCount,
     label: source.label,
+    close: () => lookup.close?.(),
   };
 }

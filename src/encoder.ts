@@ -105,6 +105,8 @@ export class Encoder {
     } catch (e) {
       if (ownsGPU) gpu.destroy();
       throw e;
+    } finally {
+      loaded.close(); // the weights were read as they were uploaded
     }
   }
 

@@ -25,14 +25,37 @@ export interface TensorEntry {
   end: number;
 }
 
+/**
+ * A file read by byte ranges, synchronously: a Node file descriptor, a Blob in a worker
+ * (FileReaderSync), or bytes in memory. Lets a checkpoint be converted and uploaded tensor by
+ * tensor without ever holding the whole file.
+ */
+export interface RangeReader {
+  size: number;
+  /** `length` bytes from `offset`: a fresh array, or a view of bytes that never change. */
+  readSync(offset: number, length: number): Uint8Array;
+  close?(): void;
+}
+
+/** A RangeReader over bytes in memory (views, no copies). */
+export function memoryRangeReader(bytes: Uint8Array): RangeReader {
+  return { size: bytes.byteLength, readSync: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
 export class SafetensorsFile {
   constructor(
     readonly fileName: string,
     readonly metadata: Readonly<Record<string, string>>,
     private readonly entries: ReadonlyMap<string, TensorEntry>,
-    /** View of the data section of the original file bytes (not a copy). */
-    private readonly data: Uint8Array,
+    /** The file, read from `dataStart` on (the data section) by byte range. */
+    private readonly reader: RangeReader,
+    private readonly dataStart: number,
   ) {}
+
+  /** Releases the underlying file (a no-op for bytes in memory); later reads fail. */
+  close(): void {
+    this.reader.close?.();
+  }
 
   names(): string[] {
     return [...this.entries.keys()];
@@ -48,10 +71,12 @@ export class SafetensorsFile {
     return found;
   }
 
-  /** The tensor's raw little-endian bytes, a view into the file. */
+  /** The tensor's raw little-endian bytes (a view into the file when it is in memory). */
   bytes(name: string): Uint8Array {
     const { begin, end } = this.entry(name);
-    return this.data.subarray(begin, end);
+    const bytes = this.reader.readSync(this.dataStart + begin, end - begin);
+    if (bytes.byteLength !== end - begin) throw new CheckpointError(`${this.fileName}: tensor "${name}" read ${bytes.byteLength} of ${end - begin} bytes (file changed?)`);
+    return bytes;
   }
 
   /** Float tensor as f32; aligned F32 data is returned as a read-only-by-convention view. */
@@ -135,22 +160,32 @@ function parseEntry(name: string, raw: unknown, dataSize: number, fileName: stri
 export function parseSafetensors(fileBytes: Uint8Array, fileName: string): SafetensorsFile {
   // A plain view, so a Node Buffer's different slice()/subarray() semantics never leak out.
   const bytes = new Uint8Array(fileBytes.buffer, fileBytes.byteOffset, fileBytes.byteLength);
-  if (bytes.byteLength < 8) {
-    throw new CheckpointError(`${fileName}: file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
+  return openSafetensors(memoryRangeReader(bytes), fileName);
+}
+
+/**
+ * Reads and fully validates a safetensors header through `reader`; tensor bytes are read only when
+ * asked for (SafetensorsFile.bytes / toFloat32), so a gigabyte file costs its header up front.
+ */
+export function openSafetensors(reader: RangeReader, fileName: string): SafetensorsFile {
+  const fileSize = reader.size;
+  if (fileSize < 8) {
+    throw new CheckpointError(`${fileName}: file is ${fileSize} bytes, too short for the 8-byte header length`);
   }
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  const lengthBytes = reader.readSync(0, 8);
+  const headerLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength === 0n) throw new CheckpointError(`${fileName}: header length is 0`);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     throw new CheckpointError(`${fileName}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
   const dataStart = 8 + Number(headerLength);
-  if (dataStart > bytes.byteLength) {
-    throw new CheckpointError(`${fileName}: header length ${headerLength} runs past the end of the file (${bytes.byteLength} bytes)`);
+  if (dataStart > fileSize) {
+    throw new CheckpointError(`${fileName}: header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
   }
 
   let headerText: string;
   try {
-    headerText = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(reader.readSync(8, dataStart - 8));
   } catch {
     throw new CheckpointError(`${fileName}: header is not valid UTF-8`);
   }
@@ -172,11 +207,10 @@ export function parseSafetensors(fileBytes: Uint8Array, fileName: string): Safet
   // fromEntries defines own properties, so a key like "__proto__" cannot alter the prototype.
   const metadata = Object.fromEntries(Object.entries(rawMetadata)) as Record<string, string>;
 
-  const data = bytes.subarray(dataStart);
   const entries = new Map<string, TensorEntry>();
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    entries.set(name, parseEntry(name, raw, data.byteLength, fileName));
+    entries.set(name, parseEntry(name, raw, fileSize - dataStart, fileName));
   }
 
   const byBegin = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -189,7 +223,7 @@ export function parseSafetensors(fileBytes: Uint8Array, fileName: string): Safet
       );
     }
   }
-  return new SafetensorsFile(fileName, metadata, entries, data);
+  return new SafetensorsFile(fileName, metadata, entries, reader, dataStart);
 }
 
 export type SerializableDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';

@@ -11,7 +11,10 @@ export interface TensorLookup {
   shapeOf(name: string): number[];
   dtypeOf(name: string): string;
   fileOf(name: string): string;
+  /** Reads and converts the tensor now (a fresh array each call: nothing is cached). */
   toFloat32(name: string): Float32Array;
+  /** Releases open files. */
+  close?(): void;
 }
 
 /** One tensor an architecture reads. */
@@ -64,5 +67,25 @@ export function firstPresent(lookup: TensorLookup, names: readonly string[]): st
 export function totalLength(arrays: Iterable<ArrayLike<number> | null | undefined>): number {
   let total = 0;
   for (const a of arrays) total += a?.length ?? 0;
+  return total;
+}
+
+/**
+ * An object whose properties read their tensor when first touched (and keep nothing): how the
+ * architectures hand weights to createModel, which uploads each as it reads it, so a checkpoint
+ * is converted tensor by tensor instead of held whole in f32.
+ */
+export function lazyTensors<K extends string>(lookup: TensorLookup, names: Record<K, string>): Record<K, Float32Array> {
+  const out = {} as Record<K, Float32Array>;
+  for (const key of Object.keys(names) as K[]) {
+    Object.defineProperty(out, key, { enumerable: true, get: () => lookup.toFloat32(names[key]) });
+  }
+  return out;
+}
+
+/** Total element count of the named tensors, from their shapes (reads no data). */
+export function elementsOf(lookup: TensorLookup, names: Iterable<string>): number {
+  let total = 0;
+  for (const name of new Set(names)) total += lookup.shapeOf(name).reduce((a, b) => a * b, 1);
   return total;
 }

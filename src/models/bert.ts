@@ -18,7 +18,7 @@ import {
   type MatmulActivation,
 } from '../kernels';
 import { interleaveQkvHeads } from '../weight-layout';
-import { checkTensors, countDtypes, firstPresent, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -256,71 +256,54 @@ export function loadBertWeights(config: BertConfig, lookup: TensorLookup) {
     ...(Object.values(table.head).filter((s) => s !== null) as TensorSpec[]),
   ];
   checkTensors(lookup, specs);
-  const read = (s: TensorSpec) => lookup.toFloat32(s.name);
-  const wordEmbeddings = read(table.embeddings.word);
-  const layers: BertLayerWeights[] = table.layers.map((l) => ({
-    query: read(l.query.weight),
-    queryBias: read(l.query.bias),
-    key: read(l.key.weight),
-    keyBias: read(l.key.bias),
-    value: read(l.value.weight),
-    valueBias: read(l.value.bias),
-    attentionOut: read(l.attentionOut.weight),
-    attentionOutBias: read(l.attentionOut.bias),
-    attentionNorm: read(l.attentionNorm.weight),
-    attentionNormBias: read(l.attentionNorm.bias),
-    intermediate: read(l.intermediate.weight),
-    intermediateBias: read(l.intermediate.bias),
-    output: read(l.output.weight),
-    outputBias: read(l.output.bias),
-    outputNorm: read(l.outputNorm.weight),
-    outputNormBias: read(l.outputNorm.bias),
-  }));
+  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
+  const lazy = <K extends string>(names: Record<K, TensorSpec>) =>
+    lazyTensors(lookup, Object.fromEntries(Object.entries(names).map(([k, spec]) => [k, (spec as TensorSpec).name])) as Record<K, string>);
+  const layers: BertLayerWeights[] = table.layers.map((l) =>
+    lazy({
+      query: l.query.weight,
+      queryBias: l.query.bias,
+      key: l.key.weight,
+      keyBias: l.key.bias,
+      value: l.value.weight,
+      valueBias: l.value.bias,
+      attentionOut: l.attentionOut.weight,
+      attentionOutBias: l.attentionOut.bias,
+      attentionNorm: l.attentionNorm.weight,
+      attentionNormBias: l.attentionNorm.bias,
+      intermediate: l.intermediate.weight,
+      intermediateBias: l.intermediate.bias,
+      output: l.output.weight,
+      outputBias: l.output.bias,
+      outputNorm: l.outputNorm.weight,
+      outputNormBias: l.outputNorm.bias,
+    }),
+  );
   const h = table.head as Record<string, TensorSpec>;
   let head: BertHeadWeights = { kind: 'none' };
   if (table.kind === 'mlm') {
-    const tied = h.decoder.name === table.embeddings.word.name;
-    head = {
-      kind: 'mlm',
-      dense: read(h.dense),
-      denseBias: read(h.denseBias),
-      norm: read(h.norm),
-      normBias: read(h.normBias),
-      decoder: tied ? wordEmbeddings : read(h.decoder),
-      decoderBias: read(h.decoderBias),
-    };
+    // A tied decoder is the word embeddings, read again at upload (the checkpoint stores it once).
+    head = Object.assign(lazy({ dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }), { kind: 'mlm' as const });
   } else if (table.kind === 'classification') {
-    head = {
-      kind: 'classification',
-      dense: h.dense ? read(h.dense) : null,
-      denseBias: h.denseBias ? read(h.denseBias) : null,
-      weight: read(h.weight),
-      bias: read(h.bias),
-    };
+    const dense = h.dense ? lazy({ dense: h.dense, denseBias: h.denseBias }) : { dense: null, denseBias: null };
+    head = Object.defineProperties({ kind: 'classification' as const }, {
+      ...Object.getOwnPropertyDescriptors(dense),
+      ...Object.getOwnPropertyDescriptors(lazy({ weight: h.weight, bias: h.bias })),
+    }) as BertHeadWeights;
   }
-  const weights: BertWeights = {
-    wordEmbeddings,
-    positionEmbeddings: read(table.embeddings.position),
-    tokenTypeEmbeddings: read(table.embeddings.tokenType),
-    embeddingNorm: read(table.embeddings.norm.weight),
-    embeddingNormBias: read(table.embeddings.norm.bias),
-    layers,
-    pooler: table.pooler ? { weight: read(table.pooler.weight), bias: read(table.pooler.bias) } : null,
-    head,
-  };
+  const e = lazy({
+    wordEmbeddings: table.embeddings.word,
+    positionEmbeddings: table.embeddings.position,
+    tokenTypeEmbeddings: table.embeddings.tokenType,
+    embeddingNorm: table.embeddings.norm.weight,
+    embeddingNormBias: table.embeddings.norm.bias,
+  });
+  const weights: BertWeights = Object.defineProperties(
+    { layers, pooler: table.pooler ? lazy({ weight: table.pooler.weight, bias: table.pooler.bias }) : null, head },
+    Object.getOwnPropertyDescriptors(e),
+  ) as BertWeights;
   const names = [...new Set(specs.map((s) => s.name))];
-  const headArrays = weights.head.kind === 'mlm' && weights.head.decoder === wordEmbeddings ? Object.values(weights.head).filter((a) => a !== wordEmbeddings) : Object.values(weights.head);
-  const parameterCount = totalLength([
-    weights.wordEmbeddings,
-    weights.positionEmbeddings,
-    weights.tokenTypeEmbeddings,
-    weights.embeddingNorm,
-    weights.embeddingNormBias,
-    ...layers.flatMap((l) => Object.values(l)),
-    weights.pooler?.weight,
-    weights.pooler?.bias,
-    ...(headArrays.filter((a) => a instanceof Float32Array) as Float32Array[]),
-  ]);
+  const parameterCount = elementsOf(lookup, names);
   return { weights, dtypes: countDtypes(lookup, names), parameterCount };
 }
 

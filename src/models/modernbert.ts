@@ -19,7 +19,7 @@ import {
 } from '../kernels';
 import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
 import { ropeTable } from '../tables';
-import { checkTensors, countDtypes, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -210,20 +210,27 @@ export function loadModernBertWeights(config: ModernBertConfig, lookup: TensorLo
     };
   }
   checkTensors(lookup, specs);
-  const read = (name: string) => lookup.toFloat32(name);
-  const readOpt = (name: string | null) => (name === null ? null : read(name));
-  const readPair = (t: { weight: string; bias: string | null }) => ({ weight: read(t.weight), bias: readOpt(t.bias) });
-  const tok = read(embeddings);
+  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
+  const readPair = (t: { weight: string; bias: string | null }): { weight: Float32Array; bias: Float32Array | null } =>
+    t.bias === null ? Object.assign(lazyTensors(lookup, { weight: t.weight }), { bias: null }) : lazyTensors(lookup, { weight: t.weight, bias: t.bias });
   let headWeights: ModernBertWeights['head'] = { kind: 'none' };
   if (kind === 'mlm') {
     const h = head as { dense: { weight: string; bias: string | null }; norm: { weight: string; bias: string | null }; decoder: string; decoderBias: string | null };
-    headWeights = { kind, dense: readPair(h.dense), norm: readPair(h.norm), decoder: h.decoder === embeddings ? tok : read(h.decoder), decoderBias: readOpt(h.decoderBias) };
+    // decoder (tied: the token embeddings, read again at upload) and decoderBias as lazy properties
+    const decoder = readPair({ weight: h.decoder, bias: h.decoderBias });
+    headWeights = Object.defineProperties({ kind, dense: readPair(h.dense), norm: readPair(h.norm) }, {
+      decoder: { enumerable: true, get: () => decoder.weight },
+      decoderBias: { enumerable: true, get: () => decoder.bias },
+    }) as ModernBertWeights['head'];
   } else if (kind === 'classification') {
     const h = head as Record<'dense' | 'norm' | 'classifier', { weight: string; bias: string | null }>;
     headWeights = { kind, dense: readPair(h.dense), norm: readPair(h.norm), classifier: readPair(h.classifier) };
   }
+  const tokEmbeddings = lazyTensors(lookup, { embeddings });
   const weights: ModernBertWeights = {
-    embeddings: tok,
+    get embeddings() {
+      return tokEmbeddings.embeddings;
+    },
     embeddingNorm: readPair(embeddingNorm),
     layers: layers.map((l) => ({
       attnNorm: l.attnNorm && readPair(l.attnNorm),
@@ -237,7 +244,7 @@ export function loadModernBertWeights(config: ModernBertConfig, lookup: TensorLo
     head: headWeights,
   };
   const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: totalLength(names.map((n) => ({ length: lookup.shapeOf(n).reduce((a, b) => a * b, 1) }))) };
+  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import {
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { ropeTable } from '../tables';
 import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
-import { checkTensors, countDtypes, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -191,10 +191,10 @@ function detectHead(config: NeoBERTConfig, lookup: TensorLookup): HeadKind {
   return 'none';
 }
 
+/** The section's tensors as lazy properties: each is read when createModel uploads it. */
 function loadSection<T extends Record<string, TensorSpec>>(lookup: TensorLookup, section: T): { [K in keyof T]: Float32Array } {
-  const out = {} as { [K in keyof T]: Float32Array };
-  for (const role of Object.keys(section) as (keyof T)[]) out[role] = lookup.toFloat32(section[role].name);
-  return out;
+  const names = Object.fromEntries(Object.entries(section).map(([role, spec]) => [role, spec.name])) as Record<keyof T & string, string>;
+  return lazyTensors(lookup, names) as { [K in keyof T]: Float32Array };
 }
 
 /** Validates every tensor (presence, shape, dtype) before converting any, then converts all to f32. */
@@ -209,9 +209,10 @@ export function loadNeoBERTWeights(config: NeoBERTConfig, lookup: TensorLookup) 
   const specs = [...Object.values(table.encoder), ...table.layers.flatMap((l) => Object.values(l)), ...Object.values(table.head)];
   checkTensors(lookup, specs);
   const encoder = loadSection(lookup, table.encoder);
-  const head = { kind, ...loadSection(lookup, table.head) } as HeadWeights;
+  const head = Object.defineProperties({ kind }, Object.getOwnPropertyDescriptors(loadSection(lookup, table.head))) as HeadWeights;
   const weights: NeoBERTWeights = { embedding: encoder.embedding, layers: table.layers.map((l) => loadSection(lookup, l)), finalNorm: encoder.finalNorm, head };
-  return { weights, dtypes: countDtypes(lookup, specs.map((s) => s.name)), parameterCount: neobertParameterCount(weights) };
+  const names = specs.map((s) => s.name);
+  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
 }
 
 export function neobertParameterCount(weights: NeoBERTWeights): number {

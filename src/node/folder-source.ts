@@ -1,8 +1,10 @@
 // Node-only: a checkpoint folder on disk, and crash-safe file writes.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CheckpointSource } from '../checkpoint';
+import type { RangeReader } from '../safetensors';
 import { CheckpointError } from '../errors';
 
 /** Reads in slices so progress can be reported for files of a gigabyte. */
@@ -47,9 +49,41 @@ export function folderSource(dir: string): CheckpointSource {
     }
   };
 
+  /** Synchronous range reads on a file descriptor, so weights stream from disk tensor by tensor. */
+  const openFile = async (name: string): Promise<RangeReader | null> => {
+    const path = join(dir, name);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      return missingFileOrThrow(name, error);
+    }
+    let open = true;
+    const size = fstatSync(fd).size;
+    return {
+      size,
+      readSync(offset, length) {
+        if (!open) throw new CheckpointError(`${path}: read after the checkpoint was closed`);
+        const bytes = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const n = readSync(fd, bytes, done, length - done, offset + done);
+          if (n === 0) throw new CheckpointError(`${path}: file shrank while reading (wanted bytes ${offset}..${offset + length} of ${size})`);
+          done += n;
+        }
+        return bytes;
+      },
+      close() {
+        if (open) closeSync(fd);
+        open = false;
+      },
+    };
+  };
+
   return {
     label: dir,
     readBytes,
+    openFile,
     async readText(name) {
       const bytes = await readBytes(name);
       return bytes && new TextDecoder().decode(bytes);
