@@ -66,7 +66,10 @@ function decide(labels: LabelScore[], block: number[], at: number): Pick<GuardDe
   return { decision: score >= at ? 'block' : 'allow', score, label: labels[0].label };
 }
 
-function decisionRow(text: string, labels: LabelScore[], latency: string | null): HTMLTableRowElement {
+/** Worker time, and the page's round trip under it. */
+const latencyCell = (c: Checked) => el('td', { className: 'num' }, `${ms(c.workerMs)} ms`, el('span', { className: 'muted', textContent: `${ms(c.roundTripMs)} ms round trip` }));
+
+function decisionRow(text: string, labels: LabelScore[], latency: HTMLElement | null): HTMLTableRowElement {
   const d = decide(labels, blockIds(), threshold());
   return withData(
     el(
@@ -75,7 +78,7 @@ function decisionRow(text: string, labels: LabelScore[], latency: string | null)
       el('td', {}, el('span', { className: `decision ${d.decision}`, textContent: d.decision })),
       el('td', { className: 'num', textContent: d.score.toFixed(3) }),
       el('td', { textContent: d.label }),
-      ...(latency === null ? [] : [el('td', { className: 'num', textContent: latency })]),
+      ...(latency === null ? [] : [latency]),
       el('td', { className: 'text', textContent: text }),
     ),
     { decision: d.decision, score: String(d.score), label: d.label, text },
@@ -89,7 +92,7 @@ function head(...names: string[]): HTMLTableSectionElement {
 function render(): void {
   $('guard-checks').replaceChildren(
     ...(checked.length
-      ? [head('Decision', 'Score', 'Label', 'Latency', 'Query'), el('tbody', {}, ...checked.map((c) => decisionRow(c.text, c.labels, `${ms(c.workerMs)} ms (${ms(c.roundTripMs)} ms round trip)`)))]
+      ? [head('Decision', 'P(block)', 'Top label', 'Latency', 'Query'), el('tbody', {}, ...checked.map((c) => decisionRow(c.text, c.labels, latencyCell(c))))]
       : []),
   );
   if (!batch) {
@@ -99,7 +102,7 @@ function render(): void {
   }
   const rows = batch.texts.map((text, i) => decisionRow(text, batch!.labels[i], null));
   const blocked = rows.filter((r) => r.dataset.decision === 'block').length;
-  $('guard-rows').replaceChildren(head('Decision', 'Score', 'Label', 'Query'), el('tbody', {}, ...rows));
+  $('guard-rows').replaceChildren(head('Decision', 'P(block)', 'Top label', 'Query'), el('tbody', {}, ...rows));
   const counts = $('guard-counts');
   counts.dataset.allow = String(rows.length - blocked);
   counts.dataset.block = String(blocked);
