@@ -46,7 +46,8 @@ export const guardrail = new PanelModel('guard-', {
         return el('label', { className: 'check', htmlFor: box.id }, box, ` ${i}: ${label}`);
       }),
     );
-    $('guard-block-hint').textContent = labelNames.length === 2 ? 'Default: label 1.' : 'Tick the labels that mean "block".';
+    $('guard-block-hint').textContent =
+      labelNames.length === 0 ? 'This checkpoint has no classification head: load a sequence classifier.' : labelNames.length === 2 ? 'Default: label 1.' : 'Tick the labels that mean "block".';
   },
 });
 
