@@ -24,6 +24,9 @@ function bundledCheckpoint(): Plugin {
 
 export default defineConfig({
   root,
+  // A static site, not a single-page app: a missing file is a 404, not index.html. The engine
+  // probes optional checkpoint files (modules.json, tokenizer files) and takes a 404 as "absent".
+  appType: 'mpa',
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
   build: { outDir: 'dist-demo', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },

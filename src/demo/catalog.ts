@@ -1,0 +1,38 @@
+// Real checkpoints on the Hugging Face Hub that the demo offers by id, with the size of their
+// model.safetensors (what a first visit downloads; Cache Storage keeps it for the next).
+
+export interface HubModel {
+  /** Hub model id, resolved to https://huggingface.co/<id>/resolve/main/. */
+  id: string;
+  /** Download size of model.safetensors. */
+  size: string;
+  /** One line on what it is. */
+  note: string;
+  /**
+   * Prompts the model was trained with, added by the page when the folder does not name them
+   * itself (config_sentence_transformers.json).
+   */
+  prompts?: { query: string; passage: string };
+}
+
+/** Embedding models for semantic search and the heatmap. */
+export const EMBEDDERS: HubModel[] = [
+  { id: 'sentence-transformers/all-MiniLM-L6-v2', size: '90.9 MB', note: 'BERT, the classic small sentence embedder' },
+  { id: 'BAAI/bge-small-en-v1.5', size: '133 MB', note: 'BERT, strong small English embedder' },
+  {
+    id: 'intfloat/e5-small-v2',
+    size: '133 MB',
+    note: 'BERT, trained with "query: " and "passage: " prompts (the page adds them)',
+    prompts: { query: 'query: ', passage: 'passage: ' },
+  },
+  { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
+];
+
+/** Cross-encoders for the rerank panel. */
+export const RERANKERS: HubModel[] = [
+  { id: 'cross-encoder/ms-marco-MiniLM-L-6-v2', size: '90.9 MB', note: 'BERT, trained on MS MARCO search queries' },
+  { id: 'BAAI/bge-reranker-base', size: '1.11 GB', note: 'XLM-RoBERTa, English and Chinese' },
+];
+
+/** The catalog entry of a Hub id, if the page knows it. */
+export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS].find((m) => m.id === id);
