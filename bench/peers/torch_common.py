@@ -195,7 +195,7 @@ def export(arch, args):
             sys.exit(1)
         verification = {"fixtures": args.verify_fixtures, "tolerance": 1e-4, "relL2": report}
     model, label = build_model(arch, args)
-    ids = torch.randint(1000, 2000, (2, 16), dtype=torch.int64)
+    ids = random_ids(model.config["vocab_size"], 2, 16, torch.Generator().manual_seed(1))
     mask = torch.ones(2, 16, dtype=torch.int64)
     inputs = model_inputs(arch, ids, mask)
     names = list(arch.onnx_inputs)
