@@ -366,7 +366,8 @@ const writeAtomic = (file: string, text: string) => {
   renameSync(`${file}.tmp`, file);
 };
 if (!values['no-save']) {
-  const base = path.join(values['out-dir']!, `${slug}-${date.slice(0, 10)}`);
+  // --arch runs get their own file name, so they never overwrite a NeoBERT run of the same day.
+  const base = path.join(values['out-dir']!, `${slug}${arch !== 'neobert' ? `-${arch}` : ''}-${date.slice(0, 10)}`);
   writeAtomic(`${base}.json`, `${JSON.stringify(result, null, 1)}\n`);
   writeAtomic(`${base}.svg`, renderChart([result]));
   log(`wrote ${base}.json and ${base}.svg`);
