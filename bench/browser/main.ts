@@ -7,7 +7,7 @@ import { createGPU } from '../../src/gpu';
 import { urlSource } from '../../src/checkpoint';
 import { OursEngine, type ModelSpec } from '../run/ours';
 import { runGrid, type BenchEngine } from '../run/grid';
-import { layerShapes, runMatmulBench, type MatmulShape } from '../run/matmul';
+import { layerShapesFor, runMatmulBench, type MatmulShape } from '../run/matmul';
 import { computeTargets, type BenchResult } from '../run/report';
 import { createOrtEngine, type Ort } from '../peers/ort-engine';
 import type { GpujsModule } from '../peers/gpujs-matmul';
@@ -131,7 +131,7 @@ async function run(o: BrowserBenchOptions): Promise<BenchResult> {
   if (o.matmul) {
     log('matmul: ours vs gpu.js');
     const counts = [...new Set(o.points.map((p) => p.seq * p.batch))].filter((m) => m <= 4096).sort((x, y) => x - y);
-    const shapes: MatmulShape[] = counts.flatMap((m) => layerShapes(m, cfg.hiddenSize, cfg.ffnWidth, '').map((s) => ({ ...s, name: `${s.name}@${m}` })));
+    const shapes: MatmulShape[] = counts.flatMap((m) => layerShapesFor(cfg, m).map((s) => ({ ...s, name: `${s.name}@${m}` })));
     shapes.push({ name: 'base.qkv@128', M: 128, N: 2304, K: 768 });
     const gj = o.peers.includes('gpujs') ? (gpujs as unknown as GpujsModule) : null;
     if (!gj) peers['gpu.js/webgpu'] = { status: 'skipped', detail: 'not in --peers' };
@@ -144,7 +144,8 @@ async function run(o: BrowserBenchOptions): Promise<BenchResult> {
     }
     for (const p of o.points) {
       const m = p.seq * p.batch;
-      const layer = matmul.filter((x) => x.engine === 'gpu.js' && /^(qkv|wo|w12|w3)@/.test(x.shape) && x.M === m);
+      const names = layerShapesFor(cfg, m).map((s) => `${s.name}@${m}`);
+      const layer = matmul.filter((x) => x.engine === 'gpu.js' && names.includes(x.shape) && x.M === m);
       if (layer.length !== 4) continue;
       const ms = layer.reduce((s, x) => s + x.msPerCall, 0) * cfg.numLayers;
       grid.results.push({

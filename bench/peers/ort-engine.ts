@@ -1,6 +1,6 @@
-// ONNX Runtime Web peer (browser-safe): one InferenceSession on the exported NeoBERT encoder
-// (bench/peers/neobert_torch.py export: inputs input_ids, attention_mask int64 [B, L]; output
-// last_hidden_state f32 [B, L, C]), timed per run() including the readback of the output to the
+// ONNX Runtime Web peer (browser-safe): one InferenceSession on an exported encoder
+// (bench/peers/<arch>_torch.py export: inputs input_ids, attention_mask int64 [B, L], plus
+// token_type_ids for BERT (all 0 here); output last_hidden_state f32 [B, L, C]), timed per run() including the readback of the output to the
 // CPU, exactly what our engine's timed forward does. The ort module is passed in so the same code
 // serves the browser page and the Node child (bench/peers/ort-node.ts).
 import type * as OrtModule from 'onnxruntime-web';
@@ -58,6 +58,7 @@ export async function createOrtEngine(ort: Ort, model: Uint8Array, backend: OrtB
         input_ids: new ort.Tensor('int64', idsI64, [batch, seq]),
         attention_mask: new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [batch, seq]),
       };
+      if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(n), [batch, seq]);
     },
     async run() {
       const t0 = performance.now();

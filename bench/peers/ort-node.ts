@@ -17,7 +17,7 @@ import path from 'node:path';
 import { createOrtEngine, type Ort, type OrtBackend, type OrtEngine } from './ort-engine';
 
 type Message =
-  | { type: 'init'; backend: OrtBackend; model: string; threads?: number; tickMs?: number }
+  | { type: 'init'; backend: OrtBackend; model: string; threads?: number; tickMs?: number; skipProbe?: boolean }
   | { type: 'inputs'; seq: number; batch: number; ids: number[] }
   | { type: 'run' }
   | { type: 'output' }
@@ -51,7 +51,7 @@ function installSharedViewShim(device: GPUDevice): void {
   proto.__sharedViewShim = true;
 }
 
-async function initWebGPU(model: Uint8Array): Promise<Record<string, unknown>> {
+async function initWebGPU(model: Uint8Array, skipProbe = false): Promise<Record<string, unknown>> {
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: Record<string, unknown> };
   for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const gpu = dawn.create([]);
@@ -67,7 +67,9 @@ async function initWebGPU(model: Uint8Array): Promise<Record<string, unknown>> {
 
   // 1. As shipped: reproduce the failure on a tiny input.
   let withoutShim: string;
-  try {
+  // skipProbe: the harness retries without it when the probe crashed the child (see run.ts).
+  if (skipProbe) withoutShim = 'not tried';
+  else try {
     const probe = await createOrtEngine(ort, model, 'webgpu');
     probe.setInputs(8, 1, Array.from({ length: 8 }, (_, i) => 101 + i));
     await probe.run();
@@ -99,7 +101,7 @@ process.on('message', async (m: Message) => {
       // anything else scheduled, Dawn's Node binding can deliver ORT's mapAsync very late).
       if (m.tickMs) setInterval(() => {}, m.tickMs);
       const model = readFileSync(m.model);
-      const info = m.backend === 'webgpu' ? await initWebGPU(model) : await initWasm(model, m.threads);
+      const info = m.backend === 'webgpu' ? await initWebGPU(model, m.skipProbe) : await initWasm(model, m.threads);
       send({ type: 'ready', loadMs: engine!.loadMs, adapter: engine!.adapter, execArgv: process.execArgv, ...info });
     } else if (m.type === 'inputs') {
       engine!.setInputs(m.seq, m.batch, m.ids);

@@ -74,11 +74,11 @@ export class OrtChild {
     script: string,
     backend: 'webgpu' | 'wasm',
     model: string,
-    opts: { execArgv: string[]; timeoutMs: number; threads?: number; tickMs?: number },
+    opts: { execArgv: string[]; timeoutMs: number; threads?: number; tickMs?: number; skipProbe?: boolean },
   ): Promise<OrtChild> {
     const child = fork(script, [], { execArgv: opts.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const c = new OrtChild(child);
-    const reply = await c.call({ type: 'init', backend, model, threads: opts.threads, tickMs: opts.tickMs }, opts.timeoutMs);
+    const reply = await c.call({ type: 'init', backend, model, threads: opts.threads, tickMs: opts.tickMs, skipProbe: opts.skipProbe }, opts.timeoutMs);
     Object.assign(c.ready, reply);
     return c;
   }

@@ -136,7 +136,7 @@ export async function runGrid(engines: BenchEngine[], opts: GridOptions): Promis
       };
       const rel = (a as { rel?: number }).rel;
       if (rel !== undefined) res.relL2VsOurs = rel;
-      if (a === active[0]) Object.assign(res, extra);
+      if (a.e === engines[0]) Object.assign(res, extra); // ours: memory, profile
       results.push(res);
       opts.log(
         `  ${seq}x${batch} ${key(a.e).padEnd(24)} ${s.median.toFixed(1).padStart(9)} ms  (${s.min.toFixed(1)}-${s.max.toFixed(1)}, n=${s.n})` +

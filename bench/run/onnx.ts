@@ -1,6 +1,6 @@
-// Node-only: the ONNX export of a model for the onnxruntime-web peer, made by
-// bench/peers/neobert_torch.py (PyTorch module checked against the fixtures first) and cached in
-// bench/peers/.cache/ (gitignored), keyed by the weights and the exporter.
+// Node-only: the ONNX export of a model for the onnxruntime-web peer, made by the architecture's
+// PyTorch peer (bench/peers/<arch>_torch.py: the module is checked against the fixtures first) and
+// cached in bench/peers/.cache/ (gitignored), keyed by the weights and the exporter.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -8,7 +8,29 @@ import path from 'node:path';
 
 export interface OnnxExport {
   file: string;
-  meta: { verification?: unknown; [k: string]: unknown };
+  meta: { verification?: unknown; inputs?: string[]; [k: string]: unknown };
+}
+
+/** The PyTorch peer of one architecture: its script and the fixture folders it is checked on. */
+export interface TorchPeer {
+  /** bench/peers/<arch>_torch.py, relative to the repository root. */
+  script: string;
+  /** Subfolders of <shared>/fixtures. */
+  fixtures: string[];
+}
+
+const PEERS: Record<string, TorchPeer> = {
+  neobert: { script: 'bench/peers/neobert_torch.py', fixtures: ['neobert'] },
+  bert: { script: 'bench/peers/bert_torch.py', fixtures: ['bert', 'roberta', 'xlm-roberta'] },
+  modernbert: { script: 'bench/peers/modernbert_torch.py', fixtures: ['modernbert'] },
+};
+
+/** The PyTorch peer for a config.json model_type (BERT, RoBERTa and XLM-R share one module). */
+export function torchPeerFor(modelType: string): TorchPeer {
+  const key = modelType === 'roberta' || modelType === 'xlm-roberta' ? 'bert' : modelType;
+  const peer = PEERS[key];
+  if (!peer) throw new Error(`no PyTorch peer for model_type ${modelType}`);
+  return peer;
 }
 
 /** null when python can import torch and numpy, else why not. */
@@ -22,11 +44,11 @@ export function torchModelArgs(model: { base: true } | { dir: string }): string[
   return 'base' in model ? ['--config', 'base'] : ['--model', model.dir];
 }
 
-export function ensureOnnx(root: string, python: string, model: { base: true } | { dir: string }, log: (s: string) => void): OnnxExport {
+export function ensureOnnx(root: string, python: string, model: { base: true } | { dir: string }, log: (s: string) => void, peer: TorchPeer = PEERS.neobert): OnnxExport {
   const problem = pythonProblem(python);
   if (problem) throw new Error(`cannot export ONNX: ${problem}`);
-  const script = path.join(root, 'bench/peers/neobert_torch.py');
-  const h = createHash('sha256').update(readFileSync(script));
+  const script = path.join(root, peer.script);
+  const h = createHash('sha256').update(readFileSync(script)).update(readFileSync(path.join(root, 'bench/peers/torch_common.py')));
   if ('base' in model) h.update('base-random');
   else
     for (const f of ['config.json', 'model.safetensors', 'model.safetensors.index.json']) {
@@ -37,9 +59,12 @@ export function ensureOnnx(root: string, python: string, model: { base: true } |
   const file = path.join(root, 'bench/peers/.cache', name);
   if (!existsSync(file) || !existsSync(`${file}.json`)) {
     const shared = process.env.NEOBERT_SHARED_DIR ?? path.join(root, '..', 'shared');
-    const fixtures = path.join(shared, 'fixtures', 'neobert');
-    const verify = existsSync(fixtures) ? ['--verify-fixtures', fixtures] : [];
-    log(`exporting ONNX (${verify.length ? 'PyTorch module checked against the fixtures first' : 'module NOT checked: no fixtures found'}) -> ${path.relative(root, file)}`);
+    const dirs = peer.fixtures.map((f) => path.join(shared, 'fixtures', f)).filter((d) => existsSync(d));
+    const verify = dirs.flatMap((d) => ['--verify-fixtures', d]);
+    const missing = peer.fixtures.length - dirs.length;
+    log(
+      `exporting ONNX (${dirs.length ? `PyTorch module checked against the fixtures first${missing ? `; ${missing} fixture folder(s) missing` : ''}` : 'module NOT checked: no fixtures found'}) -> ${path.relative(root, file)}`,
+    );
     const t = performance.now();
     execFileSync(python, [script, 'export', ...torchModelArgs(model), '--out', file, ...verify], { stdio: ['ignore', 'ignore', 'inherit'] });
     log(`  exported in ${((performance.now() - t) / 1000).toFixed(1)} s`);

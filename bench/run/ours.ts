@@ -1,7 +1,10 @@
-// Our engine as the bench drives it (browser-safe): a NeoBERTModel + Runner on one device, loaded
-// from a checkpoint source or built from a config with random weights, timed per forward.
+// Our engine as the bench drives it (browser-safe): a model of any registered architecture + Runner
+// on one device, loaded from a checkpoint source (the architecture picked by config.json
+// model_type: parseConfig, loadWeights, createModel) or NeoBERT built from its base config with
+// random weights, timed per forward.
 import { loadCheckpoint, type CheckpointSource } from '../../src/checkpoint';
-import { parseNeoBERTConfig as parseConfig, NEOBERT_BASE_CONFIG_JSON, NeoBERTModel, type NeoBERTConfig, type NeoBERTWeights } from '../../src/models/neobert';
+import { parseNeoBERTConfig as parseConfig, NEOBERT_BASE_CONFIG_JSON, neobert, type NeoBERTConfig, type NeoBERTWeights } from '../../src/models/neobert';
+import type { Architecture, EncoderConfig, EncoderModel } from '../../src/models/types';
 import type { GPUContext } from '../../src/gpu';
 import { Runner, type DispatchTiming } from '../../src/runner';
 import { bufferBytes, reachableBuffers } from './memory';
@@ -10,7 +13,8 @@ export type ModelSpec = { kind: 'checkpoint'; source: CheckpointSource; label: s
 
 export interface ModelDescription {
   label: string;
-  config: NeoBERTConfig;
+  /** The architecture's parsed config (NeoBERTConfig, BertConfig, ModernBertConfig, ...). */
+  config: EncoderConfig;
   parameters: number;
   /** Storage dtypes of the checkpoint, e.g. { F16: 26 }, or 'random' weights. */
   weights: Record<string, number> | 'random';
@@ -75,7 +79,7 @@ export class OursEngine {
   readonly name = 'neobert-webgpu';
   private constructor(
     readonly gpu: GPUContext,
-    readonly model: NeoBERTModel,
+    readonly model: EncoderModel,
     readonly runner: Runner,
     readonly description: ModelDescription,
     /** Read + parse of the checkpoint (0 for random weights). */
@@ -90,17 +94,19 @@ export class OursEngine {
 
   static async load(gpu: GPUContext, spec: ModelSpec, engineOptions: Record<string, unknown> = {}): Promise<OursEngine> {
     let t = performance.now();
-    let config: NeoBERTConfig;
-    let weights: NeoBERTWeights;
+    let architecture: Architecture<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let config: EncoderConfig;
+    let weights: unknown;
     let parameters: number;
     let dtypes: Record<string, number> | 'random';
     if (spec.kind === 'checkpoint') {
-      const loaded = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(spec.source);
-      ({ config, weights, parameterCount: parameters, dtypes } = loaded);
+      const loaded = await loadCheckpoint(spec.source);
+      ({ architecture, config, weights, parameterCount: parameters, dtypes } = loaded);
     } else {
+      architecture = neobert;
       config = baseConfig();
-      weights = randomWeights(config);
-      const { hiddenSize: C, ffnWidth: F, vocabSize: V, numLayers } = config;
+      weights = randomWeights(config as NeoBERTConfig);
+      const { hiddenSize: C, ffnWidth: F, vocabSize: V, numLayers } = config as NeoBERTConfig;
       parameters = V * C + numLayers * (2 * C + 4 * C * C + 3 * F * C) + C;
       dtypes = 'random';
     }
@@ -108,8 +114,9 @@ export class OursEngine {
     t = performance.now();
     // Options (dtype, matmulStrategy) are passed only when given, so this works with engines
     // whose create() takes three arguments too.
-    const create = NeoBERTModel.create as (d: GPUDevice, c: NeoBERTConfig, w: NeoBERTWeights, o?: Record<string, unknown>) => Promise<NeoBERTModel>;
-    const model = Object.keys(engineOptions).length ? await create(gpu.device, config, weights, engineOptions) : await create(gpu.device, config, weights);
+    const model = Object.keys(engineOptions).length
+      ? await architecture.createModel(gpu.device, config, weights, engineOptions)
+      : await architecture.createModel(gpu.device, config, weights);
     await gpu.device.queue.onSubmittedWorkDone();
     const createMs = performance.now() - t;
     const reported: Record<string, unknown> = { ...engineOptions };
