@@ -8,6 +8,10 @@
 //           [maxPositions, HIDDEN] (the host computes them, RoBERTa's padding_idx + 1 offset
 //           included). HAS_TYPE: typeIds u32 [tokens], typeTable f32 [typeVocab, HIDDEN].
 //           Bindings of a table that is not compiled in are unused (any buffer).
+//           Row chunks: `table` may hold only rows [row_begin, row_end) of the vocabulary (a
+//           table over the device's storage-binding limit, e.g. XLM-R's 250002 x 768, is uploaded
+//           in chunks and gathered by one dispatch per chunk); tokens whose id falls outside the
+//           chunk are left to the dispatch that holds their row.
 // Dispatch: one workgroup per token, folded into 2D (x up to 65535) for long batches;
 //           WG threads stride over HIDDEN/4 vec4 columns.
 // Limits:   HIDDEN % 4 == 0; ids < vocab, positions < maxPositions, typeIds < typeVocab
@@ -19,7 +23,7 @@ override WG: u32 = 64u;
 override HAS_POSITION: bool = false;
 override HAS_TYPE: bool = false;
 
-struct Params { tokens: u32 }
+struct Params { tokens: u32, row_begin: u32, row_end: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
@@ -35,8 +39,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let token = wid.x + wid.y * nwg.x;
   if (token >= params.tokens) { return; }
+  let id = ids[token];
+  if (id < params.row_begin || id >= params.row_end) { return; }
   let quads = HIDDEN / 4u;
-  let src = ids[token] * quads;
+  let src = (id - params.row_begin) * quads;
   let dst = token * quads;
   var typeSrc = 0u;
   var posSrc = 0u;

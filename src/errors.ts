@@ -51,3 +51,6 @@ export class TokenLimitError extends NeoBERTError {
     this.limit = limit;
   }
 }
+
+/** A tensor does not fit this device's limits (storage-binding or buffer size); says what to try. */
+export class DeviceLimitError extends NeoBERTError {}

@@ -56,6 +56,7 @@ export {
   GPUUnavailableError,
   KernelShapeError,
   TokenLimitError,
+  DeviceLimitError,
 } from './errors';
 export type { ForwardRequest, ForwardResult, OutputName } from './runner';
 

@@ -147,6 +147,8 @@ export interface EmbeddingExtras {
   typeIds?: GPUTensor;
   /** f32 [typeVocab, C] */
   typeTable?: GPUTensor;
+  /** The vocabulary row `table` starts at (a chunk of a split table); default 0. */
+  firstRow?: number;
 }
 
 export class EmbeddingKernel extends Kernel {
@@ -180,6 +182,8 @@ export class EmbeddingKernel extends Kernel {
    * ids u32 [tokens], table [V, C] (+ extra.positions u32 [tokens] into positionTable [P, C])
    * (+ extra.typeIds u32 [tokens] into typeTable [T, C]) -> hidden [tokens, C] = word + type +
    * position. Ids, positions and type ids must be validated by the caller (< V, P, T).
+   * extra.firstRow: `table` holds vocabulary rows [firstRow, firstRow + V) only; this dispatch
+   * writes the tokens whose ids fall there (see EmbeddingTable for tables split into chunks).
    */
   bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch {
     const tokens = ids.shape[0];
@@ -201,9 +205,11 @@ export class EmbeddingKernel extends Kernel {
     }
     const [x, y] = foldWorkgroups(tokens);
     const p = this.placeholder;
+    const firstRow = extra.firstRow ?? 0;
+    if (!Number.isInteger(firstRow) || firstRow < 0) throw new KernelShapeError(`${this.name}: firstRow ${firstRow} must be a non-negative integer`);
     return this.dispatch(
       label,
-      packParams([tokens]),
+      packParams([tokens, firstRow, firstRow + vocab]),
       [ids.buffer, table.buffer, out.buffer, extra.positions?.buffer ?? p, extra.positionTable?.buffer ?? p, extra.typeIds?.buffer ?? p, extra.typeTable?.buffer ?? p],
       [x, y, 1],
     );

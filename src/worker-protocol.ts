@@ -7,6 +7,7 @@ import {
   GPUUnavailableError,
   InputError,
   KernelShapeError,
+  DeviceLimitError,
   ModelDisposedError,
   NeoBERTError,
   TokenLimitError,
@@ -64,6 +65,7 @@ const CLASSES: Record<string, new (message: string) => Error> = {
   GPUUnavailableError,
   ModelDisposedError,
   KernelShapeError,
+  DeviceLimitError,
   TypeError,
   RangeError,
 };

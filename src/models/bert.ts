@@ -19,7 +19,7 @@ import {
 } from '../kernels';
 import { interleaveQkvHeads } from '../weight-layout';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
+import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ export class BertModel implements EncoderModel {
     readonly device: GPUDevice,
     readonly config: BertConfig,
     private readonly kernels: Kernels,
-    private readonly embeddings: { word: GPUTensor; position: GPUTensor; tokenType: GPUTensor; norm: GPUTensor; normBias: GPUTensor },
+    private readonly embeddings: { word: EmbeddingTable; position: GPUTensor; tokenType: GPUTensor; norm: GPUTensor; normBias: GPUTensor },
     private readonly layers: LayerTensors[],
     private readonly pooler: { weight: GPUTensor; bias: GPUTensor } | null,
     private readonly head: HeadTensors,
@@ -412,7 +412,7 @@ export class BertModel implements EncoderModel {
       };
     });
     const embeddings = {
-      word: up('word_embeddings', weights.wordEmbeddings, [V, C]),
+      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C),
       position: up('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
       tokenType: up('token_type_embeddings', weights.tokenTypeEmbeddings, [config.typeVocabSize, C]),
       norm: up('embeddings.norm', weights.embeddingNorm, [C]),
@@ -422,6 +422,7 @@ export class BertModel implements EncoderModel {
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
     if (w.kind === 'mlm') {
+      requireBindable(device, 'the MLM decoder', V, C, dtype);
       head = {
         kind: 'mlm',
         dense: upW('mlm.dense', w.dense, [C, C]),
@@ -485,7 +486,7 @@ export class BertModel implements EncoderModel {
     const e = this.embeddings;
 
     const d: Dispatch[] = [];
-    d.push(k.embedding.bind('embedding', inputIds, e.word, sum, { positions, positionTable: e.position, typeIds: tokenTypeIds, typeTable: e.tokenType })); // (N, C)
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, { positions, positionTable: e.position, typeIds: tokenTypeIds, typeTable: e.tokenType })); // (N, C)
     d.push(k.layerNorm.bind('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
@@ -549,7 +550,11 @@ export class BertModel implements EncoderModel {
   destroy(): void {
     const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor | null>;
     destroyAll([
-      ...Object.values(this.embeddings),
+      ...this.embeddings.word.chunks.map((c) => c.table),
+      this.embeddings.position,
+      this.embeddings.tokenType,
+      this.embeddings.norm,
+      this.embeddings.normBias,
       ...this.layers.flatMap((l) => Object.values(l)),
       this.pooler?.weight,
       this.pooler?.bias,

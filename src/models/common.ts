@@ -1,8 +1,9 @@
 // Pieces every architecture's model file shares: weight upload (f32 or f16 halves) and the
 // allocation of a plan's buffers by label.
 import { encodeF16 } from '../dtype';
+import { DeviceLimitError } from '../errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { elementCount, type GPUTensor } from '../kernels';
+import { elementCount, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor } from '../kernels';
 import type { ModelDtype } from './types';
 
 /** An f32 (or u32) tensor uploaded once. */
@@ -33,4 +34,48 @@ export function planAllocator(device: GPUDevice) {
 /** Destroys every tensor's buffer. */
 export function destroyAll(tensors: Iterable<GPUTensor | null | undefined>): void {
   for (const t of tensors) t?.buffer.destroy();
+}
+
+/** A word-embedding table as row chunks, each within the device's storage-binding limit. */
+export interface EmbeddingTable {
+  /** (rows, C) chunks; chunk i holds vocabulary rows [first, first + rows). */
+  chunks: { table: GPUTensor; first: number }[];
+}
+
+/**
+ * Uploads a [V, C] f32 table in as few chunks as the device allows (one for most models;
+ * XLM-R's 250002 x 768 f32 is 732 MiB, ModernBERT's 50368 x 768 is 148 MiB, over the 128 MiB
+ * default binding limit). `maxChunkRows` forces smaller chunks (tests).
+ */
+export function uploadEmbeddingTable(device: GPUDevice, label: string, data: Float32Array, vocab: number, hidden: number, maxChunkRows?: number): EmbeddingTable {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const rowsPerChunk = Math.max(1, Math.min(maxChunkRows ?? Infinity, Math.floor(limit / (hidden * 4))));
+  const chunks: EmbeddingTable['chunks'] = [];
+  for (let first = 0; first < vocab; first += rowsPerChunk) {
+    const rows = Math.min(rowsPerChunk, vocab - first);
+    const name = rows === vocab ? label : `${label}[${first}:${first + rows}]`;
+    chunks.push({ table: uploadTensor(device, name, data.subarray(first * hidden, (first + rows) * hidden), [rows, hidden]), first });
+  }
+  return { chunks };
+}
+
+/** The dispatches that gather word rows (+ extras) from every chunk of `table`: (N, C). */
+export function embeddingDispatches(kernel: EmbeddingKernel, label: string, ids: GPUTensor, table: EmbeddingTable, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch[] {
+  return table.chunks.map(({ table: chunk, first }, i) =>
+    kernel.bind(table.chunks.length === 1 ? label : `${label}.${i}`, ids, chunk, out, { ...extra, firstRow: first }),
+  );
+}
+
+/**
+ * Throws a DeviceLimitError when one matmul weight of `rows` x `cols` in `dtype` is over the
+ * device's storage-binding limit (a vocabulary-sized MLM decoder: ModernBERT's 50368 x 768 f32 is
+ * 148 MiB, XLM-R's 250002 x 768 is 732 MiB; the default limit is 128 MiB).
+ */
+export function requireBindable(device: GPUDevice, what: string, rows: number, cols: number, dtype: ModelDtype): void {
+  const bytes = rows * cols * (dtype === 'f16' ? 2 : 4);
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  if (bytes <= limit) return;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const hint = dtype === 'f32' && bytes / 2 <= limit ? "load with dtype 'f16' (it then fits)" : 'this head needs a device with a larger maxStorageBufferBindingSize';
+  throw new DeviceLimitError(`${what} [${rows}, ${cols}] ${dtype} is ${mib(bytes)}, over this device's storage-binding limit of ${mib(limit)}: ${hint}`);
 }

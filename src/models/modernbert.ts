@@ -20,7 +20,7 @@ import {
 import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
+import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ export class ModernBertModel implements EncoderModel {
     readonly device: GPUDevice,
     readonly config: ModernBertConfig,
     private readonly k: Awaited<ReturnType<typeof createKernels>>,
-    private readonly embeddings: GPUTensor,
+    private readonly embeddings: EmbeddingTable, // (V, C) in row chunks
     private readonly embeddingNorm: Tensor2,
     private readonly layers: LayerTensors[],
     private readonly finalNorm: Tensor2,
@@ -327,6 +327,7 @@ export class ModernBertModel implements EncoderModel {
     let head: HeadTensors = { kind: 'none' };
     const h = weights.head;
     if (h.kind === 'mlm') {
+      requireBindable(device, 'the MLM decoder', V, C, dtype);
       head = {
         kind: 'mlm',
         dense: upLinear('head.dense', h.dense, [C, C]),
@@ -342,7 +343,7 @@ export class ModernBertModel implements EncoderModel {
       device,
       config,
       kernels,
-      up('tok_embeddings', weights.embeddings, [V, C]),
+      uploadEmbeddingTable(device, 'tok_embeddings', weights.embeddings, V, C),
       upNorm('embeddings.norm', weights.embeddingNorm),
       layers,
       upNorm('final_norm', weights.finalNorm),
@@ -398,7 +399,7 @@ export class ModernBertModel implements EncoderModel {
     };
 
     const d: Dispatch[] = [];
-    d.push(k.embedding.bind('embedding', inputIds, this.embeddings, xB)); // (N, C)
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embeddings, xB)); // (N, C)
     d.push(ln('embedding_norm', xB, this.embeddingNorm, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
@@ -461,7 +462,7 @@ export class ModernBertModel implements EncoderModel {
     const pair = (t: Tensor2 | null) => [t?.weight, t?.bias];
     const h = this.head;
     destroyAll([
-      this.embeddings,
+      ...this.embeddings.chunks.map((c) => c.table),
       this.ropeGlobal,
       this.ropeLocal,
       ...pair(this.embeddingNorm),

@@ -16,7 +16,7 @@ import {
 } from '../kernels';
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { ropeTable } from '../tables';
-import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
+import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -259,7 +259,7 @@ export class NeoBERTModel implements EncoderModel {
     readonly device: GPUDevice,
     readonly config: NeoBERTConfig,
     private readonly kernels: Kernels,
-    private readonly embedding: GPUTensor,
+    private readonly embedding: EmbeddingTable, // (V, C) in row chunks
     private readonly layers: LayerTensors[],
     private readonly finalNorm: GPUTensor,
     private readonly head: HeadTensors,
@@ -307,6 +307,7 @@ export class NeoBERTModel implements EncoderModel {
     }));
     let head: HeadTensors = { kind: 'none' };
     if (weights.head.kind === 'mlm') {
+      requireBindable(device, 'the MLM decoder', V, C, dtype);
       head = { kind: 'mlm', weight: upW('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
     } else if (weights.head.kind === 'classification') {
       const labels = weights.head.bias.length;
@@ -322,7 +323,7 @@ export class NeoBERTModel implements EncoderModel {
       device,
       config,
       kernels,
-      up('encoder.weight', weights.embedding, [V, C]),
+      uploadEmbeddingTable(device, 'encoder.weight', weights.embedding, V, C),
       layers,
       up('layer_norm.weight', weights.finalNorm, [C]),
       head,
@@ -369,7 +370,7 @@ export class NeoBERTModel implements EncoderModel {
     const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
 
     const d: Dispatch[] = [];
-    d.push(k.embedding.bind('embedding', inputIds, this.embedding, xA)); // (N, C)
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embedding, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
       d.push(k.matmulNorm.bind(`${L}.qkv`, xA, w.qkvNormed, qkv, { eps })); // (N, 3C) = rmsnorm(xA) qkv^T
@@ -414,7 +415,7 @@ export class NeoBERTModel implements EncoderModel {
 
   destroy(): void {
     const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor>;
-    destroyAll([this.embedding, this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
+    destroyAll([...this.embedding.chunks.map((c) => c.table), this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
   }
 }
 
