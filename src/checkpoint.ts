@@ -5,7 +5,8 @@
 import { CheckpointError } from './errors';
 import { architectureFor } from './models/index';
 import type { Architecture, EncoderConfig } from './models/types';
-import { openSafetensors, parseSafetensors, type RangeReader, type SafetensorsFile } from './safetensors';
+import { downloadToCache, readStoredFile, storedFileReader } from './download';
+import { memoryRangeReader, openSafetensors, parseSafetensors, type RangeReader, type SafetensorsFile } from './safetensors';
 import { readSentenceTransformers, type SentenceTransformersConfig } from './sentence-transformers';
 import type { TensorLookup } from './tensor-table';
 
@@ -17,9 +18,16 @@ export interface Progress {
   total: number | null;
   /** True when the bytes come from the browser's Cache Storage, not the network. */
   cached?: boolean;
+  /** Set when an interrupted download resumed: the byte it resumed from (the rest came from Cache Storage). */
+  resumedFrom?: number;
 }
 
 export type ProgressFn = (progress: Progress) => void;
+
+/** Marks a Cache Storage entry that records a 404 (a file the repository does not have). */
+const MISSING_HEADER = 'x-neobert-missing';
+/** Files downloaded in resumable chunks (the weights); the small JSON/text files are stored whole. */
+const RESUMABLE = /\.safetensors$/;
 
 /** Cache Storage bucket used for downloaded checkpoint files (browser and workers). */
 export const DEFAULT_CACHE_NAME = 'neobert-webgpu-v1';
@@ -36,7 +44,7 @@ export interface CheckpointSource {
    * worker), so weights are read, converted and uploaded tensor by tensor instead of the whole file
    * being held in memory. null when the file does not exist.
    */
-  openFile?(name: string): Promise<RangeReader | null>;
+  openFile?(name: string, onProgress?: ProgressFn): Promise<RangeReader | null>;
 }
 
 /** The text of every tokenizer file the folder has (null when absent). */
@@ -188,7 +196,9 @@ export function urlSource(baseUrl: string, options: UrlSourceOptions | typeof fe
 
   const request = async (name: string): Promise<{ url: string; response: Response | null; cached: boolean }> => {
     const url = base + name;
-    const hit = await (await cache())?.match(url).catch(() => undefined);
+    const c = await cache();
+    const hit = await c?.match(url).catch(() => undefined);
+    if (hit?.headers.get(MISSING_HEADER)) return { url, response: null, cached: true };
     if (hit) return { url, response: hit, cached: true };
     let response: Response;
     try {
@@ -196,7 +206,11 @@ export function urlSource(baseUrl: string, options: UrlSourceOptions | typeof fe
     } catch (error) {
       throw new CheckpointError(`${url}: request failed (${(error as Error).message})`);
     }
-    if (response.status === 404) return { url, response: null, cached: false };
+    if (response.status === 404) {
+      // Remembered, so a second visit does not ask again for files the repository lacks.
+      await c?.put(url, new Response('', { headers: { [MISSING_HEADER]: '1' } })).catch(() => undefined);
+      return { url, response: null, cached: false };
+    }
     if (!response.ok) throw httpFailure(url, response);
     return { url, response, cached: false };
   };
@@ -208,7 +222,14 @@ export function urlSource(baseUrl: string, options: UrlSourceOptions | typeof fe
     if (contentType) headers['content-type'] = contentType;
     await c.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers })).catch(() => undefined);
   };
+  /** Weights go to Cache Storage in chunks as they arrive, so an interrupted download resumes. */
+  const stored = async (name: string, onProgress?: ProgressFn) => {
+    const c = await cache();
+    return c && RESUMABLE.test(name) ? { c, file: await downloadToCache(c, base + name, name, fetchImpl, onProgress) } : null;
+  };
   const readBytes: CheckpointSource['readBytes'] = async (name, onProgress) => {
+    const chunked = await stored(name, onProgress);
+    if (chunked) return chunked.file && readStoredFile(chunked.c, chunked.file);
     const { url, response, cached } = await request(name);
     if (!response) return null;
     let bytes: Uint8Array;
@@ -229,6 +250,21 @@ export function urlSource(baseUrl: string, options: UrlSourceOptions | typeof fe
       const bytes = await readBytes(name);
       return bytes && new TextDecoder().decode(bytes);
     },
+    // In a worker the stored chunks are read as Blobs, tensor by tensor (FileReaderSync).
+    ...(typeof (globalThis as { FileReaderSync?: unknown }).FileReaderSync === 'function'
+      ? {
+          async openFile(name: string, onProgress?: ProgressFn) {
+            const chunked = await stored(name, onProgress);
+            let reader: RangeReader | null;
+            if (chunked) reader = chunked.file && ((await storedFileReader(chunked.c, chunked.file)) ?? memoryRangeReader(await readStoredFile(chunked.c, chunked.file)));
+            else {
+              const bytes = await readBytes(name, onProgress);
+              reader = bytes && memoryRangeReader(bytes);
+            }
+            return reader && { ...reader, downloaded: true };
+          },
+        }
+      : {}),
   };
 }
 
@@ -384,10 +420,11 @@ function withProgress(reader: RangeReader, file: string, onProgress?: ProgressFn
 async function openWeightsFile(source: CheckpointSource, name: string, onProgress?: ProgressFn): Promise<SafetensorsFile | null> {
   const where = pathIn(source, name);
   if (source.openFile) {
-    const reader = await source.openFile(name);
+    const reader = await source.openFile(name, onProgress);
     if (!reader) return null;
     try {
-      return openSafetensors(withProgress(reader, name, onProgress), where);
+      // A download already reported its progress; a local file reports the bytes read as used.
+      return openSafetensors(reader.downloaded ? reader : withProgress(reader, name, onProgress), where);
     } catch (error) {
       reader.close?.();
       throw error;

@@ -147,7 +147,25 @@ export function createBufferFrom(
   const buffer = device.createBuffer({ label, size, usage, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   buffer.unmap();
+  pendingUploadBytes.set(device, (pendingUploadBytes.get(device) ?? 0) + size);
   return buffer;
+}
+
+/** Bytes uploaded with createBufferFrom since the device last finished its queued work. */
+const pendingUploadBytes = new WeakMap<GPUDevice, number>();
+
+/**
+ * Waits for the device to finish its queued uploads once more than `thresholdBytes` are pending.
+ * A buffer created mapped (createBufferFrom) is copied through a staging buffer of its size that
+ * the implementation frees only when that copy has run: uploading a whole checkpoint without
+ * waiting holds a second copy of every weight at once (on CPU adapters, in RSS). Model creation
+ * calls this between layers.
+ */
+export async function drainUploads(device: GPUDevice, thresholdBytes = 64 * 2 ** 20): Promise<void> {
+  if ((pendingUploadBytes.get(device) ?? 0) <= thresholdBytes) return;
+  device.queue.submit([]);
+  await device.queue.onSubmittedWorkDone();
+  pendingUploadBytes.set(device, 0);
 }
 
 export function createStorageBuffer(device: GPUDevice, label: string, byteLength: number, extraUsage = 0): GPUBuffer {

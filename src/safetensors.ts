@@ -35,6 +35,8 @@ export interface RangeReader {
   /** `length` bytes from `offset`: a fresh array, or a view of bytes that never change. */
   readSync(offset: number, length: number): Uint8Array;
   close?(): void;
+  /** True when the bytes were downloaded first (their progress was already reported). */
+  downloaded?: boolean;
 }
 
 /** A RangeReader over bytes in memory (views, no copies). */

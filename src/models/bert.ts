@@ -18,6 +18,7 @@ import {
   type MatmulActivation,
 } from '../kernels';
 import { interleaveQkvHeads } from '../weight-layout';
+import { drainUploads } from '../gpu';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
@@ -394,9 +395,10 @@ export class BertModel implements EncoderModel {
     const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm };
     const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
     const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const layers = weights.layers.map((w, i): LayerTensors => {
+    const layers: LayerTensors[] = [];
+    for (const [i, w] of weights.layers.entries()) {
       const L = `layer${i}`;
-      return {
+      layers.push({
         qkv: upW(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]),
         qkvBias: up(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]),
         attentionOut: upW(`${L}.attention_out`, w.attentionOut, [C, C]),
@@ -409,8 +411,9 @@ export class BertModel implements EncoderModel {
         outputBias: up(`${L}.output.bias`, w.outputBias, [C]),
         outputNorm: up(`${L}.output_norm`, w.outputNorm, [C]),
         outputNormBias: up(`${L}.output_norm.bias`, w.outputNormBias, [C]),
-      };
-    });
+      });
+      await drainUploads(device); // one layer's staging copies at a time
+    }
     const embeddings = {
       word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C),
       position: up('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),

@@ -18,6 +18,7 @@ import {
   type MatmulActivation,
 } from '../kernels';
 import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
+import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
@@ -312,9 +313,10 @@ export class ModernBertModel implements EncoderModel {
       const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
       return interleaveQkvHeads(permuteRotateHalf(q, H, D, K), permuteRotateHalf(k, H, D, K), v, H, D, K);
     };
-    const layers = weights.layers.map((w, i): LayerTensors => {
+    const layers: LayerTensors[] = [];
+    for (const [i, w] of weights.layers.entries()) {
       const L = `layer${i}`;
-      return {
+      layers.push({
         attnNorm: w.attnNorm && upNorm(`${L}.attn_norm`, w.attnNorm),
         wqkv: { weight: upW(`${L}.Wqkv`, qkvRows(w.wqkv.weight, C), [3 * C, C]), bias: w.wqkv.bias && up(`${L}.Wqkv.bias`, qkvRows(w.wqkv.bias, 1), [3 * C]) },
         wo: upLinear(`${L}.attn.Wo`, w.wo, [C, C]),
@@ -322,8 +324,9 @@ export class ModernBertModel implements EncoderModel {
         wi: upLinear(`${L}.Wi`, { weight: interleaveGateUp(w.wi.weight, C), bias: null }, [2 * I, C], w.wi.bias && interleaveGateUpBias(w.wi.bias)),
         wo2: upLinear(`${L}.mlp.Wo`, w.wo2, [C, I]),
         global: config.globalLayers[i],
-      };
-    });
+      });
+      await drainUploads(device); // one layer's staging copies at a time
+    }
     let head: HeadTensors = { kind: 'none' };
     const h = weights.head;
     if (h.kind === 'mlm') {

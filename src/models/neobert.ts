@@ -15,6 +15,7 @@ import {
   type GPUTensor,
 } from '../kernels';
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
+import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
@@ -299,12 +300,16 @@ export class NeoBERTModel implements EncoderModel {
 
     const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
     const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const layers = weights.layers.map((w, i) => ({
-      qkvNormed: upW(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
-      wo: upW(`layer${i}.wo`, w.wo, [C, C]),
-      w12Normed: upW(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
-      w3: upW(`layer${i}.w3`, w.w3, [C, F]),
-    }));
+    const layers: LayerTensors[] = [];
+    for (const [i, w] of weights.layers.entries()) {
+      layers.push({
+        qkvNormed: upW(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
+        wo: upW(`layer${i}.wo`, w.wo, [C, C]),
+        w12Normed: upW(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
+        w3: upW(`layer${i}.w3`, w.w3, [C, F]),
+      });
+      await drainUploads(device); // one layer's staging copies at a time
+    }
     let head: HeadTensors = { kind: 'none' };
     if (weights.head.kind === 'mlm') {
       requireBindable(device, 'the MLM decoder', V, C, dtype);
