@@ -78,6 +78,7 @@ export async function downloadToCache(
   file: string,
   fetchImpl: typeof fetch,
   onProgress?: ProgressFn,
+  chunkBytes = DOWNLOAD_CHUNK_BYTES,
 ): Promise<StoredFile | null> {
   let manifest = await readManifest(cache, url);
   if (manifest?.complete) {
@@ -122,8 +123,8 @@ export async function downloadToCache(
   const encoding = response.headers.get('content-encoding') ?? 'identity';
   const lengthHeader = response.headers.get('content-length') ?? '';
   const size = start > 0 ? manifest!.size : /^\d+$/.test(lengthHeader) && encoding === 'identity' ? Number(lengthHeader) : null;
-  if (size === null) throw new CheckpointError(`${url}: the server sent no content-length, so the download cannot be stored in chunks`);
-  const current: Manifest = manifest ?? { size, validator: validatorOf(response), chunkBytes: DOWNLOAD_CHUNK_BYTES, stored: 0, complete: false };
+  if (size === null) return storeWhole(cache, url, file, response, onProgress);
+  const current: Manifest = manifest ?? { size, validator: validatorOf(response), chunkBytes, stored: 0, complete: false };
   const report = (loaded: number) => onProgress?.(start > 0 ? { file, loaded, total: size, resumedFrom: start } : { file, loaded, total: size });
 
   let offset = start; // bytes of the file received (stored or buffered)
@@ -166,6 +167,41 @@ export async function downloadToCache(
   }
   if (offset !== size) throw new CheckpointError(`${url}: download truncated, received ${offset} of ${size} bytes; loading again resumes from byte ${current.stored}`);
   return { url, size, chunkBytes: current.chunkBytes, chunkCount: Math.ceil(size / current.chunkBytes) };
+}
+
+/** A body of unknown length (no content-length, or compressed): read whole, then stored in chunks. */
+async function storeWhole(cache: Cache, url: string, file: string, response: Response, onProgress?: ProgressFn): Promise<StoredFile> {
+  if (!response.body) throw new CheckpointError(`${url}: the response has no body`);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  onProgress?.({ file, loaded: 0, total: null });
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      throw new CheckpointError(`${url}: download failed after ${size} bytes (${(error as Error).message})`);
+    }
+    if (next.done) break;
+    parts.push(next.value);
+    size += next.value.byteLength;
+    onProgress?.({ file, loaded: size, total: null });
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
+  }
+  const manifest: Manifest = { size, validator: validatorOf(response), chunkBytes: DOWNLOAD_CHUNK_BYTES, stored: size, complete: true };
+  const count = Math.max(1, Math.ceil(size / manifest.chunkBytes));
+  for (let i = 0; i < count; i++) {
+    const chunk = bytes.slice(i * manifest.chunkBytes, Math.min(size, (i + 1) * manifest.chunkBytes));
+    await cache.put(chunkKey(url, i), new Response(chunk, { headers: { 'content-length': String(chunk.byteLength) } }));
+  }
+  await writeManifest(cache, url, manifest);
+  return { url, size, chunkBytes: manifest.chunkBytes, chunkCount: Math.ceil(size / manifest.chunkBytes) };
 }
 
 async function chunkResponse(cache: Cache, stored: StoredFile, index: number): Promise<Response> {
