@@ -6,8 +6,8 @@
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
-import { DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
-import { contextFromDevice, createGPU, type GPUContext } from './gpu';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
+import { contextFromDevice, createGPU, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
@@ -135,9 +135,10 @@ export class Encoder {
     const ownsGPU = !options.gpu && typeof device === 'string';
     const gpu = options.gpu ?? (typeof device === 'string' ? await createGPU() : contextFromDevice(device));
     try {
-      const model = await loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, {
-        dtype: options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32',
-      });
+      const dtype = options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32';
+      const model = await withErrorScope(gpu.device, `uploading the ${dtype} weights of ${loaded.label} (${loaded.parameterCount} parameters)`, () =>
+        loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, { dtype }),
+      );
       const { weights: _weights, tokenizerFiles: _files, ...rest } = loaded; // host copies are not kept: the GPU and the tokenizer have them
       return new Encoder(rest, gpu, ownsGPU, model, new Runner(model), tokenizer, kind);
     } catch (e) {
@@ -156,7 +157,15 @@ export class Encoder {
     const files = loaded.tokenizerFiles;
     if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt)) return { tokenizer: null, kind: null };
     const kind = files.tokenizerJson ? 'tokenizer.json' : files.vocabTxt ? 'vocab.txt' : 'vocab.json + merges.txt';
-    return { tokenizer: EncoderTokenizer.fromFiles(files, tokenizerOptions), kind };
+    try {
+      return { tokenizer: EncoderTokenizer.fromFiles(files, tokenizerOptions), kind };
+    } catch (error) {
+      // Name the file with its folder or URL ("tokenizer.json: ..." -> "/models/x/tokenizer.json: ...").
+      const message = (error as Error)?.message ?? String(error);
+      const base = loaded.label.replace(/[\\/]+$/, '');
+      const file = /^(tokenizer\.json|vocab\.txt|vocab\.json|merges\.txt|tokenizer_config\.json|special_tokens_map\.json)\b/.exec(message)?.[1];
+      throw new CheckpointError(file ? `${base}/${message}` : `${base}/${kind}: ${message}`);
+    }
   }
 
   get config(): EncoderConfig {
@@ -494,10 +503,18 @@ export class Encoder {
       return { ids: encoded.ids, typeIds: this.config.typeVocabSize > 1 && typeIds ? typeIds : null };
     }
     const limit = options.maxLength ?? this.config.maxLength;
+    // Mixed kinds: name the first input that is not of the first input's kind (or of any kind).
+    const kindOf = (x: unknown) =>
+      typeof x === 'string' ? 'a string' : isPair(x) ? 'a text pair' : Array.isArray(x) || ArrayBuffer.isView(x) ? 'token ids' : x === null ? 'null' : typeof x;
+    const firstKind = kindOf(inputs[0]);
+    const odd = (inputs as readonly unknown[]).findIndex((x) => kindOf(x) !== firstKind || !['a string', 'a text pair', 'token ids'].includes(kindOf(x)));
+    if (odd >= 0) {
+      const kind = kindOf(inputs[odd]);
+      throw new InputError(
+        `${what}: input ${odd} is ${kind}${odd > 0 && kind !== firstKind ? ` but input 0 is ${firstKind}` : ''}; pass only texts, only text pairs, or only token id arrays`,
+      );
+    }
     const ids = (inputs as readonly unknown[]).map((row, i) => {
-      if (typeof row === 'string' || isPair(row) || !(Array.isArray(row) || ArrayBuffer.isView(row))) {
-        throw new InputError(`${what}: input ${i} is ${typeof row === 'string' ? 'a string' : isPair(row) ? 'a text pair' : row === null ? 'null' : typeof row}; pass only texts, only text pairs, or only token id arrays`);
-      }
       const seq = Array.from(row as ArrayLike<number>);
       if (seq.length === 0) throw new InputError(`${what}: input ${i} has no token ids`);
       if (seq.length > limit) throw new InputError(`${what}: input ${i} has ${seq.length} token ids, over the limit of ${limit}`);

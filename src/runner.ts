@@ -15,7 +15,7 @@
 // MLM logits can be asked for a few token rows only (logitRows): the plan gathers those rows
 // before the head, so fill-mask costs an embedding plus a few decoder rows at any length.
 import { InputError, NeoBERTError } from './errors';
-import { readBuffer } from './gpu';
+import { readBuffer, withErrorScope } from './gpu';
 import { AttentionKernel, PoolingKernel } from './kernels';
 import type { EncoderModel, ForwardPlan } from './models/types';
 import { paddedSequences, tokenPositions, type SequenceRange } from './tables';
@@ -269,7 +269,7 @@ export class Runner {
     return concatParts(parts, outputs, rows);
   }
 
-  private entryFor(tokens: number, sequences: number, withLogits: boolean, logitRows: number) {
+  private async entryFor(tokens: number, sequences: number, withLogits: boolean, logitRows: number) {
     const key = `${tokens}/${sequences}${withLogits ? '+logits' : ''}${logitRows ? `@${logitRows}` : ''}`;
     let entry = this.plans.get(key);
     if (entry) {
@@ -278,7 +278,17 @@ export class Runner {
       this.plans.set(key, entry);
       return entry;
     }
-    entry = { plan: this.model.planForward(tokens, sequences, { logits: withLogits, ...(logitRows ? { logitRows } : {}) }), staging: new Map() };
+    const options = { logits: withLogits, ...(logitRows ? { logitRows } : {}) };
+    let plan: ForwardPlan | null = null;
+    try {
+      await withErrorScope(this.model.device, `building a forward plan for ${tokens} tokens in ${sequences} sequences${withLogits ? ' with logits' : ''}`, () => {
+        plan = this.model.planForward(tokens, sequences, options);
+      });
+    } catch (error) {
+      (plan as ForwardPlan | null)?.destroy();
+      throw error;
+    }
+    entry = { plan: plan!, staging: new Map() };
     this.stats.plansBuilt++;
     this.plans.set(key, entry);
     const bytes = () => [...this.plans.values()].reduce((sum, e) => sum + planBytes(e), 0);
@@ -300,7 +310,7 @@ export class Runner {
     const outputs = noLogitRows ? chunk.outputs.filter((o) => o !== 'logits') : chunk.outputs;
     const sequenceCapacity = Math.ceil(ranges.length / 8) * 8;
     const rowCapacity = chunk.logitRows && !noLogitRows ? logitRowCapacity(chunk.logitRows.length) : 0;
-    const { plan, staging } = this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'), rowCapacity);
+    const { plan, staging } = await this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'), rowCapacity);
 
     // Rows past `tokens` are dummies: id 0, masked, in no sequence; attention never reads them.
     const write = (buffer: GPUBuffer, data: Uint32Array<ArrayBuffer>) => device.queue.writeBuffer(buffer, 0, data);
@@ -351,7 +361,10 @@ export class Runner {
       const bytes = (rows * tensor.shape.reduce((a, b) => a * b, 1) * 4) / tensor.shape[0];
       let buffer = staging.get(name);
       if (!buffer) {
-        buffer = device.createBuffer({ label: `${name}.staging`, size: tensor.buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const size = tensor.buffer.size;
+        buffer = await withErrorScope(device, `a ${size}-byte readback buffer for ${name}`, () =>
+          device.createBuffer({ label: `${name}.staging`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+        );
         staging.set(name, buffer);
       }
       encoder.copyBufferToBuffer(tensor.buffer, 0, buffer, 0, bytes);

@@ -103,7 +103,7 @@ export interface TokenizerFileTexts {
 export { TokenLimitError };
 
 function checkMaxLength(n: unknown, what: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${String(n)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
   if (n < 2) throw new InputError(`${what} ${n} is too small: it must be at least 2 (the special tokens)`);
   return n;
 }

@@ -224,7 +224,17 @@ describe('the built library (dist/)', () => {
     expect(index).not.toContain('./worker.ts');
     const worker = await readFile(path.join(ROOT, 'dist', 'worker.js'), 'utf8');
     expect(worker).toContain('serveNeoBERT');
-    expect(worker).not.toMatch(/from ["']node:/);
+    // Nor do the shared chunks it imports (code splitting: dist/chunk-*.js), transitively.
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(path.join(ROOT, 'dist', file), 'utf8');
+      expect(text, file).not.toMatch(/from ["']node:/);
+      for (const [, spec] of text.matchAll(/from ["']\.\/([^"']+)["']/g)) await visit(spec);
+    };
+    await visit('worker.js');
+    expect(seen.size).toBeGreaterThan(1);
   });
 });
 
