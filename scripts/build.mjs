@@ -64,14 +64,22 @@ if (args[0] === '--run') {
       });
     },
   };
+  // One build with code splitting: every entry point (library, Node helpers, CLI, worker)
+  // imports the modules they share, src/errors.ts above all, from one chunk (dist/chunk-*.js),
+  // so an error thrown through 'neobert-webgpu/node' is an instance of the class 'neobert-webgpu'
+  // exports. 'neutral' (node: builtins external) keeps browser code honest: the worker's files
+  // must import nothing from node: (test/cli.test.ts checks it).
   await build({
     ...common,
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['node:*'],
+    splitting: true,
+    chunkNames: '[name]-[hash]', // beside index.js: shared code resolves ./worker.js and ./node/index.js from there
     plugins: [rawText, builtWorker],
-    entryPoints: ['src/cli.ts', 'src/index.ts', 'src/node/index.ts'],
+    entryPoints: ['src/cli.ts', 'src/index.ts', 'src/node/index.ts', 'src/worker.ts'],
     outdir: 'dist',
     outbase: 'src',
     sourcemap: true,
-    banner: { js: '' },
   });
-  await build({ ...common, platform: 'browser', target: 'es2022', entryPoints: ['src/worker.ts'], outfile: 'dist/worker.js', sourcemap: true });
 }

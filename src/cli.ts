@@ -2,6 +2,7 @@
 // neobert: command-line front end for every architecture the engine runs. Every failure prints one line "neobert: <reason>" on stderr
 // and exits non-zero (2 for usage errors, 1 for everything else); outputs are written
 // atomically, so a failed run never leaves a partial file.
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,19 +27,24 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
   tokenize  needs only the tokenizer files: one JSON string per stdin line -> one JSON array of
             ids per line; with --pair, one JSON array [text, text_pair] per line -> one JSON
             object {"input_ids": [...], "token_type_ids": [...]} per line.
-  embed     reads text lines (or JSONL with a "text" field) on stdin, writes JSONL embeddings
-            {"index": i, "embedding": [...]}; progress on stderr. Pooling and normalisation
-            default to the sentence-transformers folder's (else cls, none).
+  embed     reads texts, one per line, writes JSONL embeddings {"index": i, "embedding": [...]},
+            each batch as soon as it is done, in input order; progress on stderr. Pooling and
+            normalisation default to the sentence-transformers folder's (else cls, none).
             [--pooling cls|mean] [--normalize] [--prompt TEXT | --prompt-name NAME]
             [--batch-size N] [--max-length N] [--no-truncation]
-  rank      --query TEXT: reads documents (text lines, or JSONL with "text") on stdin, ranks them
-            with a cross-encoder, writes JSONL {"index", "score", "logit"} best first. [--top-k N]
-  classify  reads texts (lines, or JSONL with "text" and optional "text_pair") on stdin, writes
-            JSONL {"index", "label", "score", "labels": [{label, score, logit}...]}. [--top-k N]
+  rank      --query TEXT: reads documents, one per line, ranks them with a cross-encoder, writes
+            JSONL {"index", "score", "logit"} best first. [--top-k N]
+  classify  reads texts, one per line (JSONL: "text" and optional "text_pair"), writes JSONL
+            {"index", "label", "score", "labels": [{label, score, logit}...]} batch by batch.
+            [--top-k N]
             With --threshold P (a guardrail: allow/block), each line gets "decision" and the
             probability of the block labels as "score"; [--block-labels A,B] names them (default:
             label 1 of a two-label classifier). A summary of allow/block counts goes to stderr.
   info      prints the architecture, config, parameter count, dtypes, adapter and features as JSON.
+
+  embed, rank and classify read stdin, or --input FILE; each line is plain text (a line that
+  starts with "{" too) unless --jsonl is given or FILE ends in .jsonl: then each line is a JSON
+  object with a string "text" field.
 
 common options:
   --model DIR|URL|FILE   checkpoint folder (config.json + model.safetensors), Hub-style URL, or
@@ -68,6 +74,7 @@ const OPTIONS = {
   'batch-size': { type: 'string', default: '32' },
   'max-length': { type: 'string' },
   'no-truncation': { type: 'boolean', default: false },
+  jsonl: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -76,7 +83,16 @@ type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosit
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** --max-length: at least 2 (the special tokens), at most the model's limit (checked once it is loaded). */
+function maxLengthOption(options: Options, model?: Encoder): number | undefined {
+  const n = positiveInt(options['max-length'], '--max-length');
+  if (n === undefined) return undefined;
+  if (n < 2) throw new UsageError(`--max-length must be at least 2 (the special tokens), got "${options['max-length']}"`);
+  if (model && n > model.config.maxLength) throw new UsageError(`--max-length must be at most ${model.config.maxLength} for this model, got "${options['max-length']}"`);
   return n;
 }
 
@@ -86,35 +102,75 @@ async function loadModel(options: Options): Promise<Encoder> {
   return Encoder.load(source, { dtype: options.dtype });
 }
 
-/** Text lines, or JSONL records with a string "text" (and, where allowed, "text_pair"). */
-async function readTexts(what: string, allowPairs: boolean): Promise<(string | [string, string])[]> {
-  const texts: (string | [string, string])[] = [];
-  for await (const [lineNumber, line] of stdinLines()) {
+type TextInput = string | [string, string];
+
+/** Where texts come from: --input FILE or stdin; JSONL only when asked (--jsonl or a .jsonl file). */
+async function textSource(options: Options): Promise<{ name: string; jsonl: boolean; input: NodeJS.ReadableStream }> {
+  const file = options.input;
+  if (file === undefined) return { name: 'stdin', jsonl: !!options.jsonl, input: process.stdin };
+  const info = await stat(file).catch(() => null);
+  if (!info) throw new UsageError(`--input ${file}: no such file`);
+  if (!info.isFile()) throw new UsageError(`--input ${file}: not a file`);
+  return { name: file, jsonl: !!options.jsonl || file.toLowerCase().endsWith('.jsonl'), input: createReadStream(file) };
+}
+
+/**
+ * The texts, one per non-empty line, as they arrive: plain text lines (whatever they start
+ * with), or JSONL records with a string "text" (and, where allowed, "text_pair").
+ */
+async function* readTexts(what: string, allowPairs: boolean, options: Options): AsyncGenerator<TextInput> {
+  const source = await textSource(options);
+  let count = 0;
+  for await (const [lineNumber, line] of lines(source.input)) {
     if (line.trim() === '') continue;
-    if (!line.trimStart().startsWith('{')) {
-      texts.push(line);
+    count++;
+    if (!source.jsonl) {
+      yield line;
       continue;
     }
     let record: unknown;
     try {
       record = JSON.parse(line);
     } catch {
-      throw new NeoBERTError(`stdin line ${lineNumber}: starts with "{" but is not valid JSON`);
+      throw new NeoBERTError(`${source.name} line ${lineNumber}: not valid JSON (JSONL input: one {"text": ...} object per line)`);
     }
-    const { text, text_pair: pair } = record as { text?: unknown; text_pair?: unknown };
-    if (typeof text !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: JSON object without a string "text" field`);
+    const { text, text_pair: pair } = (record ?? {}) as { text?: unknown; text_pair?: unknown };
+    if (typeof text !== 'string') throw new NeoBERTError(`${source.name} line ${lineNumber}: JSON without a string "text" field`);
     if (pair !== undefined && (!allowPairs || typeof pair !== 'string')) {
-      throw new NeoBERTError(`stdin line ${lineNumber}: ${allowPairs ? '"text_pair" must be a string' : `${what} takes no "text_pair"`}`);
+      throw new NeoBERTError(`${source.name} line ${lineNumber}: ${allowPairs ? '"text_pair" must be a string' : `${what} takes no "text_pair"`}`);
     }
-    texts.push(pair === undefined ? text : [text, pair as string]);
+    yield pair === undefined ? text : [text, pair as string];
   }
-  if (texts.length === 0) throw new NeoBERTError(`${what}: no text on stdin`);
+  if (count === 0) throw new NeoBERTError(`${what}: no text on ${source.name}`);
+}
+
+/** Every text, for commands that need them all (rank). */
+async function readAllTexts(what: string, allowPairs: boolean, options: Options): Promise<TextInput[]> {
+  const texts: TextInput[] = [];
+  for await (const text of readTexts(what, allowPairs, options)) texts.push(text);
   return texts;
 }
 
-async function* stdinLines(): AsyncGenerator<[number, string]> {
+/** The texts in batches of `size`, each handed out as soon as it is full (or the input ends). */
+async function* batchesOf(texts: AsyncIterable<TextInput>, size: number): AsyncGenerator<TextInput[]> {
+  let batch: TextInput[] = [];
+  for await (const text of texts) {
+    batch.push(text);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+async function* lines(input: NodeJS.ReadableStream): AsyncGenerator<[number, string]> {
   let n = 0;
-  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) yield [++n, line];
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) yield [++n, line];
+}
+
+function stdinLines(): AsyncGenerator<[number, string]> {
+  return lines(process.stdin);
 }
 
 function write(text: string): Promise<void> {
@@ -216,34 +272,56 @@ async function tokenizeCommand(options: Options): Promise<void> {
   }
 }
 
+/** A progress line on stderr: rewritten in place on a terminal, one line per update in a log. */
+function progress(text: string): void {
+  if (!process.stderr.isTTY) return void process.stderr.write(`neobert: ${text}\n`);
+  progressLineOpen = true;
+  process.stderr.write(`\rneobert: ${text}`);
+}
+
+function endProgress(text: string): void {
+  process.stderr.write(`${progressLineOpen && process.stderr.isTTY ? '\r' : ''}neobert: ${text}\n`);
+  progressLineOpen = false;
+}
+
 async function embedCommand(options: Options): Promise<void> {
   const pooling = options.pooling as Pooling | undefined;
   if (pooling !== undefined && pooling !== 'cls' && pooling !== 'mean') throw new UsageError(`--pooling must be cls or mean, got "${options.pooling}"`);
   if (options.prompt !== undefined && options['prompt-name'] !== undefined) throw new UsageError('give --prompt or --prompt-name, not both');
   const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
-  const maxLength = positiveInt(options['max-length'], '--max-length');
-  const texts = (await readTexts('embed', false)) as string[];
+  maxLengthOption(options);
+  await textSource(options); // a missing --input file fails before the model loads
   const model = await loadModel(options);
   try {
+    const maxLength = maxLengthOption(options, model);
+    const promptName = options['prompt-name'];
+    if (promptName !== undefined) {
+      const prompts = model.checkpoint.sentenceTransformers?.prompts ?? {};
+      if (!Object.hasOwn(prompts, promptName)) {
+        const known = Object.keys(prompts);
+        throw new UsageError(`--prompt-name must name a prompt of this model (${known.length > 0 ? known.join(', ') : 'it has none'}), got "${promptName}"`);
+      }
+    }
     const started = performance.now();
-    const embeddings = await model.embed(texts, {
-      pooling,
-      normalize: options.normalize,
-      prompt: options.prompt,
-      promptName: options['prompt-name'],
-      batchSize,
-      maxLength,
-      truncation: !options['no-truncation'],
-      onBatch: (done, total) => {
-        // A terminal gets one line rewritten in place; a log file gets one line per batch.
-        if (!process.stderr.isTTY) return void process.stderr.write(`neobert: embedded ${done}/${total}\n`);
-        progressLineOpen = true;
-        process.stderr.write(`\rneobert: embedded ${done}/${total}`);
-      },
-    });
-    progressLineOpen = false;
-    process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}neobert: embedded ${texts.length} texts in ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
-    for (let i = 0; i < embeddings.length; i++) await write(JSON.stringify({ index: i, embedding: Array.from(embeddings[i]) }) + '\n');
+    // Batch by batch in input order: each batch's lines are written as soon as it is done, so
+    // output starts at once and memory stays one batch whatever the input's length.
+    let index = 0;
+    for await (const batch of batchesOf(readTexts('embed', false, options), batchSize)) {
+      const embeddings = await model.embed(batch as string[], {
+        pooling,
+        normalize: options.normalize,
+        prompt: options.prompt,
+        promptName,
+        batchSize,
+        maxLength,
+        truncation: !options['no-truncation'],
+      });
+      let out = '';
+      for (const embedding of embeddings) out += JSON.stringify({ index: index++, embedding: Array.from(embedding) }) + '\n';
+      await write(out);
+      progress(`embedded ${index}`);
+    }
+    endProgress(`embedded ${index} texts in ${((performance.now() - started) / 1000).toFixed(2)} s`);
   } finally {
     model.dispose();
   }
@@ -253,12 +331,15 @@ async function rankCommand(options: Options): Promise<void> {
   if (options.query === undefined) throw new UsageError('rank needs --query TEXT');
   const topK = positiveInt(options['top-k'], '--top-k');
   const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
-  const maxLength = positiveInt(options['max-length'], '--max-length');
-  const documents = (await readTexts('rank', false)) as string[];
+  maxLengthOption(options);
+  const documents = (await readAllTexts('rank', false, options)) as string[];
   const model = await loadModel(options);
   try {
+    const maxLength = maxLengthOption(options, model);
     const ranked = await model.rank(options.query, documents, { topK, batchSize, maxLength, truncation: !options['no-truncation'] });
-    for (const r of ranked) await write(JSON.stringify(r) + '\n');
+    let out = '';
+    for (const r of ranked) out += JSON.stringify(r) + '\n';
+    await write(out);
   } finally {
     model.dispose();
   }
@@ -267,10 +348,7 @@ async function rankCommand(options: Options): Promise<void> {
 async function classifyCommand(options: Options): Promise<void> {
   const topK = positiveInt(options['top-k'], '--top-k');
   const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
-  const maxLength = positiveInt(options['max-length'], '--max-length');
-  const texts = await readTexts('classify', true);
-  const pairs = texts.filter((t) => Array.isArray(t)).length;
-  if (pairs !== 0 && pairs !== texts.length) throw new NeoBERTError('classify: give every line a "text_pair", or none');
+  maxLengthOption(options);
   let threshold: number | undefined;
   if (options.threshold !== undefined) {
     threshold = Number(options.threshold);
@@ -278,27 +356,53 @@ async function classifyCommand(options: Options): Promise<void> {
   } else if (options['block-labels'] !== undefined) {
     throw new UsageError('--block-labels needs --threshold');
   }
+  await textSource(options);
   const model = await loadModel(options);
   try {
+    const maxLength = maxLengthOption(options, model);
     const common = { batchSize, maxLength, truncation: !options['no-truncation'] };
-    if (threshold !== undefined) {
-      const blockLabels = options['block-labels']?.split(',').map((l) => (/^\d+$/.test(l.trim()) && !model.labels?.includes(l.trim()) ? Number(l) : l.trim()));
-      const started = performance.now();
-      const decisions = await model.guard(texts as string[], { ...common, threshold, blockLabels });
-      const ms = performance.now() - started;
-      for (const d of decisions) {
-        const labels = d.labels.slice(0, topK ?? d.labels.length).map(({ label, score, logit }) => ({ label, score, logit }));
-        await write(JSON.stringify({ index: d.index, decision: d.decision, score: d.score, label: d.label, labels }) + '\n');
+    let blockLabels: (string | number)[] | undefined;
+    if (threshold !== undefined && model.labels) {
+      const labels = model.labels;
+      blockLabels = options['block-labels']?.split(',').map((l) => (/^\d+$/.test(l.trim()) && !labels.includes(l.trim()) ? Number(l) : l.trim()));
+      for (const l of blockLabels ?? []) {
+        if (typeof l === 'number' ? l >= labels.length : !labels.includes(l)) {
+          throw new UsageError(`--block-labels: "${l}" is not a label of this model (${labels.map((x, i) => `${i}: ${x}`).join(', ')})`);
+        }
       }
-      const blocked = decisions.filter((d) => d.decision === 'block').length;
-      process.stderr.write(`neobert: ${decisions.length - blocked} allowed, ${blocked} blocked (threshold ${threshold}) in ${ms.toFixed(0)} ms\n`);
-      return;
+      if (!blockLabels && labels.length !== 2) {
+        throw new UsageError(`--threshold: this classifier has ${labels.length} labels (${labels.join(', ')}); name the ones that block with --block-labels`);
+      }
     }
-    const results = await model.classify(texts as string[], { topK, ...common });
-    for (let i = 0; i < results.length; i++) {
-      const [best] = results[i];
-      const labels = results[i].map(({ label, score, logit }) => ({ label, score, logit }));
-      await write(JSON.stringify({ index: i, label: best.label, score: best.score, labels }) + '\n');
+    const started = performance.now();
+    let index = 0;
+    let blocked = 0;
+    let pairs: boolean | null = null;
+    for await (const batch of batchesOf(readTexts('classify', true, options), batchSize)) {
+      for (const t of batch) {
+        pairs ??= Array.isArray(t);
+        if (pairs !== Array.isArray(t)) throw new NeoBERTError('classify: give every line a "text_pair", or none');
+      }
+      let out = '';
+      if (threshold !== undefined) {
+        const decisions = await model.guard(batch as string[], { ...common, threshold, blockLabels });
+        for (const d of decisions) {
+          const labels = d.labels.slice(0, topK ?? d.labels.length).map(({ label, score, logit }) => ({ label, score, logit }));
+          out += JSON.stringify({ index: index++, decision: d.decision, score: d.score, label: d.label, labels }) + '\n';
+          if (d.decision === 'block') blocked++;
+        }
+      } else {
+        const results = await model.classify(batch as string[], { topK, ...common });
+        for (const scores of results) {
+          const [best] = scores;
+          const labels = scores.map(({ label, score, logit }) => ({ label, score, logit }));
+          out += JSON.stringify({ index: index++, label: best.label, score: best.score, labels }) + '\n';
+        }
+      }
+      await write(out);
+    }
+    if (threshold !== undefined) {
+      process.stderr.write(`neobert: ${index - blocked} allowed, ${blocked} blocked (threshold ${threshold}) in ${(performance.now() - started).toFixed(0)} ms\n`);
     }
   } finally {
     model.dispose();

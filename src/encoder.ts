@@ -6,10 +6,10 @@
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
-import { DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
-import { contextFromDevice, createGPU, type GPUContext } from './gpu';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
+import { contextFromDevice, createGPU, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel } from './models/types';
-import { Runner, packedTokenCapacity, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
+import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
 import { positiveInt } from './validate';
@@ -58,24 +58,62 @@ interface EncodedRows {
   typeIds: number[][] | null;
 }
 
+/** What a loaded model holds; dispose() drops all of it, so nothing stays referenced. */
+interface Live {
+  model: EncoderModel;
+  runner: Runner;
+  tokenizer: EncoderTokenizer | null;
+  gpu: GPUContext;
+}
+
 export class Encoder {
   private disposed = false;
   private disposing: Promise<void> | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<void> = Promise.resolve();
+  private live: Live | null;
 
   private constructor(
-    readonly checkpoint: Omit<LoadedCheckpoint, 'weights'>,
-    readonly gpu: GPUContext,
+    /** What was loaded, less the weights (on the GPU) and the tokenizer files (parsed). */
+    readonly checkpoint: Omit<LoadedCheckpoint, 'weights' | 'tokenizerFiles'>,
+    gpu: GPUContext,
     private readonly ownsGPU: boolean,
-    readonly model: EncoderModel,
-    readonly runner: Runner,
-    private readonly tokenizerOrNull: EncoderTokenizer | null,
+    model: EncoderModel,
+    runner: Runner,
+    tokenizer: EncoderTokenizer | null,
     private readonly tokenizerKind: string | null,
   ) {
+    this.live = { model, runner, tokenizer, gpu };
+    // A device the caller shares outlives this model: its lost promise must not keep it alive.
+    const self = new WeakRef(this);
     gpu.lost.then((info) => {
-      if (!this.disposed) this.lostInfo = info;
+      const model = self.deref();
+      if (model && !model.disposed) model.lostInfo = info;
     });
+  }
+
+  private get state(): Live {
+    if (!this.live) throw new ModelDisposedError('this model was disposed; load it again');
+    return this.live;
+  }
+
+  /** The GPU device and adapter (throws ModelDisposedError after dispose()). */
+  get gpu(): GPUContext {
+    return this.state.gpu;
+  }
+
+  /** The model on the GPU (throws ModelDisposedError after dispose()). */
+  get model(): EncoderModel {
+    return this.state.model;
+  }
+
+  /** Runs the forward plans (throws ModelDisposedError after dispose()). */
+  get runner(): Runner {
+    return this.state.runner;
+  }
+
+  private get tokenizerOrNull(): EncoderTokenizer | null {
+    return this.state.tokenizer;
   }
 
   /**
@@ -97,10 +135,11 @@ export class Encoder {
     const ownsGPU = !options.gpu && typeof device === 'string';
     const gpu = options.gpu ?? (typeof device === 'string' ? await createGPU() : contextFromDevice(device));
     try {
-      const model = await loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, {
-        dtype: options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32',
-      });
-      const { weights: _weights, ...rest } = loaded; // host copies are not kept: the GPU has them
+      const dtype = options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32';
+      const model = await withErrorScope(gpu.device, `uploading the ${dtype} weights of ${loaded.label} (${loaded.parameterCount} parameters)`, () =>
+        loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, { dtype }),
+      );
+      const { weights: _weights, tokenizerFiles: _files, ...rest } = loaded; // host copies are not kept: the GPU and the tokenizer have them
       return new Encoder(rest, gpu, ownsGPU, model, new Runner(model), tokenizer, kind);
     } catch (e) {
       if (ownsGPU) gpu.destroy();
@@ -120,7 +159,15 @@ export class Encoder {
     const files = loaded.tokenizerFiles;
     if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt)) return { tokenizer: null, kind: null };
     const kind = files.tokenizerJson ? 'tokenizer.json' : files.vocabTxt ? 'vocab.txt' : 'vocab.json + merges.txt';
-    return { tokenizer: EncoderTokenizer.fromFiles(files, tokenizerOptions), kind };
+    try {
+      return { tokenizer: EncoderTokenizer.fromFiles(files, tokenizerOptions), kind };
+    } catch (error) {
+      // Name the file with its folder or URL ("tokenizer.json: ..." -> "/models/x/tokenizer.json: ...").
+      const message = (error as Error)?.message ?? String(error);
+      const base = loaded.label.replace(/[\\/]+$/, '');
+      const file = /^(tokenizer\.json|vocab\.txt|vocab\.json|merges\.txt|tokenizer_config\.json|special_tokens_map\.json)\b/.exec(message)?.[1];
+      throw new CheckpointError(file ? `${base}/${message}` : `${base}/${kind}: ${message}`);
+    }
   }
 
   get config(): EncoderConfig {
@@ -255,14 +302,21 @@ export class Encoder {
         positions = ids.flatMap((id, i) => (id === maskId ? [i] : []));
       }
       if (positions.length === 0) {
+        const limit = options.maxLength ?? this.config.maxLength;
+        if (typeof input === 'string' && input.includes(maskToken) && ids.length >= limit && options.truncation !== false) {
+          throw new InputError(
+            `fillMask: every ${maskToken} of the text lies past the first ${limit} tokens, which is where truncation cut it; shorten the text or move ${maskToken} nearer its start`,
+          );
+        }
         throw new InputError(`fillMask: the input has no ${maskToken} token (write ${maskToken} where a word should be predicted)`);
       }
-      const out = await this.timedForward(timer, { ids: [ids], typeIds: null }, 'logits'); // logits (L, V)
+      // Logits of the masked rows only: an embed's work plus a few decoder rows, at any length.
+      const out = await this.timedForward(timer, { ids: [ids], typeIds: null }, 'logits', positions); // logits (positions, V)
       return timer.time('readbackMs', () => {
         const logits = out.logits!;
         const probs = new Float64Array(V);
-        return positions.map((p) => {
-          probs.set(logits.subarray(p * V, (p + 1) * V));
+        return positions.map((p, row) => {
+          probs.set(logits.subarray(row * V, (row + 1) * V));
           softmaxInPlace(probs);
           return topKIndices(probs, topK).map((id) => ({
             token: this.tokenizerOrNull?.idToToken(id) ?? `#${id}`,
@@ -370,9 +424,12 @@ export class Encoder {
     if (this.disposing) return this.disposing;
     this.disposed = true;
     this.disposing = this.queue.then(() => {
-      this.runner.destroy();
-      this.model.destroy();
-      if (this.ownsGPU) this.gpu.destroy();
+      const live = this.live;
+      this.live = null;
+      if (!live) return;
+      live.runner.destroy();
+      live.model.destroy();
+      if (this.ownsGPU) live.gpu.destroy();
     });
     return this.disposing;
   }
@@ -421,7 +478,11 @@ export class Encoder {
       onTimings?.(timer.finish());
       return result;
     });
-    this.queue = run.catch(() => undefined);
+    // The queue keeps no reference to the result: a call's output belongs to its caller alone.
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -444,10 +505,18 @@ export class Encoder {
       return { ids: encoded.ids, typeIds: this.config.typeVocabSize > 1 && typeIds ? typeIds : null };
     }
     const limit = options.maxLength ?? this.config.maxLength;
+    // Mixed kinds: name the first input that is not of the first input's kind (or of any kind).
+    const kindOf = (x: unknown) =>
+      typeof x === 'string' ? 'a string' : isPair(x) ? 'a text pair' : Array.isArray(x) || ArrayBuffer.isView(x) ? 'token ids' : x === null ? 'null' : typeof x;
+    const firstKind = kindOf(inputs[0]);
+    const odd = (inputs as readonly unknown[]).findIndex((x) => kindOf(x) !== firstKind || !['a string', 'a text pair', 'token ids'].includes(kindOf(x)));
+    if (odd >= 0) {
+      const kind = kindOf(inputs[odd]);
+      throw new InputError(
+        `${what}: input ${odd} is ${kind}${odd > 0 && kind !== firstKind ? ` but input 0 is ${firstKind}` : ''}; pass only texts, only text pairs, or only token id arrays`,
+      );
+    }
     const ids = (inputs as readonly unknown[]).map((row, i) => {
-      if (typeof row === 'string' || isPair(row) || !(Array.isArray(row) || ArrayBuffer.isView(row))) {
-        throw new InputError(`${what}: input ${i} is ${typeof row === 'string' ? 'a string' : isPair(row) ? 'a text pair' : row === null ? 'null' : typeof row}; pass only texts, only text pairs, or only token id arrays`);
-      }
       const seq = Array.from(row as ArrayLike<number>);
       if (seq.length === 0) throw new InputError(`${what}: input ${i} has no token ids`);
       if (seq.length > limit) throw new InputError(`${what}: input ${i} has ${seq.length} token ids, over the limit of ${limit}`);
@@ -483,36 +552,23 @@ export class Encoder {
   }
 
   /**
-   * One GPU forward of `rows`, with its GPU time and token counts added to the call's timings.
-   * Packed (no padding, Runner.forwardPacked) unless a padded [B, L] batch computes fewer rows,
-   * as for one short query, where the packed plan's capacity rounding would dominate. Both give
-   * the same results; per-sequence outputs come back in the order of `rows`.
+   * One GPU forward of `rows`, packed with no padding (Runner.forwardPacked: plans of a few
+   * capacities, so calls of any lengths reuse them), with its GPU time and token counts added to
+   * the call's timings. Per-sequence outputs come back in the order of `rows`; with `logitRows`
+   * (MLM), logits only for those packed token rows, in that order.
    */
-  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName): Promise<ForwardResult> {
+  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[]): Promise<ForwardResult> {
     const sequences = rows.ids;
-    const lengths = sequences.map((ids) => ids.length);
-    const tokens = lengths.reduce((a, b) => a + b, 0);
-    const seqLen = Math.max(...lengths);
+    const tokens = sequences.reduce((a, ids) => a + ids.length, 0);
     const batch = sequences.length;
-    const computedBefore = this.runner.stats.tokensComputed;
-    const out = await timer.timeAsync('gpuMs', () => {
-      if (batch * seqLen > packedTokenCapacity(tokens) || (output === 'logits' && this.model.headKind === 'mlm' && batch > 1)) {
-        return this.runner.forwardPacked({ sequences, typeIds: rows.typeIds ?? undefined, outputs: [output] });
-      }
-      const padId = this.tokenizerOrNull?.padId ?? this.config.padTokenId;
-      const inputIds = new Int32Array(batch * seqLen).fill(padId);
-      const attentionMask = new Int32Array(batch * seqLen);
-      const tokenTypeIds = rows.typeIds ? new Int32Array(batch * seqLen) : undefined;
-      sequences.forEach((ids, row) => {
-        inputIds.set(ids, row * seqLen);
-        attentionMask.fill(1, row * seqLen, row * seqLen + ids.length);
-        tokenTypeIds?.set(rows.typeIds![row], row * seqLen);
-      });
-      return this.runner.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs: [output] });
-    });
+    const runner = this.runner;
+    const computedBefore = runner.stats.tokensComputed;
+    const out = await timer.timeAsync('gpuMs', () =>
+      runner.forwardPacked({ sequences, typeIds: rows.typeIds ?? undefined, outputs: [output], ...(logitRows ? { logitRows } : {}) }),
+    );
     timer.t.sequences += batch;
     timer.t.tokens += tokens;
-    timer.t.computedTokens += this.runner.stats.tokensComputed - computedBefore;
+    timer.t.computedTokens += runner.stats.tokensComputed - computedBefore;
     timer.t.batches++;
     return out;
   }

@@ -35,6 +35,29 @@ export class DeviceLostError extends NeoBERTError {
 /** No WebGPU adapter or device could be had. */
 export class GPUUnavailableError extends NeoBERTError {}
 
+/**
+ * The GPU ran out of memory uploading the weights or building a forward plan. `what` says what
+ * did not fit; the message says what to try (dtype 'f16', a smaller batch or maxLength).
+ */
+export class GPUOutOfMemoryError extends NeoBERTError {
+  constructor(
+    message: string,
+    readonly what: string,
+  ) {
+    super(message);
+  }
+}
+
+/** WebGPU rejected a buffer, pipeline or dispatch (a device limit, usually) while uploading or planning. */
+export class GPUValidationError extends NeoBERTError {
+  constructor(
+    message: string,
+    readonly what: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A kernel was bound to tensors of the wrong shape, size or aliasing (checked on the host). */
 export class KernelShapeError extends NeoBERTError {}
 

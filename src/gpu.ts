@@ -1,6 +1,6 @@
 // Device acquisition, limits, error capture and buffer helpers. The only module that knows
 // whether we run on a browser's navigator.gpu or on Dawn in Node (npm package `webgpu`).
-import { GPUUnavailableError, NeoBERTError } from './errors';
+import { GPUOutOfMemoryError, GPUUnavailableError, GPUValidationError, NeoBERTError } from './errors';
 
 export { GPUUnavailableError } from './errors';
 
@@ -120,18 +120,37 @@ export async function createGPU(options: CreateGPUOptions = {}): Promise<GPUCont
   };
 }
 
-/** Runs `body` and throws the first validation or out-of-memory error it produced, labelled. */
-export async function withErrorScope<T>(device: GPUDevice, label: string, body: () => T): Promise<T> {
+/**
+ * Runs `body` (sync or async) inside out-of-memory and validation error scopes and turns what
+ * WebGPU reports into a typed error: GPUOutOfMemoryError / GPUValidationError naming `what`
+ * ("uploading the weights of X", "a forward plan for 4096 tokens") and what to try. An error
+ * `body` throws itself wins (the scopes are still popped). Errors from other work on the same
+ * device while `body` runs land in these scopes too: WebGPU scopes are per device, not per call.
+ */
+export async function withErrorScope<T>(device: GPUDevice, what: string, body: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let result: T;
+  let thrown: unknown = null;
   try {
-    result = body();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    const error = validation ?? oom;
-    if (error) throw new NeoBERTError(`WebGPU error in ${label}: ${error.message}`);
+    result = await body();
+  } catch (error) {
+    thrown = error ?? new Error(String(error));
+  }
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (thrown) throw thrown;
+  if (oom) {
+    throw new GPUOutOfMemoryError(
+      `the GPU ran out of memory ${what} (${oom.message.split('\n')[0]}); try dtype 'f16' (half the weight memory), a smaller batchSize or maxLength, or closing other GPU work`,
+      what,
+    );
+  }
+  if (validation) {
+    throw new GPUValidationError(
+      `WebGPU rejected ${what} (${validation.message.split('\n')[0]}); this device's limits may be too small for it: try a smaller batchSize or maxLength, or dtype 'f16'`,
+      what,
+    );
   }
   return result!;
 }

@@ -54,6 +54,8 @@ export {
   ModelDisposedError,
   DeviceLostError,
   GPUUnavailableError,
+  GPUOutOfMemoryError,
+  GPUValidationError,
   KernelShapeError,
   TokenLimitError,
   DeviceLimitError,

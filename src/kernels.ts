@@ -27,10 +27,15 @@ export interface GPUTensor {
   shape: number[];
 }
 
-/** One recorded compute dispatch: label for timing and debugging, encode into an open pass. */
+/**
+ * One recorded compute dispatch: label for timing and debugging, encode into an open pass.
+ * It owns its uniform params buffer: destroy() frees it (the plan that holds it calls it).
+ */
 export interface Dispatch {
   label: string;
   encode(pass: GPUComputePassEncoder): void;
+  /** Optional so hand-made dispatches (bench/) need none; Kernel.dispatch always sets it. */
+  destroy?(): void;
 }
 
 type BindingKind = 'uniform' | 'read' | 'write';
@@ -79,12 +84,28 @@ function packParams(values: number[], floats: Set<number> = new Set()): ArrayBuf
 }
 
 class Kernel {
+  /** Buffers the kernel itself created (placeholders for unused bindings); destroy() frees them. */
+  private readonly owned: GPUBuffer[] = [];
+
   protected constructor(
     readonly name: string,
     protected readonly device: GPUDevice,
     protected readonly pipeline: GPUComputePipeline,
     protected readonly layout: GPUBindGroupLayout,
   ) {}
+
+  /** A 16-byte storage buffer for bindings a variant does not use, owned (and freed) by this kernel. */
+  protected createPlaceholder(): GPUBuffer {
+    const buffer = this.device.createBuffer({ label: `${this.name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    this.owned.push(buffer);
+    return buffer;
+  }
+
+  /** Frees what the kernel created (not the Dispatches it returned: their plans free those). */
+  destroy(): void {
+    for (const buffer of this.owned) buffer.destroy();
+    this.owned.length = 0;
+  }
 
   protected static async build(
     device: GPUDevice,
@@ -134,6 +155,9 @@ class Kernel {
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
       },
+      destroy() {
+        uniform.destroy();
+      },
     };
   }
 }
@@ -170,7 +194,7 @@ export class EmbeddingKernel extends Kernel {
     k.hidden = hidden;
     k.hasPositions = !!options.positions;
     k.hasTypes = !!options.tokenTypes;
-    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    k.placeholder = k.createPlaceholder();
     return k;
   }
   private hidden = 0;
@@ -265,7 +289,7 @@ export class LayerNormKernel extends Kernel {
     const k = new LayerNormKernel(name, device, pipeline, layout);
     k.rowPerThread = rowPerThread;
     k.hasBias = !!options.bias;
-    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    k.placeholder = k.createPlaceholder();
     return k;
   }
   rowPerThread = false;
@@ -384,7 +408,7 @@ export class MatmulKernel extends Kernel {
     k.strategy = strategy;
     k.weightDtype = weightDtype;
     // Unused epilogue bindings still need a buffer in the bind group.
-    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    k.placeholder = k.createPlaceholder();
     return k;
   }
   /** The GLU activation an epilogue asks for (swiglu: true is glu: 'silu'), or undefined. */
@@ -472,7 +496,7 @@ export class RopeQkvKernel extends Kernel {
     k.numHeads = numHeads;
     k.headDim = headDim;
     k.rope = rope;
-    k.placeholder = device.createBuffer({ label: `${name}.unused`, size: 16, usage: GPUBufferUsage.STORAGE });
+    k.placeholder = k.createPlaceholder();
     return k;
   }
   private numHeads = 0;

@@ -9,8 +9,13 @@
 //                    computed too, so every output position matches PyTorch);
 //   forwardPacked()  sequences of any lengths packed back to back with no padding at all: a
 //                    512-token and seven 16-token texts cost 640 rows of work, not 8 x 512.
+// Both run on plans of a few capacities (packedTokenCapacity; sequences rounded up to 8): rows
+// past the call's real B*L (or packed) tokens are dummies no attention tile or pooled row reads,
+// so calls of any lengths reuse a handful of plans instead of building one per shape.
+// MLM logits can be asked for a few token rows only (logitRows): the plan gathers those rows
+// before the head, so fill-mask costs an embedding plus a few decoder rows at any length.
 import { InputError, NeoBERTError } from './errors';
-import { readBuffer } from './gpu';
+import { readBuffer, withErrorScope } from './gpu';
 import { AttentionKernel, PoolingKernel } from './kernels';
 import type { EncoderModel, ForwardPlan } from './models/types';
 import { paddedSequences, tokenPositions, type SequenceRange } from './tables';
@@ -34,6 +39,11 @@ export interface ForwardRequest {
   seqLen: number;
   /** Only these are read back; logits are computed only when asked for. */
   outputs: OutputName[];
+  /**
+   * MLM heads: compute logits only for these token rows (indices into the B*L tokens); logits
+   * then come back as (rows, V) in this order. Absent: every token (B*L, V).
+   */
+  logitRows?: ArrayLike<number>;
 }
 
 export interface PackedRequest {
@@ -42,6 +52,8 @@ export interface PackedRequest {
   /** Segment ids of each sequence (same lengths); all 0 when absent. */
   typeIds?: ArrayLike<number>[];
   outputs: OutputName[];
+  /** As ForwardRequest.logitRows, indices into the packed tokens (sequence after sequence). */
+  logitRows?: ArrayLike<number>;
 }
 
 /**
@@ -58,23 +70,41 @@ export interface DispatchTiming {
 
 export interface RunnerStats {
   plansBuilt: number;
+  /** Plans destroyed (evicted from the cache or freed by destroy()). */
+  plansDestroyed: number;
   forwards: number;
   /** Token rows run through the model, padding and capacity rounding included. */
   tokensComputed: number;
 }
 
-const MAX_CACHED_PLANS = 6;
+/**
+ * The plan cache: least recently used plans go once it holds more than MAX_CACHED_PLANS, or more
+ * than PLAN_CACHE_BYTES of buffers (the newest plan always stays). Small plans cost little, so
+ * the handful of capacity classes a workload touches stay cached; a few long ones bound memory.
+ */
+const MAX_CACHED_PLANS = 16;
+const PLAN_CACHE_BYTES = 256 * 1024 * 1024;
 const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized', 'poolerOutput']);
 
 /** One GPU forward's inputs, already laid out as the plan's tables expect. */
 interface Chunk {
   tokens: number; // real tokens (rows past it are dummies up to the plan's capacity)
+  capacity: number; // token rows of the plan
   ranges: SequenceRange[];
   inputIds: Uint32Array<ArrayBuffer>; // (tokens)
   attentionMask: Uint32Array<ArrayBuffer>; // (tokens)
   tokenTypeIds: Uint32Array<ArrayBuffer> | null; // (tokens), null = all 0
   outputs: OutputName[];
-  exactCapacity: boolean; // padded batches use plans of exactly their shape
+  /** Token rows (within the chunk) whose MLM logits are computed; null = every row. */
+  logitRows: Uint32Array<ArrayBuffer> | null;
+}
+
+/** Logit rows of a call split over chunks: which rows each chunk computes, and where they go. */
+interface LogitRowPlan {
+  /** Per chunk: local row indices, and their positions in the caller's list. */
+  local: Uint32Array<ArrayBuffer>[];
+  order: number[][];
+  total: number;
 }
 
 /**
@@ -88,10 +118,20 @@ export function packedTokenCapacity(tokens: number): number {
   return Math.ceil(tokens / step) * step;
 }
 
+/** Logit rows a plan holds: the count rounded up (8, 16, 32, ...) so nearby counts share it. */
+export function logitRowCapacity(rows: number): number {
+  return Math.max(8, 2 ** Math.ceil(Math.log2(rows)));
+}
+
 export class Runner {
   private plans = new Map<string, { plan: ForwardPlan; staging: Map<OutputName, GPUBuffer> }>();
-  private queue: Promise<unknown> = Promise.resolve();
-  readonly stats: RunnerStats = { plansBuilt: 0, forwards: 0, tokensComputed: 0 };
+  private queue: Promise<void> = Promise.resolve();
+  readonly stats: RunnerStats = { plansBuilt: 0, plansDestroyed: 0, forwards: 0, tokensComputed: 0 };
+
+  /** Plans held now (each with its buffers and staging buffers); 0 after destroy(). */
+  get cachedPlans(): number {
+    return this.plans.size;
+  }
 
   constructor(readonly model: EncoderModel) {}
 
@@ -122,56 +162,88 @@ export class Runner {
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work);
-    this.queue = run.catch(() => undefined);
+    // The queue keeps no reference to the result (a call's output is the caller's alone).
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
-  private checkOutputs(outputs: OutputName[]): number {
+  /** Checks the outputs (and logit rows) a request names; returns the most tokens one forward may hold. */
+  private checkOutputs(outputs: OutputName[], logitRows: ArrayLike<number> | undefined, tokens: number): number {
+    if (!Array.isArray(outputs) || outputs.length === 0) throw new InputError(`outputs must be a non-empty array of output names, got ${JSON.stringify(outputs)}`);
+    for (const name of outputs) {
+      if (!OUTPUT_NAMES.has(name)) throw new InputError(`outputs: unknown output ${JSON.stringify(name)} (one of ${[...OUTPUT_NAMES].join(', ')})`);
+    }
     if (outputs.includes('logits') && this.model.headKind === 'none') {
       throw new InputError('logits requested, but this checkpoint has no MLM or classification head');
     }
     if (outputs.includes('poolerOutput') && !this.model.hasPooler) {
       throw new InputError('poolerOutput requested, but this checkpoint has no pooler');
     }
-    return this.model.maxTokensPerForward({ logits: outputs.includes('logits') });
+    if (logitRows !== undefined) {
+      if (!outputs.includes('logits') || this.model.headKind !== 'mlm') throw new InputError('logitRows applies to the logits of an MLM head only');
+      if (logitRows.length === 0) throw new InputError('logitRows is empty: name at least one token row, or omit it for every row');
+      for (let i = 0; i < logitRows.length; i++) {
+        const r = logitRows[i];
+        if (!Number.isInteger(r) || r < 0 || r >= tokens) throw new InputError(`logitRows[${i}] = ${r} is not a token row in [0, ${tokens})`);
+      }
+      const most = this.model.maxTokensPerForward({ logits: true });
+      if (logitRowCapacity(logitRows.length) > most) throw new InputError(`logitRows: ${logitRows.length} rows of logits exceed this device's binding limit (${most} rows)`);
+    }
+    return this.model.maxTokensPerForward({ logits: outputs.includes('logits') && logitRows === undefined });
   }
 
   private async forwardNow(request: ForwardRequest, timings?: DispatchTiming[]): Promise<ForwardResult> {
     const { inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs } = request;
     validatePaddedBatch(this.model.config, inputIds, attentionMask, tokenTypeIds, batch, seqLen);
-    const maxTokens = this.checkOutputs(outputs);
+    const maxTokens = this.checkOutputs(outputs, request.logitRows, batch * seqLen);
     if (seqLen > maxTokens) {
       throw new InputError(`one sequence of ${seqLen} tokens needs more memory than this device allows in one binding (max ${maxTokens} tokens)`);
     }
     const perChunk = Math.min(batch, Math.floor(maxTokens / seqLen));
+    const chunkStarts: number[] = [];
+    for (let b0 = 0; b0 < batch; b0 += perChunk) chunkStarts.push(b0 * seqLen);
+    const rows = request.logitRows && splitLogitRows(request.logitRows, chunkStarts);
     const parts: ForwardResult[] = [];
-    for (let b0 = 0; b0 < batch; b0 += perChunk) {
+    for (let c = 0, b0 = 0; b0 < batch; b0 += perChunk, c++) {
       const n = Math.min(perChunk, batch - b0);
       const slice = (a: ArrayLike<number>) => Uint32Array.from(Array.prototype.slice.call(a, b0 * seqLen, (b0 + n) * seqLen) as number[]);
       const chunk: Chunk = {
         tokens: n * seqLen,
+        capacity: roundedCapacity(n * seqLen, maxTokens),
         ranges: paddedSequences(n, seqLen),
         inputIds: slice(inputIds),
         attentionMask: slice(attentionMask),
         tokenTypeIds: tokenTypeIds ? slice(tokenTypeIds) : null,
         outputs,
-        exactCapacity: true,
+        logitRows: rows ? rows.local[c] : null,
       };
       parts.push(await this.runChunk(chunk, timings));
     }
-    return concatParts(parts, outputs);
+    return concatParts(parts, outputs, rows);
   }
 
-  private async forwardPackedNow({ sequences, typeIds, outputs }: PackedRequest): Promise<ForwardResult> {
+  private async forwardPackedNow({ sequences, typeIds, outputs, logitRows }: PackedRequest): Promise<ForwardResult> {
     validatePackedSequences(this.model.config, sequences, typeIds);
-    const maxTokens = this.checkOutputs(outputs);
-    // Greedy chunks of whole sequences that fit the device's binding limit (and its capacity rounding).
-    const parts: ForwardResult[] = [];
+    const total = sequences.reduce((s, ids) => s + ids.length, 0);
+    const maxTokens = this.checkOutputs(outputs, logitRows, total);
+    // Greedy chunks of whole sequences that fit the device's binding limit.
+    const bounds: [number, number, number][] = []; // first sequence, end sequence, tokens
     for (let s0 = 0; s0 < sequences.length; ) {
       let tokens = 0;
       let s1 = s0;
-      while (s1 < sequences.length && packedTokenCapacity(tokens + sequences[s1].length) <= maxTokens) tokens += sequences[s1++].length;
+      while (s1 < sequences.length && tokens + sequences[s1].length <= maxTokens) tokens += sequences[s1++].length;
       if (s1 === s0) throw new InputError(`sequence ${s0} of ${sequences[s0].length} tokens needs more memory than this device allows in one binding`);
+      bounds.push([s0, s1, tokens]);
+      s0 = s1;
+    }
+    const chunkStarts: number[] = [];
+    bounds.reduce((start, [, , tokens]) => (chunkStarts.push(start), start + tokens), 0);
+    const rows = logitRows && splitLogitRows(logitRows, chunkStarts);
+    const parts: ForwardResult[] = [];
+    for (const [c, [s0, s1, tokens]] of bounds.entries()) {
       const ranges: SequenceRange[] = [];
       const inputIds = new Uint32Array(tokens);
       const tokenTypeIds = typeIds ? new Uint32Array(tokens) : null;
@@ -182,15 +254,23 @@ export class Runner {
         ranges.push({ start, length: sequences[s].length });
         start += sequences[s].length;
       }
-      const chunk: Chunk = { tokens, ranges, inputIds, attentionMask: new Uint32Array(tokens).fill(1), tokenTypeIds, outputs, exactCapacity: false };
+      const chunk: Chunk = {
+        tokens,
+        capacity: roundedCapacity(tokens, maxTokens),
+        ranges,
+        inputIds,
+        attentionMask: new Uint32Array(tokens).fill(1),
+        tokenTypeIds,
+        outputs,
+        logitRows: rows ? rows.local[c] : null,
+      };
       parts.push(await this.runChunk(chunk));
-      s0 = s1;
     }
-    return concatParts(parts, outputs);
+    return concatParts(parts, outputs, rows);
   }
 
-  private entryFor(tokens: number, sequences: number, withLogits: boolean) {
-    const key = `${tokens}/${sequences}${withLogits ? '+logits' : ''}`;
+  private async entryFor(tokens: number, sequences: number, withLogits: boolean, logitRows: number) {
+    const key = `${tokens}/${sequences}${withLogits ? '+logits' : ''}${logitRows ? `@${logitRows}` : ''}`;
     let entry = this.plans.get(key);
     if (entry) {
       // Refresh LRU position.
@@ -198,24 +278,39 @@ export class Runner {
       this.plans.set(key, entry);
       return entry;
     }
-    if (this.plans.size >= MAX_CACHED_PLANS) {
+    const options = { logits: withLogits, ...(logitRows ? { logitRows } : {}) };
+    let plan: ForwardPlan | null = null;
+    try {
+      await withErrorScope(this.model.device, `building a forward plan for ${tokens} tokens in ${sequences} sequences${withLogits ? ' with logits' : ''}`, () => {
+        plan = this.model.planForward(tokens, sequences, options);
+      });
+    } catch (error) {
+      (plan as ForwardPlan | null)?.destroy();
+      throw error;
+    }
+    entry = { plan: plan!, staging: new Map() };
+    this.stats.plansBuilt++;
+    this.plans.set(key, entry);
+    const bytes = () => [...this.plans.values()].reduce((sum, e) => sum + planBytes(e), 0);
+    while (this.plans.size > 1 && (this.plans.size > MAX_CACHED_PLANS || bytes() > PLAN_CACHE_BYTES)) {
       const [oldestKey, oldest] = this.plans.entries().next().value!;
       oldest.plan.destroy();
       for (const s of oldest.staging.values()) s.destroy();
       this.plans.delete(oldestKey);
+      this.stats.plansDestroyed++;
     }
-    entry = { plan: this.model.planForward(tokens, sequences, { logits: withLogits }), staging: new Map() };
-    this.stats.plansBuilt++;
-    this.plans.set(key, entry);
     return entry;
   }
 
   private async runChunk(chunk: Chunk, timings?: DispatchTiming[]): Promise<ForwardResult> {
     const device = this.model.device;
-    const { tokens, ranges, outputs } = chunk;
-    const capacity = chunk.exactCapacity ? tokens : packedTokenCapacity(tokens);
-    const sequenceCapacity = chunk.exactCapacity ? ranges.length : Math.ceil(ranges.length / 8) * 8;
-    const { plan, staging } = this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'));
+    const { tokens, ranges, capacity } = chunk;
+    // A chunk none of whose rows is asked for computes no logits (and reads back none).
+    const noLogitRows = chunk.logitRows !== null && chunk.logitRows.length === 0;
+    const outputs = noLogitRows ? chunk.outputs.filter((o) => o !== 'logits') : chunk.outputs;
+    const sequenceCapacity = Math.ceil(ranges.length / 8) * 8;
+    const rowCapacity = chunk.logitRows && !noLogitRows ? logitRowCapacity(chunk.logitRows.length) : 0;
+    const { plan, staging } = await this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'), rowCapacity);
 
     // Rows past `tokens` are dummies: id 0, masked, in no sequence; attention never reads them.
     const write = (buffer: GPUBuffer, data: Uint32Array<ArrayBuffer>) => device.queue.writeBuffer(buffer, 0, data);
@@ -231,6 +326,12 @@ export class Runner {
     if (plan.tokenTypeIds) write(plan.tokenTypeIds.buffer, padTo(chunk.tokenTypeIds ?? new Uint32Array(tokens)));
     write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
     write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
+    if (rowCapacity) {
+      if (!plan.logitRows) throw new NeoBERTError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
+      const rows = new Uint32Array(rowCapacity);
+      rows.set(chunk.logitRows!);
+      write(plan.logitRows.buffer, rows);
+    }
 
     const encoder = device.createCommandEncoder({ label: `forward ${tokens} tokens / ${ranges.length} sequences` });
     const timer = timings ? new PassTimer(device, plan.dispatches.length) : null;
@@ -251,11 +352,19 @@ export class Runner {
       const tensor = plan.outputs[name];
       if (!tensor) throw new NeoBERTError(`output ${name} is not produced by this model`);
       // Only the real rows come back: per-sequence outputs have one row per sequence.
-      const rows = PER_SEQUENCE.has(name) || (name === 'logits' && this.model.headKind === 'classification') ? ranges.length : tokens;
+      const rows =
+        PER_SEQUENCE.has(name) || (name === 'logits' && this.model.headKind === 'classification')
+          ? ranges.length
+          : name === 'logits' && rowCapacity
+            ? chunk.logitRows!.length
+            : tokens;
       const bytes = (rows * tensor.shape.reduce((a, b) => a * b, 1) * 4) / tensor.shape[0];
       let buffer = staging.get(name);
       if (!buffer) {
-        buffer = device.createBuffer({ label: `${name}.staging`, size: tensor.buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const size = tensor.buffer.size;
+        buffer = await withErrorScope(device, `a ${size}-byte readback buffer for ${name}`, () =>
+          device.createBuffer({ label: `${name}.staging`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+        );
         staging.set(name, buffer);
       }
       encoder.copyBufferToBuffer(tensor.buffer, 0, buffer, 0, bytes);
@@ -271,6 +380,7 @@ export class Runner {
       result[name] = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
       buffer.unmap();
     }
+    if (noLogitRows) result.logits = new Float32Array(0);
     if (timer && timings) {
       const ns = await timer.read();
       plan.dispatches.forEach((d, i) => timings.push({ label: d.label, ms: Number(ns[2 * i + 1] - ns[2 * i]) / 1e6 }));
@@ -292,13 +402,54 @@ export class Runner {
     for (const { plan, staging } of this.plans.values()) {
       plan.destroy();
       for (const s of staging.values()) s.destroy();
+      this.stats.plansDestroyed++;
     }
     this.plans.clear();
   }
 }
 
-function concatParts(parts: ForwardResult[], outputs: OutputName[]): ForwardResult {
-  if (parts.length === 1) return parts[0];
+/** GPU bytes a cached plan holds: its tensors and staging buffers. */
+function planBytes({ plan, staging }: { plan: ForwardPlan; staging: Map<OutputName, GPUBuffer> }): number {
+  let bytes = 0;
+  for (const t of plan.tensors.values()) bytes += t.buffer.size;
+  for (const s of staging.values()) bytes += s.size;
+  return bytes;
+}
+
+const OUTPUT_NAMES: ReadonlySet<string> = new Set<OutputName>([...PER_SEQUENCE, 'lastHiddenState', 'logits']);
+
+/** Token rows a chunk's plan holds: its capacity class, clamped to the device limit. */
+function roundedCapacity(tokens: number, maxTokens: number): number {
+  return Math.min(packedTokenCapacity(tokens), Math.max(tokens, maxTokens));
+}
+
+/** Splits logit rows (token indices, already checked) over the chunks starting at `starts`. */
+function splitLogitRows(rows: ArrayLike<number>, starts: number[]): LogitRowPlan {
+  const local: number[][] = starts.map(() => []);
+  const order: number[][] = starts.map(() => []);
+  for (let i = 0; i < rows.length; i++) {
+    let c = starts.length - 1;
+    while (starts[c] > rows[i]) c--;
+    local[c].push(rows[i] - starts[c]);
+    order[c].push(i);
+  }
+  return { local: local.map((l) => Uint32Array.from(l)), order, total: rows.length };
+}
+
+function concatParts(parts: ForwardResult[], outputs: OutputName[], logitRows?: LogitRowPlan): ForwardResult {
+  if (logitRows && outputs.includes('logits')) {
+    // Each chunk computed some of the rows: put them back in the caller's order.
+    const V = parts.reduce((v, p, c) => (logitRows.order[c].length ? p.logits!.length / logitRows.order[c].length : v), 0);
+    const logits = new Float32Array(logitRows.total * V);
+    parts.forEach((p, c) => logitRows.order[c].forEach((i, j) => logits.set(p.logits!.subarray(j * V, (j + 1) * V), i * V)));
+    const rest = concatParts(parts, outputs.filter((o) => o !== 'logits'));
+    return { ...rest, logits };
+  }
+  if (parts.length === 1) {
+    const only: ForwardResult = {};
+    for (const name of outputs) only[name] = parts[0][name];
+    return only;
+  }
   const merged: ForwardResult = {};
   for (const name of outputs) {
     const chunks = parts.map((p) => p[name]!);

@@ -103,7 +103,7 @@ export interface TokenizerFileTexts {
 export { TokenLimitError };
 
 function checkMaxLength(n: unknown, what: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${String(n)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new InputError(`${what} must be an integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
   if (n < 2) throw new InputError(`${what} ${n} is too small: it must be at least 2 (the special tokens)`);
   return n;
 }
@@ -462,6 +462,31 @@ export class EncoderTokenizer {
     if (typeof text !== 'string') throw new InputError(`${what} must be a string, got ${describe(text)}`);
   }
 
+  /**
+   * Ids of `text` (no specials), possibly cut short: when the text is long enough that its first
+   * 2 * limit + 16 whitespace-separated words lie well before its end, only those words are
+   * tokenized (cut just before a whitespace). Every tokenizer here tokenizes word by word (the
+   * normalizers act per character, the pre-tokenizers split at whitespace), so the ids of the
+   * prefix are the first ids of the whole text; and as each word gives at least one token, the
+   * prefix still has more than `limit` of them, so truncation keeps exactly what it would keep
+   * from the whole text. Returns null (tokenize the whole text) when the text is short, or
+   * when the prefix gives `limit` ids or fewer (words a normalizer removes entirely).
+   */
+  private runTruncated(text: string, limit: number): number[] | null {
+    const words = 2 * limit + 16;
+    if (text.length <= 16 * words) return null;
+    const word = /\S+/g;
+    let end = -1;
+    for (let i = 0; i < words; i++) {
+      const m = word.exec(text);
+      if (!m) return null;
+      end = m.index + m[0].length;
+    }
+    if (end >= text.length) return null;
+    const ids = this.run(text.slice(0, end), null);
+    return ids.length > limit ? ids : null;
+  }
+
   /** Ids of one text without the template's specials. */
   encodeBody(text: string): number[] {
     this.checkText(text, 'encodeBody: text');
@@ -538,15 +563,26 @@ export class EncoderTokenizer {
     const ids: number[][] = new Array(n);
     const typeIds: number[][] = new Array(n);
     const truncated: boolean[] = new Array(n);
+    // With truncation on, a text far longer than the limit is tokenized only as far as can be
+    // kept (a 50 MB line costs what its first few thousand words cost).
+    const run = (text: string) => (truncation ? this.runTruncated(text, limit) : null) ?? this.run(text, null);
     for (let b = 0; b < n; b++) {
       const input = inputs[b] as unknown;
       let a: number[];
       let p: number[] | null = null;
       if (typeof input === 'string') {
-        a = this.run(input, null);
+        a = run(input);
       } else if (Array.isArray(input) && input.length === 2 && typeof input[0] === 'string' && typeof input[1] === 'string') {
-        a = this.run(input[0], null);
-        p = this.run(input[1], null);
+        // longest_first depends on which body is longer: a cut body must still be the longer
+        // one (else, or when both were cut, the whole texts are tokenized).
+        const cutA = truncation ? this.runTruncated(input[0], limit) : null;
+        const cutP = truncation ? this.runTruncated(input[1], limit) : null;
+        a = cutA ?? this.run(input[0], null);
+        p = cutP ?? this.run(input[1], null);
+        if ((cutA && (cutP || a.length <= p.length)) || (cutP && p.length < a.length)) {
+          a = cutA ? this.run(input[0], null) : a;
+          p = cutP ? this.run(input[1], null) : p;
+        }
       } else {
         throw new InputError(`encodeBatch: texts[${b}] is not a string or a [text, textPair] pair of strings (got ${describe(input)})`);
       }

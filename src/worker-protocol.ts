@@ -4,7 +4,9 @@
 import {
   CheckpointError,
   DeviceLostError,
+  GPUOutOfMemoryError,
   GPUUnavailableError,
+  GPUValidationError,
   InputError,
   KernelShapeError,
   DeviceLimitError,
@@ -48,6 +50,7 @@ export interface SerializedError {
   index?: number;
   tokens?: number;
   limit?: number;
+  what?: string;
 }
 
 export function serializeError(error: unknown): SerializedError {
@@ -55,6 +58,7 @@ export function serializeError(error: unknown): SerializedError {
   const out: SerializedError = { name: error.name, message: error.message, stack: error.stack };
   if (error instanceof DeviceLostError) out.reason = error.reason;
   if (error instanceof TokenLimitError) Object.assign(out, { index: error.index, tokens: error.tokens, limit: error.limit });
+  if (error instanceof GPUOutOfMemoryError || error instanceof GPUValidationError) out.what = error.what;
   return out;
 }
 
@@ -76,6 +80,8 @@ export function deserializeError(e: SerializedError): Error {
     error = new TokenLimitError(e.index, e.tokens, e.limit);
   } else if (e.name === 'DeviceLostError') {
     error = new DeviceLostError(e.message, e.reason ?? 'unknown');
+  } else if (e.name === 'GPUOutOfMemoryError' || e.name === 'GPUValidationError') {
+    error = new (e.name === 'GPUOutOfMemoryError' ? GPUOutOfMemoryError : GPUValidationError)(e.message, e.what ?? '');
   } else {
     const Class = CLASSES[e.name];
     error = Class ? new Class(e.message) : Object.assign(new Error(e.message), { name: e.name });

@@ -8,6 +8,9 @@ import { NeoBERT, type LoadOptions, type RunTimings } from './encoder';
 import type { CallMessage, ReplyMessage, WorkerEndpoint } from './worker-protocol';
 import { serializeError, transferablesOf } from './worker-protocol';
 
+// The error classes (the same module as 'neobert-webgpu' in dist/: one copy of each).
+export * from './errors';
+
 export interface ServeOptions {
   /** A GPUContext to load models on (not transferable; for hosts that already have one). */
   gpu?: GPUContext;

@@ -153,7 +153,7 @@ describe('embed (bundled model)', () => {
   }
 
   it('--pooling mean --normalize: one unit-norm 64-d JSONL line per input line, in input order, batch invariant', async () => {
-    const flags = ['embed', '--pooling', 'mean', '--normalize', '--batch-size', '2'];
+    const flags = ['embed', '--jsonl', '--pooling', 'mean', '--normalize', '--batch-size', '2'];
     const batched = await runCli(flags, texts.map((text) => JSON.stringify({ text })).join('\n') + '\n');
     expect(batched.code, batched.stderr).toBe(0);
     expect(neobertLines(batched.stderr).at(-1)).toMatch(/^neobert: embedded 3 texts in [\d.]+ s$/);
@@ -177,6 +177,50 @@ describe('embed (bundled model)', () => {
     expect(single[0].index).toBe(0);
     const diff = Math.max(...single[0].embedding.map((v, i) => Math.abs(v - rows[1].embedding[i])));
     expect(diff, 'max |alone - batched|').toBeLessThan(1e-5);
+  });
+});
+
+describe('embed input and output (bundled model)', () => {
+  it('plain text lines stay text even when they start with "{"; JSONL only with --jsonl or a .jsonl --input', async () => {
+    const lines = ['{not json at all', '{"text": "looks like JSON"}', 'plain'];
+    const plain = await runCli(['embed'], lines.join('\n') + '\n');
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout.trim().split('\n').map((l) => JSON.parse(l).index)).toEqual([0, 1, 2]);
+
+    const file = path.join(tmp, 'texts.jsonl');
+    await writeFile(file, '{"text": "looks like JSON"}\n{"text": "plain"}\n');
+    const fromFile = await runCli(['embed', '--input', file]);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    const rows = fromFile.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    // The JSONL record's text is the plain line's: same embedding as line 2 of the plain run.
+    expect(rows[1].embedding).toEqual(JSON.parse(plain.stdout.trim().split('\n')[2]).embedding);
+    expect(rows[0].embedding).not.toEqual(JSON.parse(plain.stdout.trim().split('\n')[1]).embedding);
+
+    const bad = await runCli(['embed', '--jsonl'], 'plain text\n');
+    expect(bad.code).toBe(1);
+    expect(neobertLines(bad.stderr)).toEqual([expect.stringMatching(/^neobert: stdin line 1: not valid JSON/)]);
+  });
+
+  it('writes each batch as soon as it is done, before the input has ended', async () => {
+    const child = spawn(process.execPath, [CLI, 'embed', '--batch-size', '2'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const firstBatch = new Promise<string>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        if (stdout.split('\n').length > 2) resolve(stdout);
+      });
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.write('first text\nsecond text\nthird');
+    const early = await Promise.race([firstBatch, closed.then(() => 'closed')]);
+    // Two lines out while stdin is still open (the third text is not even complete).
+    expect(early, stderr).not.toBe('closed');
+    expect(early.trim().split('\n').map((l) => JSON.parse(l).index)).toEqual([0, 1]);
+    child.stdin.end(' text\n');
+    expect(await closed, stderr).toBe(0);
+    expect(stdout.trim().split('\n').map((l) => JSON.parse(l).index)).toEqual([0, 1, 2]);
   });
 });
 
@@ -208,6 +252,25 @@ describe('exit codes', () => {
     expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^neobert: .*--frobnicate/)]);
   });
 
+  it('every bad option value is a usage error (2), before or after the model loads', async () => {
+    const cases: [string[], RegExp][] = [
+      [['embed', '--max-length', '1'], /--max-length must be at least 2/],
+      [['embed', '--max-length', '0'], /--max-length must be a positive integer, got "0"/],
+      [['embed', '--batch-size', '0'], /--batch-size must be a positive integer, got "0"/],
+      [['embed', '--batch-size', ''], /--batch-size must be a positive integer, got ""/],
+      [['embed', '--pooling', 'max'], /--pooling must be cls or mean, got "max"/],
+      [['embed', '--input', '/no/such/file.txt'], /--input \/no\/such\/file\.txt: no such file/],
+      [['rank', '--query', 'q', '--top-k', '0'], /--top-k must be a positive integer/],
+      [['embed', '--max-length', '100000'], /--max-length must be at most 4096 for this model, got "100000"/],
+      [['embed', '--prompt-name', 'query'], /--prompt-name must name a prompt of this model \(it has none\), got "query"/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(args, 'some text\n');
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(neobertLines(result.stderr), args.join(' ')).toEqual([expect.stringMatching(message)]);
+    }
+  });
+
   it('--help -> 0 with the usage on stdout', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
@@ -224,7 +287,17 @@ describe('the built library (dist/)', () => {
     expect(index).not.toContain('./worker.ts');
     const worker = await readFile(path.join(ROOT, 'dist', 'worker.js'), 'utf8');
     expect(worker).toContain('serveNeoBERT');
-    expect(worker).not.toMatch(/from ["']node:/);
+    // Nor do the shared chunks it imports (code splitting: dist/chunk-*.js), transitively.
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(path.join(ROOT, 'dist', file), 'utf8');
+      expect(text, file).not.toMatch(/from ["']node:/);
+      for (const [, spec] of text.matchAll(/from ["']\.\/([^"']+)["']/g)) await visit(spec);
+    };
+    await visit('worker.js');
+    expect(seen.size).toBeGreaterThan(1);
   });
 });
 

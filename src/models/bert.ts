@@ -20,7 +20,7 @@ import {
 import { interleaveQkvHeads } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +343,7 @@ interface Kernels {
   attention: AttentionKernel;
   pooling: PoolingKernel;
   l2norm: L2NormKernel;
+  gather: EmbeddingKernel; // plain row gather (the MLM head's logit rows)
 }
 
 export class BertModel implements EncoderModel {
@@ -378,7 +379,7 @@ export class BertModel implements EncoderModel {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
     const m = { weightDtype: dtype, strategy: options.matmulStrategy };
-    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm] =
+    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather] =
       await Promise.all([
         EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true }),
         LayerNormKernel.create(device, { bias: true }),
@@ -391,8 +392,9 @@ export class BertModel implements EncoderModel {
         AttentionKernel.create(device, H, D),
         PoolingKernel.create(device),
         L2NormKernel.create(device),
+        EmbeddingKernel.create(device, C),
       ]);
-    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm };
+    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather };
     const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
     const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
     const layers: LayerTensors[] = [];
@@ -465,7 +467,7 @@ export class BertModel implements EncoderModel {
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy } = planAllocator(this.device);
+    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
     const inputIds = alloc('input_ids', [N]); // (N) u32
     const tokenTypeIds = alloc('token_type_ids', [N]); // (N) u32
     const attentionMask = alloc('attention_mask', [N]); // (N) u32
@@ -488,7 +490,7 @@ export class BertModel implements EncoderModel {
     const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
     const e = this.embeddings;
 
-    const d: Dispatch[] = [];
+    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, { positions, positionTable: e.position, typeIds: tokenTypeIds, typeTable: e.tokenType })); // (N, C)
     d.push(k.layerNorm.bind('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
     this.layers.forEach((w, i) => {
@@ -513,13 +515,17 @@ export class BertModel implements EncoderModel {
     }
 
     let logits: GPUTensor | null = null;
+    let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const t = alloc('mlm_transform', [N, C]); // (N, C) act(last Wd^T + bd)
-      const tn = alloc('mlm_transform_norm', [N, C]); // (N, C)
-      logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
+      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M = N or R, C)
+      logitRows = rows.rows;
+      const M = rows.input.shape[0];
+      const t = alloc('mlm_transform', [M, C]); // (M, C) act(last Wd^T + bd)
+      const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
+      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
       const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu : k.matmulBiasAct;
-      d.push(act.bind('mlm_dense', last, head.dense, t, { bias: head.denseBias }));
+      d.push(act.bind('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
       d.push(k.layerNorm.bind('mlm_norm', t, head.norm, head.normBias, tn, eps));
       d.push(k.matmulBias.bind('mlm_decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
     } else if (options.logits && head.kind === 'classification') {
@@ -544,6 +550,7 @@ export class BertModel implements EncoderModel {
       attentionTiles,
       sequenceTable,
       outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput, logits },
+      logitRows,
       dispatches: d,
       tensors,
       destroy,
@@ -563,6 +570,7 @@ export class BertModel implements EncoderModel {
       this.pooler?.bias,
       ...Object.values(head),
     ]);
+    for (const kernel of Object.values(this.kernels)) kernel.destroy();
   }
 }
 

@@ -21,7 +21,7 @@ import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRota
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ export class ModernBertModel implements EncoderModel {
     const k = this.k;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy } = planAllocator(this.device);
+    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
     const inputIds = alloc('input_ids', [N]); // (N) u32
     const attentionMask = alloc('attention_mask', [N]); // (N) u32
     const positions = alloc('positions', [N]); // (N) u32
@@ -401,7 +401,7 @@ export class ModernBertModel implements EncoderModel {
       return kernel.bind(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
     };
 
-    const d: Dispatch[] = [];
+    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embeddings, xB)); // (N, C)
     d.push(ln('embedding_norm', xB, this.embeddingNorm, xA)); // (N, C)
     this.layers.forEach((w, i) => {
@@ -425,14 +425,18 @@ export class ModernBertModel implements EncoderModel {
     d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
 
     let logits: GPUTensor | null = null;
+    let logitRows: GPUTensor | null = null;
     const head = this.head;
     const actHead = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor) =>
       (w.bias ? k.headBias : k.head).bind(label, x, w.weight, out, w.bias ? { bias: w.bias } : {});
     if (options.logits && head.kind === 'mlm') {
-      const t = alloc('head_dense', [N, C]); // (N, C) act(last Wd^T)
-      const tn = alloc('head_norm', [N, C]); // (N, C)
-      logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
-      d.push(actHead('head.dense', last, head.dense, t));
+      const rows = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (M = N or R, C)
+      logitRows = rows.rows;
+      const M = rows.input.shape[0];
+      const t = alloc('head_dense', [M, C]); // (M, C) act(last Wd^T)
+      const tn = alloc('head_norm', [M, C]); // (M, C)
+      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
+      d.push(actHead('head.dense', rows.input, head.dense, t));
       d.push(ln('head.norm', t, head.norm, tn));
       d.push(k.matmulBias.bind('decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
     } else if (options.logits && head.kind === 'classification') {
@@ -455,6 +459,7 @@ export class ModernBertModel implements EncoderModel {
       attentionTiles,
       sequenceTable,
       outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput: null, logits },
+      logitRows,
       dispatches: d,
       tensors,
       destroy,
@@ -474,6 +479,7 @@ export class ModernBertModel implements EncoderModel {
       ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), h.decoder, h.decoderBias] : []),
       ...(h.kind === 'classification' ? [h.dense, h.norm, h.classifier].flatMap(pair) : []),
     ]);
+    for (const kernel of Object.values(this.k)) kernel.destroy();
   }
 }
 

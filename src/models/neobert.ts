@@ -17,7 +17,7 @@ import {
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { destroyAll, embeddingDispatches, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -354,7 +354,7 @@ export class NeoBERTModel implements EncoderModel {
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy } = planAllocator(this.device);
+    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
     const inputIds = alloc('input_ids', [N]); // (N) u32
     const attentionMask = alloc('attention_mask', [N]); // (N) u32
     const positions = alloc('positions', [N]); // (N) u32
@@ -374,7 +374,7 @@ export class NeoBERTModel implements EncoderModel {
     const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
     const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
 
-    const d: Dispatch[] = [];
+    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embedding, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
@@ -391,9 +391,12 @@ export class NeoBERTModel implements EncoderModel {
     d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
 
     let logits: GPUTensor | null = null;
+    let logitRows: GPUTensor | null = null;
     if (options.logits && this.head.kind === 'mlm') {
-      logits = alloc('logits', [N, this.config.vocabSize]); // (N, V)
-      d.push(k.matmulBias.bind('mlm_head', last, this.head.weight, logits, { bias: this.head.bias }));
+      const head = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (N or R, C)
+      logitRows = head.rows;
+      logits = alloc('logits', [head.input.shape[0], this.config.vocabSize]); // (N or R, V)
+      d.push(k.matmulBias.bind('mlm_head', head.input, this.head.weight, logits, { bias: this.head.bias }));
     } else if (options.logits && this.head.kind === 'classification') {
       const dense = alloc('classifier_dense', [S, C]); // (S, C)
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
@@ -412,6 +415,7 @@ export class NeoBERTModel implements EncoderModel {
       attentionTiles,
       sequenceTable,
       outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput: null, logits },
+      logitRows,
       dispatches: d,
       tensors,
       destroy,
@@ -421,6 +425,7 @@ export class NeoBERTModel implements EncoderModel {
   destroy(): void {
     const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor>;
     destroyAll([...this.embedding.chunks.map((c) => c.table), this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
+    for (const kernel of Object.values(this.kernels)) kernel.destroy();
   }
 }
 

@@ -43,6 +43,11 @@ export interface ModelOptions {
 /** What a forward computes beyond last_hidden_state and pooling. */
 export interface PlanOptions {
   logits: boolean;
+  /**
+   * MLM heads only: compute logits for this many token rows (the plan's `logitRows` table
+   * says which), not for all N tokens: logits are then (logitRows, V). 0 / absent: every token.
+   */
+  logitRows?: number;
 }
 
 /**
@@ -61,6 +66,8 @@ export interface ForwardPlan {
   positions: GPUTensor; // (N) u32, position id of each token (see EncoderModel.positionOffset)
   attentionTiles: GPUTensor; // (maxTiles, 4) u32, see AttentionKernel.tileTable
   sequenceTable: GPUTensor; // (S, 4) u32, see PoolingKernel.sequenceTable
+  /** (R) u32 token rows whose MLM logits are computed (options.logitRows = R); else null / absent. */
+  logitRows?: GPUTensor | null;
   outputs: {
     lastHiddenState: GPUTensor; // (N, C)
     pooledCls: GPUTensor; // (S, C)
@@ -69,11 +76,13 @@ export interface ForwardPlan {
     pooledMeanNormalized: GPUTensor; // (S, C)
     /** (S, C) the checkpoint's pooler (dense + tanh on the first token); null without one. */
     poolerOutput: GPUTensor | null;
-    logits: GPUTensor | null; // (N, V) MLM or (S, labels) classification
+    logits: GPUTensor | null; // (N, V) MLM ((R, V) with options.logitRows) or (S, labels) classification
   };
+  /** In order; each owns its params buffer, which destroy() frees. */
   dispatches: Dispatch[];
   /** Every intermediate by label, for layer-by-layer debugging against the reference. */
   tensors: Map<string, GPUTensor>;
+  /** Frees every buffer the plan created: its tensors and its dispatches' params buffers. */
   destroy(): void;
 }
 
@@ -92,6 +101,7 @@ export interface EncoderModel {
   maxTokensPerForward(options: PlanOptions): number;
   /** The forward pass as an ordered list of dispatches, for N tokens in S sequences. */
   planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan;
+  /** Frees the weights and the kernels' own buffers (plans are freed by whoever built them). */
   destroy(): void;
 }
 

@@ -33,7 +33,9 @@ export function folderSource(dir: string): CheckpointSource {
       return missingFileOrThrow(name, error);
     }
     try {
-      const { size } = await handle.stat();
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new CheckpointError(`${path}: is a folder, expected a file`);
+      const { size } = info;
       const bytes = new Uint8Array(size);
       onProgress?.({ file: name, loaded: 0, total: size });
       let loaded = 0;
@@ -44,6 +46,10 @@ export function folderSource(dir: string): CheckpointSource {
         onProgress?.({ file: name, loaded, total: size });
       }
       return bytes;
+    } catch (error) {
+      // Every failure names the file (a bare "EISDIR" or "EIO" says nothing about which).
+      if (error instanceof CheckpointError) throw error;
+      throw new CheckpointError(`${path}: ${(error as Error).message}`);
     } finally {
       await handle.close();
     }

@@ -9,6 +9,22 @@ import { folderSource } from './folder-source';
 
 export { folderSource, writeFileAtomic } from './folder-source';
 
+// The error classes, the very ones 'neobert-webgpu' exports (one shared module in dist/), so
+// `instanceof` holds whichever entry point a caller imports them from.
+export {
+  NeoBERTError,
+  EncoderError,
+  CheckpointError,
+  InputError,
+  ModelDisposedError,
+  DeviceLostError,
+  GPUUnavailableError,
+  GPUOutOfMemoryError,
+  GPUValidationError,
+  KernelShapeError,
+  TokenLimitError,
+} from '../errors';
+
 /** weights/neobert-mini of this package, found upwards from this module (src/node/, dist/, dist/node/). */
 export const BUNDLED_MODEL_DIR = findBundledModel();
 
