@@ -18,7 +18,7 @@ import {
 import { foldNormGain, interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, interleaveGateUpBias } from '../src/weight-layout';
 import { matmulStrategy, matmulSubgroupsUsable } from '../src/capabilities';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
-import { createBufferFrom } from '../src/gpu';
+import { createBufferFrom, readBuffer } from '../src/gpu';
 import {
   activationRef,
   attentionRef,
@@ -828,5 +828,219 @@ describe('l2norm', () => {
     x[9] = 3;
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [2, 8]), out)]);
     expectClose(await readTensor(device, out), l2normRef(x, 2, 8), { atol: 0, rtol: 0, label: 'l2norm-zero' });
+  });
+});
+
+// f16 arithmetic (kernels/matmul_f16.wgsl, kernels/attention_f16.wgsl, rope_qkv OUT_F16), forced
+// here whatever the default: operands rounded to f16, exact products, f32 sums, softmax and
+// epilogues. A device without shader-f16 must refuse clearly (then these tests check only that).
+// Tolerances: against the reference fed the same f16-rounded operands only the summation order
+// differs, so the f32 kernels' 1e-5 abs + 1e-4 rel holds; against the unrounded f32 operands the
+// cost of rounding both operands (2^-11 relative each) is bounded by rel L2 < 1e-3. NaN/Inf fail.
+describe('f16 arithmetic', () => {
+  const hasF16 = () => device.features.has('shader-f16');
+  const halves = (a: Float32Array, label: string, shape: number[]): GPUTensor => weightTensor(label, a, shape, 'f16');
+
+  async function f16Matmul(options: MatmulOptions): Promise<MatmulKernel | null> {
+    if (!hasF16()) {
+      await expect(MatmulKernel.create(device, { ...options, arithmetic: 'f16' })).rejects.toThrow(/needs the 'shader-f16' feature/);
+      return null;
+    }
+    const kernel = await MatmulKernel.create(device, { ...options, arithmetic: 'f16' });
+    expect([kernel.arithmetic, kernel.strategy]).toEqual(['f16', 'tiled']);
+    expect(kernel.name).toContain('.f16math');
+    return kernel;
+  }
+
+  describe.each(['f16', 'f32'] as const)('matmul, %s weights', (weightDtype) => {
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [1001, 57, 1004],
+      [64, 64, 64],
+      [130, 2304, 768],
+    ])('M=%i N=%i K=%i', async (M, N, K) => {
+      const x = randomArray(M * K, 4, 3);
+      const w = randomArray(N * K, 5, 0.1);
+      const kernel = await f16Matmul({ weightDtype });
+      if (!kernel) return;
+      const out = emptyTensor(device, 'out', [M, N]);
+      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
+      const got = await readTensor(device, out);
+      expectClose(got, matmulRef(roundF16(x), roundF16(w), M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul-f16math' });
+      expect(compareArrays(got, matmulRef(x, w, M, N, K)).relL2).toBeLessThan(1e-3);
+    });
+
+    it('bias + tanh, gelu + residual epilogues at 57 x 75 x 36', async () => {
+      const [M, N, K] = [57, 75, 36];
+      const x = randomArray(M * K, 6, 2);
+      const w = randomArray(N * K, 7);
+      const bias = randomArray(N, 8);
+      const residual = randomArray(M * N, 9);
+      const kernels = await Promise.all([
+        f16Matmul({ weightDtype, bias: true, activation: 'tanh' }),
+        f16Matmul({ weightDtype, activation: 'gelu', residual: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [tanhK, geluK] = kernels as MatmulKernel[];
+      const X = tensorFrom(device, 'x', x, [M, K]);
+      const W = weightTensor('w', w, [N, K], weightDtype);
+      const outTanh = emptyTensor(device, 'outTanh', [M, N]);
+      const outGelu = emptyTensor(device, 'outGelu', [M, N]);
+      await runDispatches(device, [
+        tanhK.bind('bt', X, W, outTanh, { bias: tensorFrom(device, 'bias', bias, [N]) }),
+        geluK.bind('gr', X, W, outGelu, { residual: tensorFrom(device, 'res', residual, [M, N]) }),
+      ]);
+      const [xh, wh] = [roundF16(x), roundF16(w)];
+      expectClose(await readTensor(device, outTanh), matmulRef(xh, wh, M, N, K, { bias, activation: 'tanh' }), { label: 'bias+tanh' });
+      expectClose(await readTensor(device, outGelu), matmulRef(xh, wh, M, N, K, { activation: 'gelu', residual }), { label: 'gelu+residual' });
+    });
+
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [130, 2048, 256],
+    ])('rmsnorm prologue (1/rms from the f32 row) + swiglu, and geglu + bias: M=%i F=%i K=%i', async (M, F, K) => {
+      const eps = 1e-5;
+      const x = randomArray(M * K, 21, 1300); // the residual stream's magnitude: x^2 sums overflow f16
+      const gain = randomArray(K, 22, 2);
+      const w12 = foldNormGain(interleaveGateUp(randomArray(2 * F * K, 24, 0.1), K), gain);
+      const b12 = randomArray(2 * F, 27);
+      const kernels = await Promise.all([
+        f16Matmul({ weightDtype, normRows: true, swiglu: true }),
+        f16Matmul({ weightDtype, glu: 'gelu', bias: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [swiglu, geglu] = kernels as MatmulKernel[];
+      const xg = randomArray(M * K, 25, 2); // GeGLU without the prologue: activation-sized inputs
+      const W = weightTensor('w12', w12, [2 * F, K], weightDtype);
+      const outSwiglu = emptyTensor(device, 'outSwiglu', [M, F]);
+      const outGeglu = emptyTensor(device, 'outGeglu', [M, F]);
+      await runDispatches(device, [
+        swiglu.bind('s', tensorFrom(device, 'x', x, [M, K]), W, outSwiglu, { eps }),
+        geglu.bind('g', tensorFrom(device, 'xg', xg, [M, K]), W, outGeglu, { bias: tensorFrom(device, 'b12', b12, [2 * F]) }),
+      ]);
+      // rmsnorm(x) W^T with the kernel's operands: (round(x) round(W)^T) scaled by 1/rms of the f32 row.
+      const y = matmulRef(roundF16(x), roundF16(w12), M, 2 * F, K);
+      for (let m = 0; m < M; m++) {
+        let ss = 0;
+        for (let k = 0; k < K; k++) ss += x[m * K + k] ** 2;
+        const r = 1 / Math.sqrt(ss / K + eps);
+        for (let n = 0; n < 2 * F; n++) y[m * 2 * F + n] *= r;
+      }
+      const gotSwiglu = await readTensor(device, outSwiglu);
+      expectClose(gotSwiglu, swigluPairsRef(y, M, F), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm+swiglu-f16math' });
+      const unit = rmsnormRef(x, new Float32Array(K).fill(1), M, K, eps);
+      expect(compareArrays(gotSwiglu, swigluPairsRef(matmulRef(unit, w12, M, 2 * F, K), M, F)).relL2).toBeLessThan(2e-3);
+      // GeGLU over the interleaved pairs, as the kernel's epilogue pairs columns (2f, 2f + 1).
+      const yb = matmulRef(roundF16(xg), roundF16(w12), M, 2 * F, K, { bias: b12 });
+      const geglu2 = new Float32Array(M * F);
+      for (let m = 0; m < M; m++) for (let f = 0; f < F; f++) {
+        const a = yb[m * 2 * F + 2 * f];
+        geglu2[m * F + f] = activationRef('gelu', a) * yb[m * 2 * F + 2 * f + 1];
+      }
+      expectClose(await readTensor(device, outGeglu), geglu2, { atol: 1e-5, rtol: 1e-4, label: 'geglu-f16math' });
+    });
+  });
+
+  it('refuses the subgroup strategy and names the kernel', async () => {
+    if (!hasF16()) return;
+    await expect(MatmulKernel.create(device, { arithmetic: 'f16', strategy: 'subgroup' })).rejects.toThrow(/strategy 'tiled' only/);
+    await expect(AttentionKernel.create(device, 2, 16, { arithmetic: 'f16', strategy: 'subgroup' })).rejects.toThrow(/strategy 'tiled' only/);
+    expect((await AttentionKernel.create(device, 2, 16, { arithmetic: 'f16' })).name).toBe('attention.f16math');
+  });
+
+  it.each([
+    [[1], 1, 16, true],
+    [[57, 57], 3, 32, true],
+    [[1001], 2, 64, false],
+  ])('rope_qkv writes f16 q, k, v: sequences %j H=%i D=%i rope %s', async (lengths, H, D, withRope) => {
+    const sequences = packedSequences(lengths);
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const qkv = randomArray(N * 3 * H * D, 10, 3);
+    const maxLen = 2048;
+    const rope = ropeTable(maxLen, D, 10000);
+    const positions = tokenPositions(sequences, N);
+    const kernel = await RopeQkvKernel.create(device, H, D, { rope: withRope, outputDtype: 'f16' });
+    expect(kernel.name).toMatch(/_qkv\.f16$/);
+    const outs = ['q', 'k', 'v'].map((n) => ({ label: n, shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }) }));
+    await runDispatches(device, [
+      kernel.bind(
+        't',
+        tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]),
+        withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null,
+        withRope ? tensorFrom(device, 'pos', positions, [N]) : null,
+        outs[0], outs[1], outs[2],
+      ),
+    ]);
+    const ref = ropeQkvRef(qkv, withRope ? rope : null, withRope ? positions : new Uint32Array(N), H, D);
+    for (const [i, name] of (['q', 'k', 'v'] as const).entries()) {
+      const got = decodeToFloat32(new Uint8Array(await readBuffer(device, outs[i].buffer, H * N * D * 2)), 'F16');
+      // One f16 rounding of the f32 result: within half an f16 ulp (2^-11 relative), plus f32 slack.
+      expectClose(got, ref[name], { atol: 1e-6, rtol: 2 ** -11 + 1e-5, label: `rope-f16-${name}` });
+    }
+    // An f32-sized check would accept these buffers; an f16 kernel needs only half: too small fails.
+    const small = { label: 'small', shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2 - 4), usage: GPUBufferUsage.STORAGE }) };
+    if (H * N * D * 2 - 4 > 16) {
+      expect(() => kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null, withRope ? tensorFrom(device, 'pos', positions, [N]) : null, small, outs[1], outs[2])).toThrow(/needs \d+ \(f16\)/);
+    }
+  });
+
+  describe('attention, f16 q/k/v', () => {
+    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string, window?: number) {
+      if (!hasF16()) {
+        await expect(AttentionKernel.create(device, H, D, { arithmetic: 'f16' })).rejects.toThrow(/needs the 'shader-f16' feature/);
+        return;
+      }
+      const sequences = packedSequences(lengths);
+      const N = mask.length;
+      const q = randomArray(H * N * D, 11, 2);
+      const k = randomArray(H * N * D, 12, 2);
+      const v = randomArray(H * N * D, 13);
+      const kernel = await AttentionKernel.create(device, H, D, { arithmetic: 'f16' });
+      expect([kernel.strategy, kernel.arithmetic]).toEqual(['tiled', 'f16']);
+      const out = emptyTensor(device, 'out', [N, H * D]);
+      const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+      const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
+      const shape = [H, N, D];
+      await runDispatches(device, [
+        kernel.bind('t', halves(q, 'q', shape), halves(k, 'k', shape), halves(v, 'v', shape), tensorFrom(device, 'mask', mask, [N]), tiles, out, window === undefined ? {} : { window }),
+      ]);
+      const got = await readTensor(device, out);
+      expectClose(got, attentionRef(roundF16(q), roundF16(k), roundF16(v), mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label });
+      // Only rows of real queries (a fully masked window gives zeros in both): rel L2 against f32 operands.
+      expect(compareArrays(got, attentionRef(q, k, v, mask, sequences, H, D, { window })).relL2).toBeLessThan(2e-3);
+    }
+
+    it.each([
+      [1, 1, 1, 16, [1]],
+      [2, 3, 57, 32, [57, 20]],
+      [3, 2, 65, 64, [1, 65, 33]],
+      [1, 1, 1001, 64, [1001]],
+      [1, 2, 1001, 32, [990]], // (the 4096-token case runs for the f32 kernel above: 30 s on lavapipe)
+    ])('padded B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
+      await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention-f16math');
+    });
+
+    it('packed sequences 1, 17, 300, 16; a mask with holes; sliding windows 0, 8, 64', async () => {
+      const lengths = [1, 17, 300, 16];
+      const packed = new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1);
+      await check(2, 32, lengths, packed, 'attention-f16math-packed');
+      await check(2, 16, [40], Uint32Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-f16math-holes');
+      for (const w of [0, 8, 64]) {
+        await check(2, 32, lengths, packed, `attention-f16math-window${w}`, w);
+        await check(3, 32, Array(2).fill(57), paddedMask([57, 20], 57), `attention-f16math-padded-window${w}`, w);
+      }
+    });
+
+    it('rejects f32-sized operands too small for halves, and an f16 buffer too small', async () => {
+      if (!hasF16()) return;
+      const kernel = await AttentionKernel.create(device, 1, 16, { arithmetic: 'f16' });
+      const t = (n: string, shape: number[], bytes?: number) =>
+        bytes === undefined ? emptyTensor(device, n, shape) : { label: n, shape, buffer: device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE }) };
+      const ok = [t('q', [1, 8, 16], 256), t('k', [1, 8, 16], 256), t('v', [1, 8, 16], 256), t('m', [8]), t('tiles', [2, 4]), t('o', [8, 16])] as const;
+      expect(() => kernel.bind('t', ...ok)).not.toThrow();
+      expect(() => kernel.bind('t', t('q', [1, 8, 16], 128), ok[1], ok[2], ok[3], ok[4], ok[5])).toThrow(/holds 128 bytes, needs 256 \(f16\)/);
+    });
   });
 });
