@@ -19,7 +19,7 @@ import {
 } from '../kernels';
 import { interleaveQkvHeads } from '../weight-layout';
 import { checkTensors, countDtypes, firstPresent, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, planAllocator, uploadTensor, uploadWeight } from './common';
+import { destroyAll, modelArithmetic, planAllocator, uploadTensor, uploadWeight } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -393,7 +393,8 @@ export class BertModel implements EncoderModel {
   static async create(device: GPUDevice, config: BertConfig, weights: BertWeights, options: ModelOptions = {}): Promise<BertModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
-    const m = { weightDtype: dtype, strategy: options.matmulStrategy };
+    const arithmetic = modelArithmetic(device, options);
+    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
     const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm] =
       await Promise.all([
         EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true }),
@@ -403,8 +404,8 @@ export class BertModel implements EncoderModel {
         MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
         MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }),
         MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }),
-        RopeQkvKernel.create(device, H, D, { rope: false }),
-        AttentionKernel.create(device, H, D),
+        RopeQkvKernel.create(device, H, D, { rope: false, outputDtype: arithmetic }),
+        AttentionKernel.create(device, H, D, { arithmetic }),
         PoolingKernel.create(device),
         L2NormKernel.create(device),
       ]);
