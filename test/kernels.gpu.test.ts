@@ -39,6 +39,8 @@ import {
   type SequenceRange,
 } from '../src/reference';
 import { compareArrays, expectClose, randomArray } from './compare';
+import { MATMUL_VARIANTS } from '../kernels/dev/matmul_variants';
+import { ATTENTION_VARIANTS } from '../kernels/dev/attention_variants';
 import { emptyTensor, readTensor, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
 let device: GPUDevice;
@@ -1041,6 +1043,97 @@ describe('f16 arithmetic', () => {
       const ok = [t('q', [1, 8, 16], 256), t('k', [1, 8, 16], 256), t('v', [1, 8, 16], 256), t('m', [8]), t('tiles', [2, 4]), t('o', [8, 16])] as const;
       expect(() => kernel.bind('t', ...ok)).not.toThrow();
       expect(() => kernel.bind('t', t('q', [1, 8, 16], 128), ok[1], ok[2], ok[3], ok[4], ok[5])).toThrow(/holds 128 bytes, needs 256 \(f16\)/);
+    });
+  });
+});
+
+// The GPU candidates of the kernel labs (kernels/dev; bench/matmul.ts, bench/attention.ts), each
+// forced here and checked against the CPU reference at odd shapes; production does not use them.
+describe('kernels/dev GPU candidates', () => {
+  function pipeline(code: string, bindings: GPUBufferBindingType[], constants: Record<string, number>) {
+    const layout = device.createBindGroupLayout({
+      entries: bindings.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+    });
+    const p = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: device.createShaderModule({ code }), entryPoint: 'main', constants },
+    });
+    return (buffers: GPUBuffer[], groups: [number, number]) => ({
+      encode(pass: GPUComputePassEncoder) {
+        pass.setPipeline(p);
+        pass.setBindGroup(0, device.createBindGroup({ layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }));
+        pass.dispatchWorkgroups(groups[0], groups[1]);
+      },
+    });
+  }
+  const uniform = (words: ArrayBuffer) => createBufferFrom(device, 'params', new Uint8Array(words), GPUBufferUsage.UNIFORM);
+
+  describe.each(MATMUL_VARIANTS.filter((v) => v.constants))('matmul %s', (v) => {
+    it.each([
+      [1, 1, 4, false],
+      [57, 1001, 60, true],
+      [1001, 57, 1004, false],
+      [130, 257, 36, true],
+    ])('M=%i N=%i K=%i, bias + tanh + residual %s', async (M, N, K, epilogue) => {
+      const missing = (v.requires ?? []).filter((f) => !device.features.has(f));
+      if (missing.length) return; // a feature this device lacks: bench/matmul.ts skips it the same way
+      const x = randomArray(M * K, 31, 2);
+      const w = randomArray(N * K, 32, 0.1);
+      const bias = randomArray(N, 33);
+      const residual = randomArray(M * N, 34);
+      const run = pipeline(v.code, ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'], {
+        ...v.constants,
+        HAS_BIAS: Number(epilogue),
+        HAS_RESIDUAL: Number(epilogue),
+        ACTIVATION: epilogue ? 1 : 0,
+      });
+      const out = emptyTensor(device, 'out', [M, N]);
+      const f16 = v.weightDtype === 'f16';
+      await runDispatches(device, [
+        run(
+          [uniform(new Uint32Array([M, N, K, 0]).buffer), tensorFrom(device, 'x', x, [M, K]).buffer, weightTensor('w', w, [N, K], f16 ? 'f16' : 'f32').buffer, tensorFrom(device, 'b', bias, [N]).buffer, tensorFrom(device, 'r', residual, [M, N]).buffer, out.buffer],
+          [Math.ceil(N / v.tileN), Math.ceil(M / v.tileM)],
+        ),
+      ]);
+      const ref = matmulRef(v.roundsX ? roundF16(x) : x, f16 ? roundF16(w) : w, M, N, K, epilogue ? { bias, activation: 'tanh', residual } : {});
+      expectClose(await readTensor(device, out), ref, { atol: 1e-5, rtol: 1e-4, label: v.id });
+    });
+  });
+
+  describe.each(ATTENTION_VARIANTS)('attention $id', (v) => {
+    it.each([
+      // H, D, lengths (packed), mask holes, window
+      [1, 16, [1], false, undefined],
+      [3, 32, [57, 20], true, undefined],
+      [2, 64, [1, 65, 33], false, undefined],
+      [1, 64, [1001], true, undefined],
+      [2, 128, [130], false, undefined],
+      [2, 32, [1, 17, 300, 16], false, 8],
+      [2, 16, [40], true, 0],
+      [1, 64, [1001], false, 64],
+    ] as const)('H=%i D=%i lengths %j holes %s window %s', async (H, D, lengths, holes, window) => {
+      if ((v.requires ?? []).some((f) => !device.features.has(f))) return;
+      const sequences = packedSequences([...lengths]);
+      const N = lengths.reduce((a, b) => a + b, 0);
+      const mask = Uint32Array.from({ length: N }, (_, i) => (holes && i % 5 === 3 ? 0 : 1));
+      const q = randomArray(H * N * D, 41, 2);
+      const k = randomArray(H * N * D, 42, 2);
+      const vv = randomArray(H * N * D, 43);
+      const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+      const params = new ArrayBuffer(16);
+      new DataView(params).setUint32(0, N, true);
+      new DataView(params).setFloat32(4, 1 / Math.sqrt(D), true);
+      new DataView(params).setUint32(8, window ?? AttentionKernel.WINDOW_GLOBAL, true);
+      const run = pipeline(v.code, ['uniform', ...Array(5).fill('read-only-storage'), 'storage'], { ...v.constants, HEAD_DIM: D, NUM_HEADS: H });
+      const out = emptyTensor(device, 'out', [N, H * D]);
+      const shape = [H, N, D];
+      await runDispatches(device, [
+        run(
+          [uniform(params), tensorFrom(device, 'q', q, shape).buffer, tensorFrom(device, 'k', k, shape).buffer, tensorFrom(device, 'v', vv, shape).buffer, tensorFrom(device, 'm', mask, [N]).buffer, tensorFrom(device, 't', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]).buffer, out.buffer],
+          [maxTiles, H],
+        ),
+      ]);
+      expectClose(await readTensor(device, out), attentionRef(q, k, vv, mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label: v.id });
     });
   });
 });
