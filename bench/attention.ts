@@ -1,13 +1,15 @@
 // The attention lab: ms and GFLOP/s of the production AttentionKernel strategies ('tiled',
-// 'subgroup' with the device's lanes, and 'subgroup4', the 4-lane kernel SwiftShader gets, when the
-// device's lanes are 8; and any extra WGSL variants with the same bindings) on the bundled mini
-// model's and real NeoBERT's head shapes.
+// 'tiled-f16math' (f16 q/k/v, shader-f16), 'subgroup' with the device's lanes, and 'subgroup4', the
+// 4-lane kernel SwiftShader gets, when the device's lanes are 8), every candidate of
+// kernels/dev/attention_variants.ts, and any extra WGSL files with the same bindings, on the
+// bundled mini model's and real NeoBERT's head shapes.
 //   node scripts/build.mjs --run bench/attention.ts [--shapes 4x16,12x64] [--lengths 128,512,2048]
 //        [--batch 8] [--repeats 5] [--budget-s 20] [--variants a.wgsl,b.wgsl] [--only tiled,subgroup,a]
-//        [--no-check] [--json FILE]
+//        [--json FILE]
 // Shapes: H heads x D head dim; every point is `batch` full-length sequences of L tokens (a padded
 // batch with no padding), flops = 4 * L * L * D * H * batch (q k^T and p v, 2 flops per MAC).
-// Each candidate is first checked against attentionRef at odd shapes. Timing: timestamp queries
+// Each candidate is first checked against attentionRef at odd shapes, always (no switch skips it;
+// f16-operand kernels against the reference fed the same f16-rounded q, k, v). Timing: timestamp queries
 // around one compute pass of `inner` identical dispatches (wall time around onSubmittedWorkDone
 // when the adapter has none), after a warm-up; candidates are interleaved within each repeat
 // (others share this CPU) and the median is reported. A point whose slowest candidate would take
@@ -23,6 +25,8 @@ import {
 } from '../src/kernels';
 import { matmulSubgroupsUsable } from '../src/capabilities';
 import { attentionRef, type SequenceRange } from '../src/reference';
+import { encodeF16, f16ToF32 } from '../src/dtype';
+import { ATTENTION_VARIANTS } from '../kernels/dev/attention_variants';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +38,6 @@ const { values } = parseArgs({
     'budget-s': { type: 'string', default: '20' },
     variants: { type: 'string' },
     only: { type: 'string' },
-    'no-check': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -53,6 +56,10 @@ interface Buffers {
   q: GPUBuffer;
   k: GPUBuffer;
   v: GPUBuffer;
+  /** q, k, v as f16 halves (for f16-operand kernels). */
+  qh: GPUBuffer;
+  kh: GPUBuffer;
+  vh: GPUBuffer;
   mask: GPUBuffer;
   tiles: GPUBuffer;
   out: GPUBuffer;
@@ -60,25 +67,34 @@ interface Buffers {
 interface Candidate {
   id: string;
   what: string;
+  /** Reads the f16 copies of q, k, v. */
+  f16Operands?: boolean;
+  /** Largest head dim it runs; shapes beyond it are not timed for it. */
+  maxHeadDim?: number;
   /** A dispatch of attention over the buffers (q, k, v [H, N, D]; tiles [maxTiles, 4]). */
   bind(H: number, D: number, N: number, maxTiles: number, b: Buffers): Promise<Dispatch>;
 }
 
 const candidates: Candidate[] = [];
-const strategies: { id: string; strategy: 'tiled' | 'subgroup'; lanes?: 4 | 8 }[] = [{ id: 'tiled', strategy: 'tiled' }];
+const strategies: { id: string; strategy: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: 'f16' }[] = [{ id: 'tiled', strategy: 'tiled' }];
+if (device.features.has('shader-f16')) strategies.push({ id: 'tiled-f16math', strategy: 'tiled', arithmetic: 'f16' });
 if (lanes > 0) strategies.push({ id: 'subgroup', strategy: 'subgroup' });
 if (lanes === 8) strategies.push({ id: 'subgroup4', strategy: 'subgroup', lanes: 4 });
-for (const { id, strategy, lanes } of strategies) {
+for (const { id, strategy, lanes, arithmetic } of strategies) {
   const kernels = new Map<string, AttentionKernel>();
+  const f16 = arithmetic === 'f16';
   candidates.push({
     id,
-    what: `production AttentionKernel, strategy ${strategy}${lanes ? `, ${lanes} lanes` : ''}`,
+    what: `production AttentionKernel, strategy ${strategy}${lanes ? `, ${lanes} lanes` : ''}${f16 ? ', f16 arithmetic (f16 q/k/v)' : ''}`,
+    f16Operands: f16,
+    maxHeadDim: strategy === 'subgroup' ? AttentionKernel.SUBGROUP_MAX_HEAD_DIM : undefined,
     async bind(H, D, N, maxTiles, b) {
       const key = `${H}x${D}`;
-      if (!kernels.has(key)) kernels.set(key, await AttentionKernel.create(device, H, D, { strategy, lanes }));
+      if (!kernels.has(key)) kernels.set(key, await AttentionKernel.create(device, H, D, { strategy, lanes, arithmetic }));
       const t = (label: string, buffer: GPUBuffer, shape: number[]) => ({ label, buffer, shape });
       const qkv = [H, N, D];
-      return kernels.get(key)!.bind(strategy, t('q', b.q, qkv), t('k', b.k, qkv), t('v', b.v, qkv), t('mask', b.mask, [N]), t('tiles', b.tiles, [maxTiles, 4]), t('out', b.out, [N, H * D]));
+      const [q, k, v] = f16 ? [b.qh, b.kh, b.vh] : [b.q, b.k, b.v];
+      return kernels.get(key)!.bind(id, t('q', q, qkv), t('k', k, qkv), t('v', v, qkv), t('mask', b.mask, [N]), t('tiles', b.tiles, [maxTiles, 4]), t('out', b.out, [N, H * D]));
     },
   });
 }
@@ -89,13 +105,21 @@ const layout = device.createBindGroupLayout({
     (type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: type as GPUBufferBindingType } }),
   ),
 });
-for (const file of values.variants?.split(',') ?? []) {
-  const id = path.basename(file, '.wgsl');
-  const module = device.createShaderModule({ label: id, code: readFileSync(file, 'utf8') });
+const extra = [
+  ...ATTENTION_VARIANTS.filter((v) => {
+    const missing = (v.requires ?? []).filter((f) => !device.features.has(f));
+    if (missing.length) console.log(`skip ${v.id}: device lacks ${missing.join(', ')}`);
+    return missing.length === 0;
+  }).map((v) => ({ id: v.id, what: `kernels/dev: ${v.what}`, code: v.code, constants: v.constants ?? {}, maxHeadDim: v.maxHeadDim })),
+  ...(values.variants?.split(',') ?? []).map((file) => ({ id: path.basename(file, '.wgsl'), what: `variant ${file}`, code: readFileSync(file, 'utf8'), constants: {}, maxHeadDim: undefined })),
+];
+for (const { id, what, code, constants, maxHeadDim } of extra) {
+  const module = device.createShaderModule({ label: id, code });
   const pipelines = new Map<string, GPUComputePipeline>();
   candidates.push({
     id,
-    what: `variant ${file}`,
+    what,
+    maxHeadDim,
     async bind(H, D, N, maxTiles, b) {
       const key = `${H}x${D}`;
       if (!pipelines.has(key)) {
@@ -104,7 +128,7 @@ for (const file of values.variants?.split(',') ?? []) {
           await device.createComputePipelineAsync({
             label: id,
             layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-            compute: { module, entryPoint: 'main', constants: { HEAD_DIM: D, NUM_HEADS: H } },
+            compute: { module, entryPoint: 'main', constants: { ...constants, HEAD_DIM: D, NUM_HEADS: H } },
           }),
         );
       }
@@ -112,6 +136,7 @@ for (const file of values.variants?.split(',') ?? []) {
       const params = new ArrayBuffer(16);
       new DataView(params).setUint32(0, N, true);
       new DataView(params).setFloat32(4, 1 / Math.sqrt(D), true);
+      new DataView(params).setUint32(8, AttentionKernel.WINDOW_GLOBAL, true); // global attention
       const uniform = createBufferFrom(device, `${id}.params`, new Uint32Array(params), GPUBufferUsage.UNIFORM);
       const bindGroup = device.createBindGroup({
         layout,
@@ -154,6 +179,9 @@ function setup(H: number, D: number, lengths: number[], mask: Uint32Array) {
     q: createBufferFrom(device, 'q', data.q, storage),
     k: createBufferFrom(device, 'k', data.k, storage),
     v: createBufferFrom(device, 'v', data.v, storage),
+    qh: createBufferFrom(device, 'qh', encodeF16(data.q), storage),
+    kh: createBufferFrom(device, 'kh', encodeF16(data.k), storage),
+    vh: createBufferFrom(device, 'vh', encodeF16(data.v), storage),
     mask: createBufferFrom(device, 'mask', mask, storage),
     tiles: createBufferFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), storage),
     out: device.createBuffer({ size: N * H * D * 4, usage: storage }),
@@ -162,8 +190,8 @@ function setup(H: number, D: number, lengths: number[], mask: Uint32Array) {
   return { sequences, N, maxTiles, data, buffers, destroy };
 }
 
-// ---- correctness at odd shapes -----------------------------------------------------------------
-if (!values['no-check']) {
+// ---- correctness at odd shapes (always) ------------------------------------------------------
+{
   for (const [H, D, lengths, holes] of [
     [2, 16, [57, 1, 20], true],
     [3, 64, [130, 9], false],
@@ -172,8 +200,12 @@ if (!values['no-check']) {
     const N = lengths.reduce((a, b) => a + b, 0);
     const mask = Uint32Array.from({ length: N }, (_, i) => (holes && i % 5 === 3 ? 0 : 1));
     const s = setup(H, D, lengths, mask);
-    const ref = attentionRef(s.data.q, s.data.k, s.data.v, mask, s.sequences, H, D);
+    const ref32 = attentionRef(s.data.q, s.data.k, s.data.v, mask, s.sequences, H, D);
+    const round = (a: Float32Array) => Float32Array.from(encodeF16(a), f16ToF32);
+    const ref16 = candidates.some((c) => c.f16Operands) ? attentionRef(round(s.data.q), round(s.data.k), round(s.data.v), mask, s.sequences, H, D) : ref32;
     for (const c of candidates) {
+      if (c.maxHeadDim !== undefined && D > c.maxHeadDim) continue;
+      const ref = c.f16Operands ? ref16 : ref32;
       const d = await c.bind(H, D, s.N, s.maxTiles, s.buffers);
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();

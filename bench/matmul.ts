@@ -1,10 +1,10 @@
 // The matmul lab: GFLOP/s of each kernel variant (kernels/dev/matmul_vN.wgsl, and the production
 // MatmulKernel as prod-<strategy>[-f16]) on NeoBERT's shapes, y = x W^T with W [N, K] as stored.
 //   node scripts/build.mjs --run bench/matmul.ts [--m 128,512,1024] [--variants v1,v6,prod]
-//        [--shapes 768x2304,768x768,...] [--repeats 5] [--no-odd] [--no-check] [--json FILE]
+//        [--shapes 768x2304,768x768,...] [--repeats 5] [--no-odd] [--json FILE]
 // Shapes: M tokens x (K -> N) for the qkv, wo, w12, w3 and MLM-head projections, plus an odd
 // 57 x 1001 x 60. Each variant is first checked against the CPU reference (matmulRef) at odd
-// shapes. Timing: timestamp queries around one compute pass of `inner` identical dispatches
+// shapes, always (there is no switch to skip it): a wrong kernel gets no figure. Timing: timestamp queries around one compute pass of `inner` identical dispatches
 // (wall time around onSubmittedWorkDone when the adapter has none), after a warm-up; variants are
 // interleaved within each repeat (others share this CPU) and the median is reported.
 import { parseArgs } from 'node:util';
@@ -28,7 +28,6 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '5' },
     'target-ms': { type: 'string', default: '40' },
     'no-odd': { type: 'boolean', default: false },
-    'no-check': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -45,6 +44,8 @@ interface Candidate {
   id: string;
   what: string;
   weightDtype: 'f32' | 'f16';
+  /** Whether the kernel rounds x to f16 too (f16 arithmetic): the reference then gets rounded x. */
+  roundsX: boolean;
   /** A dispatch computing out = x w^T for this shape (buffers already hold the data). */
   bind(M: number, N: number, K: number, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer): Dispatch;
 }
@@ -65,12 +66,13 @@ function variantCandidate(v: MatmulVariant): Candidate {
   const pipeline = device.createComputePipeline({
     label: v.id,
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: 'main' },
+    compute: { module, entryPoint: 'main', constants: v.constants ?? {} },
   });
   return {
     id: v.id,
     what: v.what,
     weightDtype: v.weightDtype ?? 'f32',
+    roundsX: !!v.roundsX,
     bind(M, N, K, x, w, out) {
       const params = createBufferFrom(device, `${v.id}.params`, new Uint32Array([M, N, K, 0]), GPUBufferUsage.UNIFORM);
       const bindGroup = device.createBindGroup({
@@ -99,17 +101,21 @@ for (const v of MATMUL_VARIANTS) {
   }
   candidates.push(variantCandidate(v));
 }
-// Production kernels (src/kernels.ts): prod-<strategy>[-f16]; "prod" selects every one that runs here.
+// Production kernels (src/kernels.ts): prod-<strategy>[-f16][-f16math]; "prod" selects every one that runs here.
 const strategies: MatmulStrategy[] = matmulSubgroupsUsable(device) ? ['tiled', 'subgroup'] : ['tiled'];
-for (const strategy of strategies) {
-  for (const weightDtype of ['f32', 'f16'] as const) {
-    const id = `prod-${strategy}${weightDtype === 'f16' ? '-f16' : ''}`;
+const configs: { strategy: MatmulStrategy; weightDtype: 'f32' | 'f16'; arithmetic: 'f32' | 'f16' }[] = [];
+for (const strategy of strategies) for (const weightDtype of ['f32', 'f16'] as const) configs.push({ strategy, weightDtype, arithmetic: 'f32' });
+if (device.features.has('shader-f16')) configs.push({ strategy: 'tiled', weightDtype: 'f16', arithmetic: 'f16' });
+for (const { strategy, weightDtype, arithmetic } of configs) {
+  {
+    const id = `prod-${strategy}${weightDtype === 'f16' ? '-f16' : ''}${arithmetic === 'f16' ? '-f16math' : ''}`;
     if (wanted && !wanted.includes(id) && !wanted.includes('prod')) continue;
-    const kernel = await MatmulKernel.create(device, { strategy, weightDtype });
+    const kernel = await MatmulKernel.create(device, { strategy, weightDtype, arithmetic });
     candidates.push({
       id,
-      what: `production MatmulKernel, strategy ${strategy}, ${weightDtype} weights${strategy === matmulStrategy(device) ? ' (default here)' : ''}`,
+      what: `production MatmulKernel, strategy ${strategy}, ${weightDtype} weights, ${arithmetic} arithmetic${strategy === matmulStrategy(device) && arithmetic === 'f32' ? ' (default here)' : ''}`,
       weightDtype,
+      roundsX: arithmetic === 'f16',
       bind: (M, N, K, x, w, out) =>
         kernel.bind(id, { label: 'x', shape: [M, K], buffer: x }, { label: 'w', shape: [N, K], buffer: w }, { label: 'out', shape: [M, N], buffer: out }),
     });
@@ -132,8 +138,8 @@ function upload(data: Float32Array, dtype: 'f32' | 'f16'): GPUBuffer {
   return createBufferFrom(device, 'data', dtype === 'f16' ? encodeF16(data) : data, storage);
 }
 
-// ---- correctness at odd shapes -----------------------------------------------------------------
-if (!values['no-check']) {
+// ---- correctness at odd shapes (always) ------------------------------------------------------
+{
   for (const [M, N, K] of [
     [1, 1, 4],
     [57, 1001, 60],
@@ -143,6 +149,7 @@ if (!values['no-check']) {
     const x = random(M * K, 1, 1);
     const w = random(N * K, 2, 0.1);
     const wF16 = Float32Array.from(encodeF16(w), f16ToF32);
+    const xF16 = Float32Array.from(encodeF16(x), f16ToF32);
     const xb = upload(x, 'f32');
     for (const c of candidates) {
       const wb = upload(w, c.weightDtype);
@@ -153,7 +160,7 @@ if (!values['no-check']) {
       pass.end();
       device.queue.submit([enc.finish()]);
       const got = new Float32Array(await readBuffer(device, out));
-      const ref = matmulRef(x, c.weightDtype === 'f16' ? wF16 : w, M, N, K);
+      const ref = matmulRef(c.roundsX ? xF16 : x, c.weightDtype === 'f16' ? wF16 : w, M, N, K);
       let worst = 0;
       for (let i = 0; i < ref.length; i++) {
         const err = Math.abs(got[i] - ref[i]) / (1e-5 + 1e-4 * Math.abs(ref[i]));
@@ -263,7 +270,7 @@ if (values.json) {
   writeFileSync(
     tmp,
     JSON.stringify(
-      { adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, variants: candidates.map(({ id, what, weightDtype }) => ({ id, what, weightDtype })), results: rows },
+      { adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, variants: candidates.map(({ id, what, weightDtype, roundsX }) => ({ id, what, weightDtype, f16Operands: roundsX })), results: rows },
       null,
       2,
     ),

@@ -12,7 +12,10 @@
 //           positions u32 [N] (position of each token inside its sequence, from the host);
 //           rope vec2<f32> [maxLen, D/2] = (cos, sin), built on the host in f32 like
 //           torch.outer(arange, inv_freq) (WGSL sin/cos lose accuracy near 4000 rad);
-//           q, k, v f32 [H, N, D] (head-major, so attention reads contiguous key rows).
+//           q, k, v [H, N, D] (head-major, so attention reads contiguous key rows) as raw 32-bit
+//           words: f32, or (OUT_F16) IEEE halves, a pair per word (pack2x16float, element 2i in
+//           the low half), for the f16 attention kernel (kernels/attention_f16.wgsl). Rotation in
+//           f32 either way; OUT_F16 rounds the result (clamped to +-65504 first).
 // Dispatch: one thread per (token, head, pair): ceil(N*H*D/2 / WG) workgroups, folded 2D.
 // Limits:   HEAD_DIM even; positions < maxLen (checked on the host).
 // Reference: ropeQkvRef in src/reference.ts.
@@ -20,6 +23,7 @@ override HEAD_DIM: u32;
 override NUM_HEADS: u32;
 override WG: u32 = 64u;
 override ROPE: bool = true;
+override OUT_F16: bool = false;
 
 struct Params { tokens: u32 }
 
@@ -27,12 +31,20 @@ struct Params { tokens: u32 }
 @group(0) @binding(1) var<storage, read> qkv: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> rope: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> positions: array<u32>;
-@group(0) @binding(4) var<storage, read_write> q: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read_write> k: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> v: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> q: array<u32>;
+@group(0) @binding(5) var<storage, read_write> k: array<u32>;
+@group(0) @binding(6) var<storage, read_write> v: array<u32>;
 
 fn rotate(pair: vec2<f32>, cs: vec2<f32>) -> vec2<f32> {
   return vec2<f32>(pair.x * cs.x - pair.y * cs.y, pair.x * cs.y + pair.y * cs.x);
+}
+
+const F16_MAX = 65504.0;
+
+// Pair `pair` of a q/k/v row as stored: two f32 words, or one word of two halves.
+fn words(pair: vec2<f32>) -> vec2<u32> {
+  if (OUT_F16) { return vec2<u32>(pack2x16float(clamp(pair, vec2<f32>(-F16_MAX), vec2<f32>(F16_MAX))), 0u); }
+  return bitcast<vec2<u32>>(pair);
 }
 
 @compute @workgroup_size(WG)
@@ -47,13 +59,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   let src = (token * NUM_HEADS + h) * 3u * pairs + j;
   let dst = (h * params.tokens + token) * pairs + j;
+  var qp = qkv[src];
+  var kp = qkv[src + pairs];
   if (ROPE) {
     let cs = rope[positions[token] * pairs + j];
-    q[dst] = rotate(qkv[src], cs);
-    k[dst] = rotate(qkv[src + pairs], cs);
-  } else {
-    q[dst] = qkv[src];
-    k[dst] = qkv[src + pairs];
+    qp = rotate(qp, cs);
+    kp = rotate(kp, cs);
   }
-  v[dst] = qkv[src + 2u * pairs];
+  let qw = words(qp);
+  let kw = words(kp);
+  let vw = words(qkv[src + 2u * pairs]);
+  if (OUT_F16) {
+    q[dst] = qw.x;
+    k[dst] = kw.x;
+    v[dst] = vw.x;
+  } else {
+    q[2u * dst] = qw.x;
+    q[2u * dst + 1u] = qw.y;
+    k[2u * dst] = kw.x;
+    k[2u * dst + 1u] = kw.y;
+    v[2u * dst] = vw.x;
+    v[2u * dst + 1u] = vw.y;
+  }
 }

@@ -29,7 +29,10 @@ export interface GPUContext {
 }
 
 export interface CreateGPUOptions {
-  /** Extra Dawn toggles for Node, e.g. 'enable-dawn-features=vulkan_enable_f16_on_nvidia'. */
+  /**
+   * Dawn flags for Node, e.g. 'enable-dawn-features=...'. Default DEFAULT_DAWN_FLAGS (shader-f16
+   * on NVIDIA's Vulkan driver); flags given here replace it.
+   */
   dawnFlags?: string[];
   powerPreference?: GPUPowerPreference;
 }
@@ -68,13 +71,19 @@ function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   };
 }
 
+/**
+ * Dawn exposes shader-f16 on NVIDIA's Vulkan driver only with this toggle (other adapters ignore
+ * it); the f16-arithmetic kernels need the feature. Applies to Node (Dawn) only.
+ */
+export const DEFAULT_DAWN_FLAGS: readonly string[] = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
 
 export async function createGPU(options: CreateGPUOptions = {}): Promise<GPUContext> {
   const gpu: GPU =
     typeof navigator !== 'undefined' && (navigator as Navigator).gpu
       ? (navigator as Navigator).gpu
-      : await nodeGPU(options.dawnFlags ?? []);
+      : await nodeGPU(options.dawnFlags ?? [...DEFAULT_DAWN_FLAGS]);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
     throw new GPUUnavailableError(

@@ -7,9 +7,11 @@ import rmsnormWGSL from '../kernels/rmsnorm.wgsl?raw';
 import layernormWGSL from '../kernels/layernorm.wgsl?raw';
 import matmulWGSL from '../kernels/matmul.wgsl?raw';
 import matmulSubgroupWGSL from '../kernels/matmul_subgroup.wgsl?raw';
+import matmulF16WGSL from '../kernels/matmul_f16.wgsl?raw';
 import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
 import attentionWGSL from '../kernels/attention.wgsl?raw';
 import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
+import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import { KernelShapeError, NeoBERTError } from './errors';
@@ -355,11 +357,39 @@ export interface MatmulEpilogue {
  */
 export type MatmulStrategy = 'tiled' | 'subgroup';
 
+/**
+ * Arithmetic of the hot kernels: 'f32' (every kernel's default), or 'f16': operands rounded to
+ * f16 (matmul x and W; attention q, k, v), exact products and f32 accumulation, softmax and
+ * epilogues in f32 (kernels/matmul_f16.wgsl, kernels/attention_f16.wgsl). Needs shader-f16;
+ * runs with the 'tiled' strategy only (the GPU kernels).
+ */
+export type Arithmetic = 'f32' | 'f16';
+
 export interface MatmulOptions extends MatmulEpilogue {
   /** Storage of W: 'f32', or 'f16' (IEEE halves, two per 32-bit word, see encodeF16). Default 'f32'. */
   weightDtype?: 'f32' | 'f16';
-  /** Default: matmulStrategy(device). */
+  /** Default: matmulStrategy(device), or 'tiled' with arithmetic 'f16'. */
   strategy?: MatmulStrategy;
+  /** Default 'f32'. 'f16' needs shader-f16 and the 'tiled' strategy (see Arithmetic). */
+  arithmetic?: Arithmetic;
+}
+
+/** Throws unless the device can run f16-arithmetic kernels with this strategy. */
+function requireF16Arithmetic(kernel: string, device: GPUDevice, strategy: string): void {
+  if (!device.features.has('shader-f16')) {
+    throw new NeoBERTError(`${kernel}: arithmetic 'f16' needs the 'shader-f16' feature, which this device lacks; use arithmetic 'f32'`);
+  }
+  if (strategy !== 'tiled') throw new NeoBERTError(`${kernel}: arithmetic 'f16' runs with strategy 'tiled' only, not '${strategy}'`);
+}
+
+/** requireTensor for a tensor stored as IEEE halves (2 bytes per element). */
+function requireHalfTensor(kernel: string, name: string, t: GPUTensor, shape: number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new KernelShapeError(`${kernel}: ${name} (${t.label}) has shape [${t.shape}], expected [${shape}]`);
+  }
+  if (t.buffer.size < elementCount(shape) * 2) {
+    throw new KernelShapeError(`${kernel}: ${name} buffer (${t.label}) holds ${t.buffer.size} bytes, needs ${elementCount(shape) * 2} (f16)`);
+  }
 }
 
 export class MatmulKernel extends Kernel {
@@ -370,8 +400,11 @@ export class MatmulKernel extends Kernel {
   };
 
   static async create(device: GPUDevice, options: MatmulOptions = {}): Promise<MatmulKernel> {
-    const strategy = options.strategy ?? matmulStrategy(device);
+    const arithmetic = options.arithmetic ?? 'f32';
+    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new NeoBERTError(`matmul: unknown arithmetic '${arithmetic}'`);
+    const strategy = options.strategy ?? (arithmetic === 'f16' ? 'tiled' : matmulStrategy(device));
     const weightDtype = options.weightDtype ?? 'f32';
+    if (arithmetic === 'f16') requireF16Arithmetic('matmul', device, strategy);
     if (strategy === 'subgroup' && !matmulSubgroupsUsable(device)) {
       throw new NeoBERTError(
         `matmul: the subgroup kernel needs the 'subgroups' feature with at least 8 invocations per subgroup ` +
@@ -385,13 +418,14 @@ export class MatmulKernel extends Kernel {
       throw new NeoBERTError(`matmul: the ${glu === 'silu' ? 'swiglu' : 'geglu'} epilogue does not combine with activation or residual`);
     }
     const name =
-      `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${options.normRows ? '+rmsnorm' : ''}` +
+      `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${arithmetic === 'f16' ? '.f16math' : ''}` +
+      `${options.normRows ? '+rmsnorm' : ''}` +
       `${options.bias ? '+bias' : ''}${activation !== 'none' ? `+${activation}` : ''}${options.residual ? '+residual' : ''}` +
       `${glu === 'silu' ? '+swiglu' : glu === 'gelu' ? '+geglu' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
-      strategy === 'subgroup' ? matmulSubgroupWGSL : matmulWGSL,
+      arithmetic === 'f16' ? matmulF16WGSL : strategy === 'subgroup' ? matmulSubgroupWGSL : matmulWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       {
         HAS_BIAS: !!options.bias,
@@ -400,9 +434,12 @@ export class MatmulKernel extends Kernel {
         W_F16: weightDtype === 'f16',
         NORM_ROWS: !!options.normRows,
         GLU: !!glu,
+        // The f16 kernel's tile is an override: the dispatch below and the shader read the same numbers.
+        ...(arithmetic === 'f16' ? { TILE_M: MatmulKernel.TILES.tiled.rows, TILE_N: MatmulKernel.TILES.tiled.cols } : {}),
       },
     );
     const k = new MatmulKernel(name, device, pipeline, layout);
+    k.arithmetic = arithmetic;
     k.epilogue = options;
     k.glu = glu;
     k.strategy = strategy;
@@ -422,6 +459,7 @@ export class MatmulKernel extends Kernel {
   private placeholder!: GPUBuffer;
   strategy: MatmulStrategy = 'tiled';
   weightDtype: 'f32' | 'f16' = 'f32';
+  arithmetic: Arithmetic = 'f32';
 
   /**
    * x [M, K] @ w[N, K]^T (+ bias [N]) (activation) (+ residual [M, N]) -> out [M, N]; with normRows
@@ -480,19 +518,31 @@ export class MatmulKernel extends Kernel {
 
 export class RopeQkvKernel extends Kernel {
   static readonly WG = 64;
-  /** rope: rotate q and k (default true: NeoBERT, ModernBERT); false splits only (BERT, RoBERTa, XLM-R). */
-  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { rope?: boolean } = {}): Promise<RopeQkvKernel> {
+  /**
+   * rope: rotate q and k (default true: NeoBERT, ModernBERT); false splits only (BERT, RoBERTa, XLM-R).
+   * outputDtype: storage of q, k, v: 'f32' (default) or 'f16' (halves, for AttentionKernel with
+   * arithmetic 'f16'; core WGSL's pack2x16float, no feature needed).
+   */
+  static async create(
+    device: GPUDevice,
+    numHeads: number,
+    headDim: number,
+    options: { rope?: boolean; outputDtype?: 'f32' | 'f16' } = {},
+  ): Promise<RopeQkvKernel> {
     if (headDim % 2 !== 0) throw new KernelShapeError(`rope_qkv: head dim ${headDim} must be even`);
     const rope = options.rope ?? true;
-    const name = rope ? 'rope_qkv' : 'split_qkv';
+    const outputDtype = options.outputDtype ?? 'f32';
+    if (outputDtype !== 'f32' && outputDtype !== 'f16') throw new NeoBERTError(`rope_qkv: unknown output dtype '${outputDtype}'`);
+    const name = `${rope ? 'rope_qkv' : 'split_qkv'}${outputDtype === 'f16' ? '.f16' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
       ropeQkvWGSL,
       ['uniform', 'read', 'read', 'read', 'write', 'write', 'write'],
-      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG, ROPE: rope },
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, WG: RopeQkvKernel.WG, ROPE: rope, OUT_F16: outputDtype === 'f16' },
     );
     const k = new RopeQkvKernel(name, device, pipeline, layout);
+    k.outputDtype = outputDtype;
     k.numHeads = numHeads;
     k.headDim = headDim;
     k.rope = rope;
@@ -503,10 +553,13 @@ export class RopeQkvKernel extends Kernel {
   private headDim = 0;
   /** Whether q and k are rotated (false: the split only). */
   rope = true;
+  /** Storage of q, k, v. */
+  outputDtype: 'f32' | 'f16' = 'f32';
   private placeholder!: GPUBuffer;
 
   /**
-   * qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D]. Positions < maxLen.
+   * qkv [N, H*3*D], rope [maxLen, D/2, 2], positions u32 [N] -> q, k, v [H, N, D] (f32 or, with
+   * outputDtype 'f16', halves: buffers of at least H*N*D*2 bytes). Positions < maxLen.
    * A split-only kernel (rope: false) takes null for rope and positions.
    */
   bind(label: string, qkv: GPUTensor, rope: GPUTensor | null, positions: GPUTensor | null, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
@@ -521,7 +574,8 @@ export class RopeQkvKernel extends Kernel {
       requireTensor(this.name, 'rope', rope, [rope.shape[0], D / 2, 2]);
       requireTensor(this.name, 'positions', positions, [tokens]);
     }
-    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, tokens, D]);
+    const requireOut = this.outputDtype === 'f16' ? requireHalfTensor : requireTensor;
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireOut(this.name, name, t, [H, tokens, D]);
     const threads = (tokens * H * D) / 2;
     const [x, y] = foldWorkgroups(Math.ceil(threads / RopeQkvKernel.WG));
     return this.dispatch(
@@ -539,10 +593,11 @@ export class AttentionKernel extends Kernel {
   /** Largest head dim the subgroup kernel holds in registers (its MAX_QUADS * 4). */
   static readonly SUBGROUP_MAX_HEAD_DIM = 64;
 
-  /** Workgroup memory the kernel declares for a head dim (see kernels/attention.wgsl). */
-  static workgroupBytes(headDim: number): number {
+  /** Workgroup memory the tiled kernel declares for a head dim (kernels/attention.wgsl, attention_f16.wgsl). */
+  static workgroupBytes(headDim: number, arithmetic: Arithmetic = 'f32'): number {
     const { BLOCK_Q, BLOCK_K } = AttentionKernel;
-    return (2 * BLOCK_K + 2 * BLOCK_Q) * headDim * 4 + BLOCK_Q * BLOCK_K * 4 + BLOCK_K * 4 + 3 * BLOCK_Q * 4;
+    const operand = arithmetic === 'f16' ? 2 : 4; // query, key and value tiles; the accumulator stays f32
+    return (2 * BLOCK_K + BLOCK_Q) * headDim * operand + BLOCK_Q * headDim * 4 + BLOCK_Q * BLOCK_K * 4 + BLOCK_K * 4 + 3 * BLOCK_Q * 4;
   }
 
   /**
@@ -579,15 +634,20 @@ export class AttentionKernel extends Kernel {
    * subgroup broadcasts, head dim <= 64, for CPU adapters; see bench/attention.ts).
    * Default: defaultStrategy(device, headDim). lanes (subgroup only): 4 or 8 invocations per
    * workgroup; default subgroupLanes(device). 4 lanes also run on subgroups of 8 (lanes 0..3).
+   * arithmetic 'f16' (kernels/attention_f16.wgsl; shader-f16, strategy 'tiled', the default then):
+   * q, k, v are f16 buffers (RopeQkvKernel outputDtype 'f16'), scores, softmax and accumulators f32.
    */
   static async create(
     device: GPUDevice,
     numHeads: number,
     headDim: number,
-    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {},
+    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: Arithmetic } = {},
   ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
-    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    const arithmetic = options.arithmetic ?? 'f32';
+    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new NeoBERTError(`attention: unknown arithmetic '${arithmetic}'`);
+    const strategy = options.strategy ?? (arithmetic === 'f16' ? 'tiled' : AttentionKernel.defaultStrategy(device, headDim));
+    if (arithmetic === 'f16') requireF16Arithmetic('attention', device, strategy);
     let lanes = 0;
     if (strategy === 'subgroup') {
       const usable = AttentionKernel.subgroupLanes(device);
@@ -608,18 +668,18 @@ export class AttentionKernel extends Kernel {
         );
       }
     } else {
-      const bytes = AttentionKernel.workgroupBytes(headDim);
+      const bytes = AttentionKernel.workgroupBytes(headDim, arithmetic);
       if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
         throw new KernelShapeError(
           `attention: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`,
         );
       }
     }
-    const name = strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : 'attention';
+    const name = strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : arithmetic === 'f16' ? 'attention.f16math' : 'attention';
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
-      strategy === 'subgroup' ? attentionSubgroupWGSL : attentionWGSL,
+      strategy === 'subgroup' ? attentionSubgroupWGSL : arithmetic === 'f16' ? attentionF16WGSL : attentionWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
       strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
     );
@@ -628,6 +688,7 @@ export class AttentionKernel extends Kernel {
     k.headDim = headDim;
     k.strategy = strategy;
     k.lanes = lanes;
+    k.arithmetic = arithmetic;
     return k;
   }
   private numHeads = 0;
@@ -635,6 +696,8 @@ export class AttentionKernel extends Kernel {
   strategy: 'tiled' | 'subgroup' = 'tiled';
   /** Invocations per workgroup of the subgroup kernel (4 or 8); 0 for 'tiled'. */
   lanes = 0;
+  /** 'f16': q, k, v are f16 buffers. */
+  arithmetic: Arithmetic = 'f32';
 
   /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
   static maxTiles(tokens: number, sequences: number): number {
@@ -658,7 +721,8 @@ export class AttentionKernel extends Kernel {
   static readonly WINDOW_GLOBAL = 0xffffffff;
 
   /**
-   * q, k, v [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (see tileTable) -> out [N, H*D].
+   * q, k, v [H, N, D] (f32, or halves with arithmetic 'f16'), keyMask u32 [N], tiles u32 [maxTiles, 4]
+   * (see tileTable) -> out f32 [N, H*D].
    * Every sequence needs an unmasked key. options.window = w: sliding-window (local) attention,
    * query i attends key j only if |i - j| <= w (positions within the sequence; ModernBERT's local
    * layers: w = local_attention / 2, e.g. 64), and the kernel then reads only the keys within
@@ -683,7 +747,8 @@ export class AttentionKernel extends Kernel {
     if (H !== this.numHeads || D !== this.headDim) {
       throw new KernelShapeError(`attention: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
     }
-    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, N, D]);
+    const requireOperand = this.arithmetic === 'f16' ? requireHalfTensor : requireTensor;
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireOperand(this.name, name, t, [H, N, D]);
     requireTensor(this.name, 'keyMask', keyMask, [N]);
     const maxTiles = tiles.shape[0];
     requireTensor(this.name, 'tiles', tiles, [maxTiles, 4]);

@@ -18,7 +18,7 @@ import {
 import { foldNormGain, interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, interleaveGateUpBias } from '../src/weight-layout';
 import { matmulStrategy, matmulSubgroupsUsable } from '../src/capabilities';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
-import { createBufferFrom } from '../src/gpu';
+import { createBufferFrom, readBuffer } from '../src/gpu';
 import {
   activationRef,
   attentionRef,
@@ -39,6 +39,8 @@ import {
   type SequenceRange,
 } from '../src/reference';
 import { compareArrays, expectClose, randomArray } from './compare';
+import { MATMUL_VARIANTS } from '../kernels/dev/matmul_variants';
+import { ATTENTION_VARIANTS } from '../kernels/dev/attention_variants';
 import { emptyTensor, readTensor, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
 let device: GPUDevice;
@@ -828,5 +830,310 @@ describe('l2norm', () => {
     x[9] = 3;
     await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [2, 8]), out)]);
     expectClose(await readTensor(device, out), l2normRef(x, 2, 8), { atol: 0, rtol: 0, label: 'l2norm-zero' });
+  });
+});
+
+// f16 arithmetic (kernels/matmul_f16.wgsl, kernels/attention_f16.wgsl, rope_qkv OUT_F16), forced
+// here whatever the default: operands rounded to f16, exact products, f32 sums, softmax and
+// epilogues. A device without shader-f16 must refuse clearly (then these tests check only that).
+// Tolerances: against the reference fed the same f16-rounded operands only the summation order
+// differs, so the f32 kernels' 1e-5 abs + 1e-4 rel holds; against the unrounded f32 operands the
+// cost of rounding both operands (2^-11 relative each) is bounded by rel L2 < 1e-3. NaN/Inf fail.
+describe('f16 arithmetic', () => {
+  const hasF16 = () => device.features.has('shader-f16');
+  const halves = (a: Float32Array, label: string, shape: number[]): GPUTensor => weightTensor(label, a, shape, 'f16');
+
+  async function f16Matmul(options: MatmulOptions): Promise<MatmulKernel | null> {
+    if (!hasF16()) {
+      await expect(MatmulKernel.create(device, { ...options, arithmetic: 'f16' })).rejects.toThrow(/needs the 'shader-f16' feature/);
+      return null;
+    }
+    const kernel = await MatmulKernel.create(device, { ...options, arithmetic: 'f16' });
+    expect([kernel.arithmetic, kernel.strategy]).toEqual(['f16', 'tiled']);
+    expect(kernel.name).toContain('.f16math');
+    return kernel;
+  }
+
+  describe.each(['f16', 'f32'] as const)('matmul, %s weights', (weightDtype) => {
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [1001, 57, 1004],
+      [64, 64, 64],
+      [130, 2304, 768],
+    ])('M=%i N=%i K=%i', async (M, N, K) => {
+      const x = randomArray(M * K, 4, 3);
+      const w = randomArray(N * K, 5, 0.1);
+      const kernel = await f16Matmul({ weightDtype });
+      if (!kernel) return;
+      const out = emptyTensor(device, 'out', [M, N]);
+      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
+      const got = await readTensor(device, out);
+      expectClose(got, matmulRef(roundF16(x), roundF16(w), M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul-f16math' });
+      expect(compareArrays(got, matmulRef(x, w, M, N, K)).relL2).toBeLessThan(1e-3);
+    });
+
+    it('bias + tanh, gelu + residual epilogues at 57 x 75 x 36', async () => {
+      const [M, N, K] = [57, 75, 36];
+      const x = randomArray(M * K, 6, 2);
+      const w = randomArray(N * K, 7);
+      const bias = randomArray(N, 8);
+      const residual = randomArray(M * N, 9);
+      const kernels = await Promise.all([
+        f16Matmul({ weightDtype, bias: true, activation: 'tanh' }),
+        f16Matmul({ weightDtype, activation: 'gelu', residual: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [tanhK, geluK] = kernels as MatmulKernel[];
+      const X = tensorFrom(device, 'x', x, [M, K]);
+      const W = weightTensor('w', w, [N, K], weightDtype);
+      const outTanh = emptyTensor(device, 'outTanh', [M, N]);
+      const outGelu = emptyTensor(device, 'outGelu', [M, N]);
+      await runDispatches(device, [
+        tanhK.bind('bt', X, W, outTanh, { bias: tensorFrom(device, 'bias', bias, [N]) }),
+        geluK.bind('gr', X, W, outGelu, { residual: tensorFrom(device, 'res', residual, [M, N]) }),
+      ]);
+      const [xh, wh] = [roundF16(x), roundF16(w)];
+      expectClose(await readTensor(device, outTanh), matmulRef(xh, wh, M, N, K, { bias, activation: 'tanh' }), { label: 'bias+tanh' });
+      expectClose(await readTensor(device, outGelu), matmulRef(xh, wh, M, N, K, { activation: 'gelu', residual }), { label: 'gelu+residual' });
+    });
+
+    it.each([
+      [1, 1, 4],
+      [57, 1001, 60],
+      [130, 2048, 256],
+    ])('rmsnorm prologue (1/rms from the f32 row) + swiglu, and geglu + bias: M=%i F=%i K=%i', async (M, F, K) => {
+      const eps = 1e-5;
+      const x = randomArray(M * K, 21, 1300); // the residual stream's magnitude: x^2 sums overflow f16
+      const gain = randomArray(K, 22, 2);
+      const w12 = foldNormGain(interleaveGateUp(randomArray(2 * F * K, 24, 0.1), K), gain);
+      const b12 = randomArray(2 * F, 27);
+      const kernels = await Promise.all([
+        f16Matmul({ weightDtype, normRows: true, swiglu: true }),
+        f16Matmul({ weightDtype, glu: 'gelu', bias: true }),
+      ]);
+      if (kernels.some((k) => !k)) return;
+      const [swiglu, geglu] = kernels as MatmulKernel[];
+      const xg = randomArray(M * K, 25, 2); // GeGLU without the prologue: activation-sized inputs
+      const W = weightTensor('w12', w12, [2 * F, K], weightDtype);
+      const outSwiglu = emptyTensor(device, 'outSwiglu', [M, F]);
+      const outGeglu = emptyTensor(device, 'outGeglu', [M, F]);
+      await runDispatches(device, [
+        swiglu.bind('s', tensorFrom(device, 'x', x, [M, K]), W, outSwiglu, { eps }),
+        geglu.bind('g', tensorFrom(device, 'xg', xg, [M, K]), W, outGeglu, { bias: tensorFrom(device, 'b12', b12, [2 * F]) }),
+      ]);
+      // rmsnorm(x) W^T with the kernel's operands: (round(x) round(W)^T) scaled by 1/rms of the f32 row.
+      const y = matmulRef(roundF16(x), roundF16(w12), M, 2 * F, K);
+      for (let m = 0; m < M; m++) {
+        let ss = 0;
+        for (let k = 0; k < K; k++) ss += x[m * K + k] ** 2;
+        const r = 1 / Math.sqrt(ss / K + eps);
+        for (let n = 0; n < 2 * F; n++) y[m * 2 * F + n] *= r;
+      }
+      const gotSwiglu = await readTensor(device, outSwiglu);
+      expectClose(gotSwiglu, swigluPairsRef(y, M, F), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm+swiglu-f16math' });
+      const unit = rmsnormRef(x, new Float32Array(K).fill(1), M, K, eps);
+      expect(compareArrays(gotSwiglu, swigluPairsRef(matmulRef(unit, w12, M, 2 * F, K), M, F)).relL2).toBeLessThan(2e-3);
+      // GeGLU over the interleaved pairs, as the kernel's epilogue pairs columns (2f, 2f + 1).
+      const yb = matmulRef(roundF16(xg), roundF16(w12), M, 2 * F, K, { bias: b12 });
+      const geglu2 = new Float32Array(M * F);
+      for (let m = 0; m < M; m++) for (let f = 0; f < F; f++) {
+        const a = yb[m * 2 * F + 2 * f];
+        geglu2[m * F + f] = activationRef('gelu', a) * yb[m * 2 * F + 2 * f + 1];
+      }
+      expectClose(await readTensor(device, outGeglu), geglu2, { atol: 1e-5, rtol: 1e-4, label: 'geglu-f16math' });
+    });
+  });
+
+  it('refuses the subgroup strategy and names the kernel', async () => {
+    if (!hasF16()) return;
+    await expect(MatmulKernel.create(device, { arithmetic: 'f16', strategy: 'subgroup' })).rejects.toThrow(/strategy 'tiled' only/);
+    await expect(AttentionKernel.create(device, 2, 16, { arithmetic: 'f16', strategy: 'subgroup' })).rejects.toThrow(/strategy 'tiled' only/);
+    expect((await AttentionKernel.create(device, 2, 16, { arithmetic: 'f16' })).name).toBe('attention.f16math');
+  });
+
+  it.each([
+    [[1], 1, 16, true],
+    [[57, 57], 3, 32, true],
+    [[1001], 2, 64, false],
+  ])('rope_qkv writes f16 q, k, v: sequences %j H=%i D=%i rope %s', async (lengths, H, D, withRope) => {
+    const sequences = packedSequences(lengths);
+    const N = lengths.reduce((a, b) => a + b, 0);
+    const qkv = randomArray(N * 3 * H * D, 10, 3);
+    const maxLen = 2048;
+    const rope = ropeTable(maxLen, D, 10000);
+    const positions = tokenPositions(sequences, N);
+    const kernel = await RopeQkvKernel.create(device, H, D, { rope: withRope, outputDtype: 'f16' });
+    expect(kernel.name).toMatch(/_qkv\.f16$/);
+    const outs = ['q', 'k', 'v'].map((n) => ({ label: n, shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }) }));
+    await runDispatches(device, [
+      kernel.bind(
+        't',
+        tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]),
+        withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null,
+        withRope ? tensorFrom(device, 'pos', positions, [N]) : null,
+        outs[0], outs[1], outs[2],
+      ),
+    ]);
+    const ref = ropeQkvRef(qkv, withRope ? rope : null, withRope ? positions : new Uint32Array(N), H, D);
+    for (const [i, name] of (['q', 'k', 'v'] as const).entries()) {
+      const got = decodeToFloat32(new Uint8Array(await readBuffer(device, outs[i].buffer, H * N * D * 2)), 'F16');
+      // One f16 rounding of the f32 result: within half an f16 ulp (2^-11 relative), plus f32 slack.
+      expectClose(got, ref[name], { atol: 1e-6, rtol: 2 ** -11 + 1e-5, label: `rope-f16-${name}` });
+    }
+    // An f32-sized check would accept these buffers; an f16 kernel needs only half: too small fails.
+    const small = { label: 'small', shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2 - 4), usage: GPUBufferUsage.STORAGE }) };
+    if (H * N * D * 2 - 4 > 16) {
+      expect(() => kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null, withRope ? tensorFrom(device, 'pos', positions, [N]) : null, small, outs[1], outs[2])).toThrow(/needs \d+ \(f16\)/);
+    }
+  });
+
+  describe('attention, f16 q/k/v', () => {
+    async function check(H: number, D: number, lengths: number[], mask: Uint32Array, label: string, window?: number) {
+      if (!hasF16()) {
+        await expect(AttentionKernel.create(device, H, D, { arithmetic: 'f16' })).rejects.toThrow(/needs the 'shader-f16' feature/);
+        return;
+      }
+      const sequences = packedSequences(lengths);
+      const N = mask.length;
+      const q = randomArray(H * N * D, 11, 2);
+      const k = randomArray(H * N * D, 12, 2);
+      const v = randomArray(H * N * D, 13);
+      const kernel = await AttentionKernel.create(device, H, D, { arithmetic: 'f16' });
+      expect([kernel.strategy, kernel.arithmetic]).toEqual(['tiled', 'f16']);
+      const out = emptyTensor(device, 'out', [N, H * D]);
+      const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+      const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
+      const shape = [H, N, D];
+      await runDispatches(device, [
+        kernel.bind('t', halves(q, 'q', shape), halves(k, 'k', shape), halves(v, 'v', shape), tensorFrom(device, 'mask', mask, [N]), tiles, out, window === undefined ? {} : { window }),
+      ]);
+      const got = await readTensor(device, out);
+      expectClose(got, attentionRef(roundF16(q), roundF16(k), roundF16(v), mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label });
+      // Only rows of real queries (a fully masked window gives zeros in both): rel L2 against f32 operands.
+      expect(compareArrays(got, attentionRef(q, k, v, mask, sequences, H, D, { window })).relL2).toBeLessThan(2e-3);
+    }
+
+    it.each([
+      [1, 1, 1, 16, [1]],
+      [2, 3, 57, 32, [57, 20]],
+      [3, 2, 65, 64, [1, 65, 33]],
+      [1, 1, 1001, 64, [1001]],
+      [1, 2, 1001, 32, [990]], // (the 4096-token case runs for the f32 kernel above: 30 s on lavapipe)
+    ])('padded B=%i H=%i L=%i D=%i', async (B, H, L, D, lengths) => {
+      await check(H, D, Array(B).fill(L), paddedMask(lengths as number[], L), 'attention-f16math');
+    });
+
+    it('packed sequences 1, 17, 300, 16; a mask with holes; sliding windows 0, 8, 64', async () => {
+      const lengths = [1, 17, 300, 16];
+      const packed = new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1);
+      await check(2, 32, lengths, packed, 'attention-f16math-packed');
+      await check(2, 16, [40], Uint32Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? 0 : 1)), 'attention-f16math-holes');
+      for (const w of [0, 8, 64]) {
+        await check(2, 32, lengths, packed, `attention-f16math-window${w}`, w);
+        await check(3, 32, Array(2).fill(57), paddedMask([57, 20], 57), `attention-f16math-padded-window${w}`, w);
+      }
+    });
+
+    it('rejects f32-sized operands too small for halves, and an f16 buffer too small', async () => {
+      if (!hasF16()) return;
+      const kernel = await AttentionKernel.create(device, 1, 16, { arithmetic: 'f16' });
+      const t = (n: string, shape: number[], bytes?: number) =>
+        bytes === undefined ? emptyTensor(device, n, shape) : { label: n, shape, buffer: device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE }) };
+      const ok = [t('q', [1, 8, 16], 256), t('k', [1, 8, 16], 256), t('v', [1, 8, 16], 256), t('m', [8]), t('tiles', [2, 4]), t('o', [8, 16])] as const;
+      expect(() => kernel.bind('t', ...ok)).not.toThrow();
+      expect(() => kernel.bind('t', t('q', [1, 8, 16], 128), ok[1], ok[2], ok[3], ok[4], ok[5])).toThrow(/holds 128 bytes, needs 256 \(f16\)/);
+    });
+  });
+});
+
+// The GPU candidates of the kernel labs (kernels/dev; bench/matmul.ts, bench/attention.ts), each
+// forced here and checked against the CPU reference at odd shapes; production does not use them.
+describe('kernels/dev GPU candidates', () => {
+  function pipeline(code: string, bindings: GPUBufferBindingType[], constants: Record<string, number>) {
+    const layout = device.createBindGroupLayout({
+      entries: bindings.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+    });
+    const p = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: device.createShaderModule({ code }), entryPoint: 'main', constants },
+    });
+    return (buffers: GPUBuffer[], groups: [number, number]) => ({
+      encode(pass: GPUComputePassEncoder) {
+        pass.setPipeline(p);
+        pass.setBindGroup(0, device.createBindGroup({ layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }));
+        pass.dispatchWorkgroups(groups[0], groups[1]);
+      },
+    });
+  }
+  const uniform = (words: ArrayBuffer) => createBufferFrom(device, 'params', new Uint8Array(words), GPUBufferUsage.UNIFORM);
+
+  describe.each(MATMUL_VARIANTS.filter((v) => v.constants))('matmul %s', (v) => {
+    it.each([
+      [1, 1, 4, false],
+      [57, 1001, 60, true],
+      [1001, 57, 1004, false],
+      [130, 257, 36, true],
+    ])('M=%i N=%i K=%i, bias + tanh + residual %s', async (M, N, K, epilogue) => {
+      const missing = (v.requires ?? []).filter((f) => !device.features.has(f));
+      if (missing.length) return; // a feature this device lacks: bench/matmul.ts skips it the same way
+      const x = randomArray(M * K, 31, 2);
+      const w = randomArray(N * K, 32, 0.1);
+      const bias = randomArray(N, 33);
+      const residual = randomArray(M * N, 34);
+      const run = pipeline(v.code, ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'], {
+        ...v.constants,
+        HAS_BIAS: Number(epilogue),
+        HAS_RESIDUAL: Number(epilogue),
+        ACTIVATION: epilogue ? 1 : 0,
+      });
+      const out = emptyTensor(device, 'out', [M, N]);
+      const f16 = v.weightDtype === 'f16';
+      await runDispatches(device, [
+        run(
+          [uniform(new Uint32Array([M, N, K, 0]).buffer), tensorFrom(device, 'x', x, [M, K]).buffer, weightTensor('w', w, [N, K], f16 ? 'f16' : 'f32').buffer, tensorFrom(device, 'b', bias, [N]).buffer, tensorFrom(device, 'r', residual, [M, N]).buffer, out.buffer],
+          [Math.ceil(N / v.tileN), Math.ceil(M / v.tileM)],
+        ),
+      ]);
+      const ref = matmulRef(v.roundsX ? roundF16(x) : x, f16 ? roundF16(w) : w, M, N, K, epilogue ? { bias, activation: 'tanh', residual } : {});
+      expectClose(await readTensor(device, out), ref, { atol: 1e-5, rtol: 1e-4, label: v.id });
+    });
+  });
+
+  describe.each(ATTENTION_VARIANTS)('attention $id', (v) => {
+    it.each([
+      // H, D, lengths (packed), mask holes, window
+      [1, 16, [1], false, undefined],
+      [3, 32, [57, 20], true, undefined],
+      [2, 64, [1, 65, 33], false, undefined],
+      [1, 64, [1001], true, undefined],
+      [2, 128, [130], false, undefined],
+      [2, 32, [1, 17, 300, 16], false, 8],
+      [2, 16, [40], true, 0],
+      [1, 64, [1001], false, 64],
+    ] as const)('H=%i D=%i lengths %j holes %s window %s', async (H, D, lengths, holes, window) => {
+      if ((v.requires ?? []).some((f) => !device.features.has(f))) return;
+      const sequences = packedSequences([...lengths]);
+      const N = lengths.reduce((a, b) => a + b, 0);
+      const mask = Uint32Array.from({ length: N }, (_, i) => (holes && i % 5 === 3 ? 0 : 1));
+      const q = randomArray(H * N * D, 41, 2);
+      const k = randomArray(H * N * D, 42, 2);
+      const vv = randomArray(H * N * D, 43);
+      const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+      const params = new ArrayBuffer(16);
+      new DataView(params).setUint32(0, N, true);
+      new DataView(params).setFloat32(4, 1 / Math.sqrt(D), true);
+      new DataView(params).setUint32(8, window ?? AttentionKernel.WINDOW_GLOBAL, true);
+      const run = pipeline(v.code, ['uniform', ...Array(5).fill('read-only-storage'), 'storage'], { ...v.constants, HEAD_DIM: D, NUM_HEADS: H });
+      const out = emptyTensor(device, 'out', [N, H * D]);
+      const shape = [H, N, D];
+      await runDispatches(device, [
+        run(
+          [uniform(params), tensorFrom(device, 'q', q, shape).buffer, tensorFrom(device, 'k', k, shape).buffer, tensorFrom(device, 'v', vv, shape).buffer, tensorFrom(device, 'm', mask, [N]).buffer, tensorFrom(device, 't', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]).buffer, out.buffer],
+          [maxTiles, H],
+        ),
+      ]);
+      expectClose(await readTensor(device, out), attentionRef(q, k, vv, mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label: v.id });
+    });
   });
 });

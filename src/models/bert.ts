@@ -20,7 +20,7 @@ import {
 import { interleaveQkvHeads } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +378,8 @@ export class BertModel implements EncoderModel {
   static async create(device: GPUDevice, config: BertConfig, weights: BertWeights, options: ModelOptions = {}): Promise<BertModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
-    const m = { weightDtype: dtype, strategy: options.matmulStrategy };
+    const arithmetic = modelArithmetic(device, options);
+    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
     const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather] =
       await Promise.all([
         EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true }),
@@ -388,8 +389,8 @@ export class BertModel implements EncoderModel {
         MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
         MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }),
         MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }),
-        RopeQkvKernel.create(device, H, D, { rope: false }),
-        AttentionKernel.create(device, H, D),
+        RopeQkvKernel.create(device, H, D, { rope: false, outputDtype: arithmetic }),
+        AttentionKernel.create(device, H, D, { arithmetic }),
         PoolingKernel.create(device),
         L2NormKernel.create(device),
         EmbeddingKernel.create(device, C),

@@ -3,8 +3,19 @@
 import { encodeF16 } from '../dtype';
 import { DeviceLimitError } from '../errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { elementCount, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor } from '../kernels';
-import type { ModelDtype } from './types';
+import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor } from '../kernels';
+import { matmulStrategy } from '../capabilities';
+import type { ModelDtype, ModelOptions } from './types';
+
+/**
+ * The arithmetic of a model's matmul and attention kernels: options.arithmetic, else 'f16' when the
+ * weights are f16, the device has shader-f16 and the matmul strategy is the GPU one ('tiled').
+ */
+export function modelArithmetic(device: GPUDevice, options: ModelOptions): Arithmetic {
+  if (options.arithmetic) return options.arithmetic;
+  const strategy = options.matmulStrategy ?? matmulStrategy(device);
+  return options.dtype === 'f16' && device.features.has('shader-f16') && strategy === 'tiled' ? 'f16' : 'f32';
+}
 
 /** An f32 (or u32) tensor uploaded once. */
 export function uploadTensor(device: GPUDevice, label: string, data: Float32Array | Uint32Array, shape: number[]): GPUTensor {

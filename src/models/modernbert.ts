@@ -21,7 +21,7 @@ import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRota
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -485,7 +485,8 @@ export class ModernBertModel implements EncoderModel {
 
 /** Every pipeline a ModernBERT forward uses, compiled once (variants with and without biases). */
 async function createKernels(device: GPUDevice, config: ModernBertConfig, dtype: ModelDtype, options: ModelOptions) {
-  const m = { weightDtype: dtype, strategy: options.matmulStrategy };
+  const arithmetic = modelArithmetic(device, options);
+  const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
   const glu = config.hiddenActivation;
   const act = config.classifierActivation;
   const [embedding, layerNorm, layerNormBias, matmul, matmulBias, matmulResidual, matmulBiasResidual, gluK, gluBias, head, headBias, rope, attention, pooling, l2norm] =
@@ -501,8 +502,8 @@ async function createKernels(device: GPUDevice, config: ModernBertConfig, dtype:
       MatmulKernel.create(device, { ...m, glu, bias: true }),
       MatmulKernel.create(device, { ...m, activation: act }),
       MatmulKernel.create(device, { ...m, activation: act, bias: true }),
-      RopeQkvKernel.create(device, config.numHeads, config.headDim),
-      AttentionKernel.create(device, config.numHeads, config.headDim),
+      RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
+      AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
       PoolingKernel.create(device),
       L2NormKernel.create(device),
     ]);

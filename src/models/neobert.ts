@@ -17,7 +17,7 @@ import {
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { destroyAll, embeddingDispatches, logitRowsInput, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -282,17 +282,18 @@ export class NeoBERTModel implements EncoderModel {
     const dtype = options.dtype ?? 'f32';
     const weightDtype = dtype; // of the matmul kernels
     const strategy = options.matmulStrategy;
+    const arithmetic = modelArithmetic(device, options);
     const [embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm] =
       await Promise.all([
         EmbeddingKernel.create(device, C),
-        MatmulKernel.create(device, { weightDtype, strategy, normRows: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, normRows: true, swiglu: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, residual: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, bias: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, bias: true, activation: 'tanh' }),
+        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, normRows: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, normRows: true, swiglu: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, residual: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, bias: true }),
+        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, bias: true, activation: 'tanh' }),
         RMSNormKernel.create(device),
-        RopeQkvKernel.create(device, H, D),
-        AttentionKernel.create(device, H, D),
+        RopeQkvKernel.create(device, H, D, { outputDtype: arithmetic }),
+        AttentionKernel.create(device, H, D, { arithmetic }),
         PoolingKernel.create(device),
         L2NormKernel.create(device),
       ]);

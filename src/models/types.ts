@@ -1,7 +1,7 @@
 // What every architecture file (src/models/<arch>.ts) provides, and all the rest of the engine
 // knows about a model: its common config fields, the forward plan it builds, and the
 // Architecture object that turns config.json + tensors into a model on a GPU device.
-import type { Dispatch, GPUTensor, MatmulStrategy } from '../kernels';
+import type { Arithmetic, Dispatch, GPUTensor, MatmulStrategy } from '../kernels';
 import type { TensorLookup } from '../tensor-table';
 
 /** Storage of the matmul weights; everything else (norms, biases, residual stream) stays f32. */
@@ -38,6 +38,14 @@ export interface ModelOptions {
   dtype?: ModelDtype;
   /** Matmul kernel; default matmulStrategy(device): 'subgroup' on CPU adapters, 'tiled' on GPUs. */
   matmulStrategy?: MatmulStrategy;
+  /**
+   * Arithmetic of the matmuls and attention (see Arithmetic in src/kernels.ts): 'f16' rounds their
+   * operands (activations, weights, q/k/v) to f16 with f32 products, sums and softmax; norms,
+   * residual stream and pooling stay f32. Needs shader-f16 and runs the 'tiled' kernels. Default
+   * (modelArithmetic): 'f16' when dtype is 'f16', the device has shader-f16 and the matmul strategy
+   * is 'tiled' (GPUs), else 'f32'.
+   */
+  arithmetic?: Arithmetic;
 }
 
 /** What a forward computes beyond last_hidden_state and pooling. */

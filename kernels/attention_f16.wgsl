@@ -1,0 +1,157 @@
+// attention with f16 q, k, v (shader-f16; the path for GPUs with dtype 'f16'):
+//   bidirectional softmax(q k^T / sqrt(D) + keyMask) v, per (sequence, head), sliding window
+//   (params.window) included: the same math, Params, tile table, dispatch and output as
+//   kernels/attention.wgsl, whose header describes the algorithm; AttentionKernel picks this file
+//   with arithmetic: 'f16' (src/kernels.ts). A file of its own because `enable f16;` does not
+//   compile on a device without shader-f16.
+// Layout:   q, k, v f16 [H, N, D] (rope_qkv with OUT_F16 writes them: half the bytes of f32);
+//           keyMask u32 [N]; tiles vec4<u32> [maxTiles]; out f32 [N, H, D].
+// Numerics: q, k, v are f16 operands; the query, key and value tiles in workgroup memory hold
+//           halves (half of attention.wgsl's bytes). Scores q.k from exact f16 x f16 products summed
+//           in f32, scaled by 1/sqrt(D) in f32; softmax (running max, sum, correction) and the
+//           accumulator in f32; out f32.
+// Limits:   as kernels/attention.wgsl: HEAD_DIM % 4 == 0; workgroup memory
+//           AttentionKernel.workgroupBytes(HEAD_DIM, 'f16') (D = 64: 11 KB) must fit (checked on
+//           the host); the device must have shader-f16.
+// Reference: attentionRef in src/reference.ts with q, k, v rounded to f16.
+enable f16;
+
+override HEAD_DIM: u32;
+override NUM_HEADS: u32;
+const BLOCK_Q = 16u;
+const BLOCK_K = 16u;
+const WG = 64u;
+const NEG_BIG = -3.0e38;
+const WINDOW_GLOBAL = 0xFFFFFFFFu;
+
+struct Params { tokens: u32, scale: f32, window: u32 }
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f16>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f16>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f16>>;
+@group(0) @binding(4) var<storage, read> keyMask: array<u32>;
+@group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
+
+var<workgroup> queryTile: array<vec4<f16>, BLOCK_Q * HEAD_DIM / 4u>;  // as stored (scores are scaled in f32)
+// Keys are stored dim-major (keyTile[d4 * BLOCK_K + j]) so that invocations working on
+// consecutive keys read consecutive addresses in the score phase.
+var<workgroup> keyTile: array<vec4<f16>, BLOCK_K * HEAD_DIM / 4u>;
+var<workgroup> valueTile: array<vec4<f16>, BLOCK_K * HEAD_DIM / 4u>;
+var<workgroup> accTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;
+var<workgroup> probs: array<f32, BLOCK_Q * BLOCK_K>;                 // scores, then exp(s - max)
+var<workgroup> keyValid: array<u32, BLOCK_K>;
+var<workgroup> rowMax: array<f32, BLOCK_Q>;
+var<workgroup> rowSum: array<f32, BLOCK_Q>;
+var<workgroup> rowCorrection: array<f32, BLOCK_Q>;
+
+// Whether query row `row` may attend key `key` (same sequence) whose mask bit is `valid`.
+fn attends(valid: u32, row: u32, key: u32) -> bool {
+  return valid != 0u && (params.window == WINDOW_GLOBAL || max(row, key) - min(row, key) <= params.window);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = tiles[wid.x];
+  // The whole workgroup reads the same tile: this exit is uniform, before any barrier.
+  if (tile.w == 0u) { return; }
+  let quads = HEAD_DIM / 4u;
+  let start = tile.x; // first token of the sequence
+  let L = tile.y;     // its length
+  let q0 = tile.z;    // first query row (within the sequence) of this tile
+  let h = wid.y;
+  let headBase = h * params.tokens + start; // row of (h, sequence position 0) in q/k/v
+
+  for (var i = lid; i < BLOCK_Q * quads; i += WG) {
+    let row = q0 + i / quads;
+    var value = vec4<f16>(0.0);
+    if (row < L) { value = q[(headBase + row) * quads + i % quads]; }
+    queryTile[i] = value;
+    accTile[i] = vec4<f32>(0.0);
+  }
+  if (lid < BLOCK_Q) {
+    rowMax[lid] = NEG_BIG;
+    rowSum[lid] = 0.0;
+  }
+
+  // Keys any query of the tile can see: [keyLo, keyHi). Keys past keyHi are never loaded.
+  var keyLo = 0u;
+  var keyHi = L;
+  if (params.window != WINDOW_GLOBAL) {
+    let w = min(params.window, L);
+    keyLo = select(0u, q0 - w, q0 > w);
+    keyHi = min(L, min(q0 + BLOCK_Q, L) + w);
+  }
+
+  for (var key0 = keyLo; key0 < keyHi; key0 += BLOCK_K) {
+    for (var i = lid; i < BLOCK_K * quads; i += WG) {
+      let key = key0 + i / quads;
+      var kv = vec4<f16>(0.0);
+      var vv = vec4<f16>(0.0);
+      if (key < keyHi) {
+        kv = k[(headBase + key) * quads + i % quads];
+        vv = v[(headBase + key) * quads + i % quads];
+      }
+      keyTile[(i % quads) * BLOCK_K + i / quads] = kv;
+      valueTile[i] = vv;
+    }
+    if (lid < BLOCK_K) {
+      var valid = 0u;
+      if (key0 + lid < keyHi) { valid = keyMask[start + key0 + lid]; }
+      keyValid[lid] = valid;
+    }
+    workgroupBarrier();
+
+    // Phase 1: scores s[i, j] = (q_i . k_j) / sqrt(D): products of halves are exact in f32.
+    for (var pair = lid; pair < BLOCK_Q * BLOCK_K; pair += WG) {
+      let i = pair / BLOCK_K;
+      let j = pair % BLOCK_K;
+      var dot4 = vec4<f32>(0.0);
+      for (var d = 0u; d < quads; d++) { dot4 += vec4<f32>(queryTile[i * quads + d]) * vec4<f32>(keyTile[d * BLOCK_K + j]); }
+      probs[pair] = (dot4.x + dot4.y + dot4.z + dot4.w) * params.scale;
+    }
+    workgroupBarrier();
+
+    // Phase 2: online softmax update per query row; masked keys (and keys outside the row's
+    // window) get probability 0.
+    if (lid < BLOCK_Q) {
+      let row = q0 + lid;
+      let previousMax = rowMax[lid];
+      var tileMax = previousMax;
+      for (var j = 0u; j < BLOCK_K; j++) {
+        if (attends(keyValid[j], row, key0 + j)) { tileMax = max(tileMax, probs[lid * BLOCK_K + j]); }
+      }
+      let correction = exp(previousMax - tileMax);
+      var sum = rowSum[lid] * correction;
+      for (var j = 0u; j < BLOCK_K; j++) {
+        var p = 0.0;
+        if (attends(keyValid[j], row, key0 + j)) { p = exp(probs[lid * BLOCK_K + j] - tileMax); }
+        probs[lid * BLOCK_K + j] = p;
+        sum += p;
+      }
+      rowMax[lid] = tileMax;
+      rowSum[lid] = sum;
+      rowCorrection[lid] = correction;
+    }
+    workgroupBarrier();
+
+    // Phase 3: acc[i, :] = acc[i, :] * correction_i + sum_j p[i, j] v_j.
+    for (var e = lid; e < BLOCK_Q * quads; e += WG) {
+      let i = e / quads;
+      let d = e % quads;
+      var a = accTile[e] * rowCorrection[i];
+      for (var j = 0u; j < BLOCK_K; j++) { a += probs[i * BLOCK_K + j] * vec4<f32>(valueTile[j * quads + d]); }
+      accTile[e] = a;
+    }
+    workgroupBarrier();
+  }
+
+  for (var e = lid; e < BLOCK_Q * quads; e += WG) {
+    let row = q0 + e / quads;
+    if (row < L) {
+      let sum = rowSum[e / quads]; // 0 only for a masked row with no unmasked key in its window
+      out[((start + row) * NUM_HEADS + h) * quads + e % quads] = select(vec4<f32>(0.0), accTile[e] / sum, sum > 0.0);
+    }
+  }
+}

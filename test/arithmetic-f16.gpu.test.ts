@@ -1,0 +1,131 @@
+// f16 arithmetic end to end (ModelOptions.arithmetic 'f16', forced whatever the adapter's default):
+// every NeoBERT fixture (../shared/fixtures/neobert) and every BERT / RoBERTa / XLM-R / ModernBERT
+// fixture with f16 matmul weights, matmul operands and attention q/k/v in f16 (f32 products, sums,
+// softmax; norms, residual stream and pooling f32) against the PyTorch float32 outputs: rel L2 <
+// 1e-2 on every output, NaN/Inf fail. On a device without shader-f16 the model must refuse clearly.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import path from 'node:path';
+import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
+import { AttentionKernel, MatmulKernel, RopeQkvKernel } from '../src/kernels';
+import { folderSource } from '../src/node/folder-source';
+import { Runner, type OutputName } from '../src/runner';
+import type { SafetensorsFile } from '../src/safetensors';
+import { compareArrays } from './compare';
+import { ENCODER_FIXTURES_DIR, FIXTURES_DIR, encoderFixtureCases, fixtureCases, readEncoderExpected, readExpected } from './fixtures';
+import { testGPU } from './gpu-context';
+
+const OUTPUTS: [string, OutputName][] = [
+  ['last_hidden_state', 'lastHiddenState'],
+  ['pooled_cls', 'pooledCls'],
+  ['pooled_mean', 'pooledMean'],
+  ['pooler_output', 'poolerOutput'],
+  ['logits', 'logits'],
+];
+
+const CASES: [string, string][] = [
+  ...fixtureCases().map((c): [string, string] => ['neobert', c]),
+  ...encoderFixtureCases(['bert', 'roberta', 'xlm-roberta', 'modernbert']).map((c): [string, string] => ['encoder', c]),
+];
+
+/** Rows of a [B, T, X] tensor whose mask is 1, concatenated. */
+function realRows(data: Float32Array, mask: Int32Array, width: number): Float32Array {
+  const out: number[] = [];
+  mask.forEach((m, i) => {
+    if (m === 1) for (let j = 0; j < width; j++) out.push(data[i * width + j]);
+  });
+  return Float32Array.from(out);
+}
+
+describe.each(CASES)('%s fixture %s, f16 arithmetic forced', (kind, caseName) => {
+  let runner: Runner | null = null;
+  let loaded: LoadedCheckpoint;
+  let expected: SafetensorsFile;
+  const created: { matmul: string[]; attention: string[]; rope: string[] } = { matmul: [], attention: [], rope: [] };
+  beforeAll(async () => {
+    const { device } = await testGPU();
+    const dir = kind === 'neobert' ? path.join(FIXTURES_DIR, caseName) : path.join(ENCODER_FIXTURES_DIR, caseName);
+    loaded = await loadCheckpoint(folderSource(dir));
+    expected = kind === 'neobert' ? await readExpected(caseName) : await readEncoderExpected(caseName);
+    const options = { dtype: 'f16', arithmetic: 'f16' } as const;
+    if (!device.features.has('shader-f16')) {
+      await expect(loaded.architecture.createModel(device, loaded.config, loaded.weights, options)).rejects.toThrow(/shader-f16/);
+      return;
+    }
+    // Record what the model builds: every matmul and attention kernel must be an f16-arithmetic one.
+    const original = { matmul: MatmulKernel.create, attention: AttentionKernel.create, rope: RopeQkvKernel.create };
+    vi.spyOn(MatmulKernel, 'create').mockImplementation(async (...args) => {
+      const k = await original.matmul.apply(MatmulKernel, args);
+      created.matmul.push(`${k.name}:${k.arithmetic}`);
+      return k;
+    });
+    vi.spyOn(AttentionKernel, 'create').mockImplementation(async (...args) => {
+      const k = await original.attention.apply(AttentionKernel, args);
+      created.attention.push(`${k.name}:${k.arithmetic}`);
+      return k;
+    });
+    vi.spyOn(RopeQkvKernel, 'create').mockImplementation(async (...args) => {
+      const k = await original.rope.apply(RopeQkvKernel, args);
+      created.rope.push(`${k.name}:${k.outputDtype}`);
+      return k;
+    });
+    const model = await loaded.architecture.createModel(device, loaded.config, loaded.weights, options);
+    vi.restoreAllMocks();
+    runner = new Runner(model);
+  });
+  afterAll(() => {
+    vi.restoreAllMocks();
+    runner?.destroy();
+    runner?.model.destroy();
+  });
+
+  it('matches the float32 reference within rel L2 1e-2 on every output, no NaN/Inf', async () => {
+    if (!runner) return; // no shader-f16: the refusal was checked above
+    expect(runner.model.dtype).toBe('f16');
+    expect(created.matmul.length).toBeGreaterThan(0);
+    expect(created.matmul.filter((n) => !n.endsWith(':f16')), 'matmul kernels not in f16 arithmetic').toEqual([]);
+    expect(created.attention.length).toBeGreaterThan(0);
+    expect(created.attention.filter((n) => n !== 'attention.f16math:f16'), 'attention kernels not in f16 arithmetic').toEqual([]);
+    expect(created.rope.filter((n) => !n.endsWith('.f16:f16')), 'rope_qkv kernels not writing f16').toEqual([]);
+    const [batch, seqLen] = expected.entry('input_ids').shape;
+    const attentionMask = expected.toInt32('attention_mask');
+    const tokenTypeIds = expected.has('token_type_ids') ? expected.toInt32('token_type_ids') : undefined;
+    const wanted = OUTPUTS.filter(([name]) => expected.has(name));
+    const result = await runner.forward({ inputIds: expected.toInt32('input_ids'), attentionMask, tokenTypeIds, batch, seqLen, outputs: wanted.map(([, o]) => o) });
+    const report: string[] = [];
+    for (const [name, output] of wanted) {
+      const shape = expected.entry(name).shape;
+      let ref = expected.toFloat32(name);
+      let got = result[output]!;
+      // Encoder fixtures: [B, T, X] compared on real tokens (padded rows are meaningless); NeoBERT's
+      // fixtures compare every row, as test/model.gpu.test.ts does.
+      if (kind === 'encoder' && shape.length === 3) {
+        ref = realRows(ref, attentionMask, shape[2]);
+        got = realRows(got, attentionMask, shape[2]);
+      }
+      expect(got.length, `${name} length`).toBe(ref.length);
+      const nonFinite = got.findIndex((v) => !Number.isFinite(v));
+      expect(nonFinite, `${name}: non-finite value at ${nonFinite}`).toBe(-1);
+      const stats = compareArrays(got, ref, { atol: 0, rtol: 0, label: name });
+      report.push(`[f16 arithmetic] ${caseName} ${name}: rel L2 ${stats.relL2.toExponential(2)}, max abs ${stats.maxAbs.toExponential(2)} (max|ref| ${stats.maxRef.toFixed(3)})`);
+      expect(stats.relL2, `${name} relative L2 error\n${stats.lines.join('\n')}`).toBeLessThan(1e-2);
+    }
+    console.log(report.join('\n'));
+  });
+});
+
+describe('modelArithmetic: the default', () => {
+  it("is 'f16' only for f16 weights on a device with shader-f16 whose matmul strategy is 'tiled'", async () => {
+    const { modelArithmetic } = await import('../src/models/common');
+    const fake = (features: string[], description: string) =>
+      ({ features: new Set(features), adapterInfo: { vendor: 'x', architecture: '', device: '', description, subgroupMinSize: 32 } }) as unknown as GPUDevice;
+    const gpu = fake(['shader-f16', 'subgroups'], 'Some GPU');
+    const cpu = fake(['shader-f16', 'subgroups'], 'llvmpipe (LLVM 19)');
+    expect(modelArithmetic(gpu, { dtype: 'f16' })).toBe('f16');
+    expect(modelArithmetic(gpu, {})).toBe('f32');
+    expect(modelArithmetic(gpu, { dtype: 'f16', matmulStrategy: 'subgroup' })).toBe('f32');
+    expect(modelArithmetic(fake(['subgroups'], 'Some GPU'), { dtype: 'f16' })).toBe('f32');
+    expect(modelArithmetic(cpu, { dtype: 'f16' })).toBe('f32'); // CPU adapter: the subgroup kernels
+    expect(modelArithmetic(cpu, { dtype: 'f16', arithmetic: 'f16' })).toBe('f16');
+    expect(modelArithmetic(gpu, { dtype: 'f16', arithmetic: 'f32' })).toBe('f32');
+  });
+});
