@@ -19,6 +19,8 @@
 #     --quick        smaller still (the test's setting)
 #     --results-dir  default bench/results (GPU) or WORK/results (--local); on the device tool: $OUT
 #     --budget-s     whole run, default 450 (GPU), 240 (--local), 100 (--local --quick)
+#     --allow-cpu-adapter  GPU sizes on whatever adapter is found (rehearses the budget and the
+#                    time limits here: steps time out, partial results are kept, the report runs)
 # Exit 0 when every step that ran passed, 1 otherwise; the JSON says which.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,6 +30,7 @@ PACK=$ROOT/bench/gpu/pack
 RESULTS=
 BUDGET=
 WORK=
+REQUIRE_GPU=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --local) MODE=local; shift ;;
@@ -36,10 +39,12 @@ while [ $# -gt 0 ]; do
     --results-dir) RESULTS=$(realpath -m "$2"); shift 2 ;;
     --budget-s) BUDGET=$2; shift 2 ;;
     --work) WORK=$(realpath -m "$2"); shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --allow-cpu-adapter) REQUIRE_GPU=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[ $MODE = local ] && REQUIRE_GPU=0
 if [ -z "$BUDGET" ]; then
   if [ $MODE = gpu ]; then BUDGET=450; elif [ $QUICK = 1 ]; then BUDGET=100; else BUDGET=240; fi
 fi
@@ -159,11 +164,11 @@ export LD_LIBRARY_PATH=$LIBDIR${BASE_LD:+:$BASE_LD}
 ADAPTER_OK=0
 try_adapter() { # label: one attempt with the current environment
   echo "--- adapter attempt: $1 (VK_DRIVER_FILES=${VK_DRIVER_FILES:-} VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} NEOBERT_DAWN_FLAGS=${NEOBERT_DAWN_FLAGS:-} libs: $(ls "$LIBDIR" | tr '\n' ' '))"
-  timeout -k 5 40 "$NODE" "$JS/adapter.mjs" --json "$WORK/steps/adapter.json" $([ $MODE = gpu ] && echo --require-gpu)
+  timeout -k 5 40 "$NODE" "$JS/adapter.mjs" --json "$WORK/steps/adapter.json" $([ $REQUIRE_GPU = 1 ] && echo --require-gpu)
 }
 find_adapter() {
   try_adapter "as found" && return 0
-  [ $MODE = local ] && return 1
+  [ $REQUIRE_GPU = 0 ] && return 1
   local icds icd libs flags
   icds=$(ls /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json /usr/local/share/vulkan/icd.d/nvidia*.json 2>/dev/null | sort -u)
   echo "NVIDIA ICD JSONs found: ${icds:-none}"
@@ -185,7 +190,7 @@ find_adapter() {
   return 1
 }
 export -f try_adapter find_adapter link_libs
-export NODE JS MODE LIBDIR NEOBERT_DAWN_FLAGS
+export NODE JS MODE LIBDIR NEOBERT_DAWN_FLAGS REQUIRE_GPU
 if [ ! -x "$NODE" ]; then
   record adapter skipped 0 "no node (unpack failed)"
 elif run_step adapter 150 bash -c find_adapter; then
