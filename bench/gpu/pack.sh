@@ -76,9 +76,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "pack: apt-get download ${missing[*]}"
   mkdir -p "$CACHE/debs" /tmp/neobert-apt-amd64/partial
   o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/neobert-apt-amd64)
-  if ! (apt-get "${o[@]}" update -qq >/dev/null 2>&1 || true; cd "$CACHE/debs" && apt-get "${o[@]}" download "${missing[@]}" >/dev/null 2>&1); then
+  # Time-limited: an offline machine (CI) must not wait on the network.
+  if ! (timeout 90 apt-get "${o[@]}" update -qq >/dev/null 2>&1 || true; cd "$CACHE/debs" && timeout 60 apt-get "${o[@]}" download "${missing[@]}" >/dev/null 2>&1); then
     # Lists of this machine's own architecture work too when it is amd64.
-    (cd "$CACHE/debs" && apt-get download "${missing[@]}" >/dev/null 2>&1) || true
+    (cd "$CACHE/debs" && timeout 60 apt-get download "${missing[@]}" >/dev/null 2>&1) || true
   fi
 fi
 for d in "${DEBS[@]}"; do

@@ -175,7 +175,7 @@ const result: BenchResult & { gpu: Json } = {
   gpu: {
     steps,
     adapter,
-    check: check && { passed: check.passed, failed: check.failed, facts: check.facts, checks: check.checks },
+    check: check && { complete: check.complete ?? true, passed: check.passed, failed: check.failed, facts: check.facts, checks: check.checks },
     attention: attention && { timing: attention.timing, candidates: attention.candidates, results: attention.results },
     matmulTiming: matmul?.timing ?? null,
     torch: torch && { torch: torch.torch, device: torch.device, deviceName: torch.deviceName, dtype: torch.dtype, loadMs: torch.loadMs, errors: torch.errors },
