@@ -109,7 +109,16 @@ for (const r of torch?.results ?? []) {
 for (const e of torch?.errors ?? []) errors.push({ engine: 'pytorch', backend: `${torch.device}-${torch.dtype}`, seq: e.seq, batch: e.batch, message: e.message });
 
 // ---- matmul: ours per variant, PyTorch per dtype ---------------------------------------------------
-const LAYER: Record<string, string> = { '768x2304': 'qkv', '768x768': 'wo', '768x4096': 'w12', '2048x768': 'w3', '768x30522': 'head' };
+// "K x N" of the model's layers (from the forward step's config; NeoBERT base otherwise), so our
+// rows and PyTorch's (torch_ref.py names them the same way) share shape names.
+const cfg = forward?.config ?? { hiddenSize: 768, ffnWidth: 2048, vocabSize: 30522 };
+const LAYER: Record<string, string> = {
+  [`${cfg.hiddenSize}x${3 * cfg.hiddenSize}`]: 'qkv',
+  [`${cfg.hiddenSize}x${cfg.hiddenSize}`]: 'wo',
+  [`${cfg.hiddenSize}x${2 * cfg.ffnWidth}`]: 'w12',
+  [`${cfg.ffnWidth}x${cfg.hiddenSize}`]: 'w3',
+  [`${cfg.hiddenSize}x${cfg.vocabSize}`]: 'head',
+};
 const matmulRows: MatmulResult[] = (matmul?.results ?? []).map((r: Json) => {
   const layer = LAYER[`${r.K}x${r.N}`];
   return {

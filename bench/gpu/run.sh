@@ -230,7 +230,7 @@ elif [ $QUICK = 1 ]; then
   GRID_SEQ=16,64; GRID_BATCH=2,1; GRID="16x2,16x1,64x2,64x1"
   FORWARD_ARGS=(--repeats 2)
   ATTN_ARGS=(--shapes 2x16 --lengths 32,64 --batch 2 --repeats 2 --target-ms 20 --no-check)
-  MATMUL_ARGS=(--m 16 --shapes 64x192,64x64 --variants prod,v1 --repeats 2 --target-ms 5 --no-odd --no-check)
+  MATMUL_ARGS=(--m 16 --shapes 64x192,64x64,64x352,176x64 --variants prod,v1 --repeats 2 --target-ms 5 --no-odd --no-check)
   TORCH_ARGS=(--device cpu --dtype float32 --repeats 2 --matmul 16)
   CAP_CHECK=60; CAP_FORWARD=30; CAP_TORCH=30; CAP_ATTN=20; CAP_MATMUL=20
 else
@@ -239,7 +239,7 @@ else
   GRID_SEQ=128,512; GRID_BATCH=2,1; GRID="128x2,128x1,512x2,512x1"
   FORWARD_ARGS=(--repeats 3)
   ATTN_ARGS=(--shapes 4x16,2x64 --lengths 128,512 --batch 2 --repeats 3)
-  MATMUL_ARGS=(--m 128 --shapes 128x384,128x128,128x512,256x128 --repeats 3 --no-odd)
+  MATMUL_ARGS=(--m 128 --shapes 128x384,128x128,128x688,344x128 --variants prod --repeats 3 --no-odd)
   TORCH_ARGS=(--device cpu --dtype float32 --repeats 3 --matmul 128)
   CAP_CHECK=150; CAP_FORWARD=60; CAP_TORCH=60; CAP_ATTN=40; CAP_MATMUL=40
 fi
