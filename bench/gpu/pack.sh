@@ -23,11 +23,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$ROOT/bench/gpu/pack
 LEVEL=-6
 ALLOW_NO_DEBS=0
+APT_TIMEOUT=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
     --fast) LEVEL=-0; shift ;;
-    --allow-no-debs) ALLOW_NO_DEBS=1; shift ;;
+    --allow-no-debs) ALLOW_NO_DEBS=1; APT_TIMEOUT=10; shift ;;
     *) echo "pack.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -77,9 +78,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   mkdir -p "$CACHE/debs" /tmp/neobert-apt-amd64/partial
   o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/neobert-apt-amd64)
   # Time-limited: an offline machine (CI) must not wait on the network.
-  if ! (timeout 90 apt-get "${o[@]}" update -qq >/dev/null 2>&1 || true; cd "$CACHE/debs" && timeout 60 apt-get "${o[@]}" download "${missing[@]}" >/dev/null 2>&1); then
+  if ! (timeout $APT_TIMEOUT apt-get "${o[@]}" update -qq >/dev/null 2>&1 || true; cd "$CACHE/debs" && timeout $APT_TIMEOUT apt-get "${o[@]}" download "${missing[@]}" >/dev/null 2>&1); then
     # Lists of this machine's own architecture work too when it is amd64.
-    (cd "$CACHE/debs" && timeout 60 apt-get download "${missing[@]}" >/dev/null 2>&1) || true
+    (cd "$CACHE/debs" && timeout $APT_TIMEOUT apt-get download "${missing[@]}" >/dev/null 2>&1) || true
   fi
 fi
 for d in "${DEBS[@]}"; do
