@@ -264,6 +264,13 @@ interface Row {
   samples: Record<string, number[]>;
 }
 const rows: Row[] = [];
+/** The JSON so far: after every point (a run stopped by a time limit keeps its points) and at the end. */
+function writeJson(): void {
+  if (!values.json) return;
+  const tmp = `${values.json}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, candidates: candidates.map(({ id, what }) => ({ id, what })), results: rows }, null, 2));
+  renameSync(tmp, values.json);
+}
 for (const shape of values.shapes!.split(',')) {
   const [H, D] = shape.split('x').map(Number);
   let previous: { L: number; B: number; ms: number } | null = null; // slowest candidate at the last length
@@ -289,6 +296,7 @@ for (const shape of values.shapes!.split(',')) {
       row.samples[c.id] = samples[i];
     });
     rows.push(row);
+    writeJson();
     previous = { L, B, ms: Math.max(...Object.values(row.ms)) };
     const flop = 4 * L * L * D * H * B;
     console.log(
@@ -315,10 +323,6 @@ for (const r of rows) {
 }
 for (const c of candidates) console.log(`  ${c.id}: ${c.what}`);
 
-if (values.json) {
-  const tmp = `${values.json}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, candidates: candidates.map(({ id, what }) => ({ id, what })), results: rows }, null, 2));
-  renameSync(tmp, values.json);
-}
+writeJson();
 gpu.destroy();
 process.exit(0);

@@ -223,6 +223,20 @@ interface Row {
   samples: number[];
 }
 const rows: Row[] = [];
+/** The JSON so far: after every shape (a run stopped by a time limit keeps its shapes) and at the end. */
+function writeJson(): void {
+  if (!values.json) return;
+  const tmp = `${values.json}.tmp`;
+  writeFileSync(
+    tmp,
+    JSON.stringify(
+      { adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, variants: candidates.map(({ id, what, weightDtype, roundsX }) => ({ id, what, weightDtype, f16Operands: roundsX })), results: rows },
+      null,
+      2,
+    ),
+  );
+  renameSync(tmp, values.json);
+}
 for (const [M, N, K] of shapes) {
   const x = upload(random(M * K, 3, 1), 'f32');
   const wData = random(N * K, 4, 0.05);
@@ -244,6 +258,7 @@ for (const [M, N, K] of shapes) {
     line.push(`${c.id} ${(flop / ms / 1e6).toFixed(2).padStart(7)}`);
   });
   console.log(line.join('  '));
+  writeJson();
   x.destroy();
   out.destroy();
   for (const b of weights.values()) b.destroy();
@@ -265,17 +280,6 @@ const geo = (id: string) => Math.exp(rows.filter((r) => r.variant === id).reduce
 console.log(['geomean'.padEnd(16), ...candidates.map((c) => `${geo(c.id).toFixed(2)} (${(geo(c.id) / geo(base)).toFixed(2)}x)`.padStart(14))].join(' '));
 for (const c of candidates) console.log(`  ${c.id}: ${c.what}`);
 
-if (values.json) {
-  const tmp = `${values.json}.tmp`;
-  writeFileSync(
-    tmp,
-    JSON.stringify(
-      { adapter: gpu.adapter, timing: querySet ? 'timestamp' : 'wall', repeats, variants: candidates.map(({ id, what, weightDtype, roundsX }) => ({ id, what, weightDtype, f16Operands: roundsX })), results: rows },
-      null,
-      2,
-    ),
-  );
-  renameSync(tmp, values.json);
-}
+writeJson();
 gpu.destroy();
 process.exit(0);

@@ -30,11 +30,35 @@ export interface GPUContext {
 
 export interface CreateGPUOptions {
   /**
-   * Dawn flags for Node, e.g. 'enable-dawn-features=...'. Default DEFAULT_DAWN_FLAGS (shader-f16
-   * on NVIDIA's Vulkan driver); flags given here replace it.
+   * Dawn options for Node, e.g. 'backend=vulkan'. Default: $NEOBERT_DAWN_FLAGS split on whitespace,
+   * else DEFAULT_DAWN_FLAGS (shader-f16 on NVIDIA's Vulkan driver); flags given here replace it.
    */
   dawnFlags?: string[];
+  /** Default: $NEOBERT_POWER_PREFERENCE in Node ('low-power' | 'high-performance'), else 'high-performance'. */
   powerPreference?: GPUPowerPreference;
+}
+
+/**
+ * A Node environment variable, or undefined (browsers have no process). Lets tests, benches and
+ * the CLI be pointed at an adapter without code changes: the Vulkan driver itself is chosen with
+ * VK_ICD_FILENAMES / VK_DRIVER_FILES, Dawn's backend and toggles with NEOBERT_DAWN_FLAGS.
+ */
+function environment(name: string): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = env?.[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** The Dawn options and power preference createGPU uses for these options (env defaults applied). */
+export function resolveGPUOptions(options: CreateGPUOptions = {}): { dawnFlags: string[]; powerPreference: GPUPowerPreference } {
+  const preference = environment('NEOBERT_POWER_PREFERENCE');
+  if (preference !== undefined && preference !== 'low-power' && preference !== 'high-performance') {
+    throw new NeoBERTError(`NEOBERT_POWER_PREFERENCE must be 'low-power' or 'high-performance', not '${preference}'`);
+  }
+  return {
+    dawnFlags: options.dawnFlags ?? environment('NEOBERT_DAWN_FLAGS')?.split(/\s+/) ?? [...DEFAULT_DAWN_FLAGS],
+    powerPreference: options.powerPreference ?? (preference as GPUPowerPreference | undefined) ?? 'high-performance',
+  };
 }
 
 // Node has no navigator.gpu: load Dawn's binding lazily so browser bundles never see it.
@@ -80,11 +104,10 @@ export const DEFAULT_DAWN_FLAGS: readonly string[] = ['enable-dawn-features=vulk
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
 
 export async function createGPU(options: CreateGPUOptions = {}): Promise<GPUContext> {
+  const { dawnFlags, powerPreference } = resolveGPUOptions(options);
   const gpu: GPU =
-    typeof navigator !== 'undefined' && (navigator as Navigator).gpu
-      ? (navigator as Navigator).gpu
-      : await nodeGPU(options.dawnFlags ?? [...DEFAULT_DAWN_FLAGS]);
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    typeof navigator !== 'undefined' && (navigator as Navigator).gpu ? (navigator as Navigator).gpu : await nodeGPU(dawnFlags);
+  const adapter = await gpu.requestAdapter({ powerPreference });
   if (!adapter) {
     throw new GPUUnavailableError(
       'WebGPU is not available: requestAdapter() returned null. In Node this means no Vulkan driver was found ' +

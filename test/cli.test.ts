@@ -231,8 +231,10 @@ describe('info (bundled model)', () => {
     const info = JSON.parse(result.stdout);
     expect(info.config.hiddenSize).toBe(64);
     expect(info.head).toBe('mlm');
-    expect(typeof info.adapter.vendor).toBe('string');
-    expect(info.adapter.vendor.length).toBeGreaterThan(0);
+    // Which adapter, and whether it names its vendor (browsers may not), is reported, not asserted.
+    for (const field of ['vendor', 'architecture', 'description']) expect(typeof info.adapter[field], field).toBe('string');
+    expect(Array.isArray(info.adapter.features)).toBe(true);
+    console.log(`[adapter] cli info: ${info.adapter.vendor} / ${info.adapter.architecture} (${info.adapter.description}); ${info.adapter.features.join(', ')}`);
     expect(info.parameterCount).toBeGreaterThan(0);
   });
 });

@@ -10,7 +10,9 @@ import { Runner, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
 import { FIXTURES_DIR, fixtureCases, readExpected } from './fixtures';
-import { testGPU } from './gpu-context';
+import { reportAdapter, requestSameAdapter, testGPU } from './gpu-context';
+import { matmulStrategy, matmulSubgroupsUsable } from '../src/capabilities';
+import type { MatmulStrategy } from '../src/kernels';
 
 const OUTPUTS: [string, OutputName][] = [
   ['last_hidden_state', 'lastHiddenState'],
@@ -131,8 +133,8 @@ describe('a device with no optional features (no shader-f16, no subgroups)', () 
   // falls back to the tiled matmul and attention kernels (the GPU path), exercised here end to end.
   it.each(['f32', 'f16'] as const)('runs the fixture with %s weights on the tiled kernels and matches the reference', async (dtype) => {
     const gpu = await testGPU();
-    const adapter = await gpu.instance!.requestAdapter();
-    const plain = await adapter!.requestDevice(); // no optional features
+    const adapter = await requestSameAdapter(gpu);
+    const plain = await adapter.requestDevice(); // no optional features
     try {
       const caseName = 'tiny-mlm-f32';
       const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
@@ -155,6 +157,43 @@ describe('a device with no optional features (no shader-f16, no subgroups)', () 
       model.destroy();
     } finally {
       plain.destroy();
+    }
+  });
+});
+
+describe('each matmul strategy, chosen explicitly, on the test device', () => {
+  // The device's default strategy runs in the fixture tests above; here each one is asked for by
+  // name. Where the adapter cannot run the subgroup kernel, the model must refuse it with a message
+  // naming the fallback, and the fallback ('tiled') must match: both are checked and reported.
+  it.each(['tiled', 'subgroup'] as const)('%s matmul: tiny-mlm-f32 matches the reference', async (strategy: MatmulStrategy) => {
+    const { device } = await testGPU();
+    const caseName = 'tiny-mlm-f32';
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(path.join(FIXTURES_DIR, caseName)));
+    let ran: MatmulStrategy = strategy;
+    if (strategy === 'subgroup' && !matmulSubgroupsUsable(device)) {
+      await expect(NeoBERTModel.create(device, checkpoint.config, checkpoint.weights, { matmulStrategy: 'subgroup' })).rejects.toThrow(/use strategy 'tiled'/);
+      reportAdapter("model: this adapter cannot run the 'subgroup' matmul (checked: the model refuses it); ran the 'tiled' fallback");
+      ran = 'tiled';
+    }
+    const model = await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights, { matmulStrategy: ran });
+    const runner = new Runner(model);
+    try {
+      const expected = await readExpected(caseName);
+      const [batch, seqLen] = expected.entry('input_ids').shape;
+      const got = await runner.forward({
+        inputIds: expected.toInt32('input_ids'),
+        attentionMask: expected.toInt32('attention_mask'),
+        batch,
+        seqLen,
+        outputs: ['lastHiddenState'],
+      });
+      const stats = compareArrays(got.lastHiddenState!, expected.toFloat32('last_hidden_state'), { atol: 0, rtol: 0, label: 'last_hidden_state' });
+      console.log(`${caseName} with the ${ran} matmul (device default '${matmulStrategy(device)}'): rel L2 ${stats.relL2.toExponential(2)}`);
+      expect(got.lastHiddenState!.findIndex((v) => !Number.isFinite(v))).toBe(-1);
+      expect(stats.relL2, stats.lines.join('\n')).toBeLessThan(1e-4);
+    } finally {
+      runner.destroy();
+      model.destroy();
     }
   });
 });

@@ -7,7 +7,7 @@ import { folderSource } from '../src/node/folder-source';
 import { NeoBERTModel } from '../src/models/neobert';
 import { Runner } from '../src/runner';
 import { FIXTURES_DIR, readExpected } from './fixtures';
-import { testGPU } from './gpu-context';
+import { reportAdapter, testGPU } from './gpu-context';
 
 describe('runner', () => {
   let runner: Runner;
@@ -33,8 +33,15 @@ describe('runner', () => {
     expect(second.pooledMean).toEqual(first.pooledMean);
   });
 
-  it('profiles every dispatch with timestamp queries, same result as forward', async () => {
+  it('profiles every dispatch with timestamp queries, same result as forward (or says the adapter has none)', async () => {
     const plain = await runner.forward(request);
+    if (!runner.model.device.features.has('timestamp-query')) {
+      // An adapter fact: reported. What must hold everywhere: a clear error, and forward still works.
+      await expect(runner.profile(request)).rejects.toThrow(/profiling needs the timestamp-query feature/);
+      reportAdapter('runner: no timestamp-query on this device; checked that profile() says so');
+      expect((await runner.forward(request)).pooledMean).toEqual(plain.pooledMean);
+      return;
+    }
     const { result, timings } = await runner.profile(request);
     expect(result.pooledMean).toEqual(plain.pooledMean);
     const layers = runner.model.config.numLayers;
