@@ -125,6 +125,9 @@ export class Encoder {
     if (options.dtype !== undefined && !['f32', 'fp32', 'f16', 'fp16'].includes(options.dtype)) {
       throw new InputError(`dtype "${options.dtype}" is not supported; use "f32" (default) or "f16"`);
     }
+    if (options.arithmetic !== undefined && options.arithmetic !== 'f32' && options.arithmetic !== 'f16') {
+      throw new InputError(`arithmetic "${options.arithmetic}" is not supported; use "f32" or "f16"`);
+    }
     const device = options.device ?? 'webgpu';
     if (typeof device === 'string' && device !== 'webgpu') {
       throw new InputError(`device "${device}" is not supported: this engine runs on WebGPU only ("webgpu", or pass a GPUDevice)`);
@@ -137,7 +140,7 @@ export class Encoder {
     try {
       const dtype = options.dtype === 'f16' || options.dtype === 'fp16' ? 'f16' : 'f32';
       const model = await withErrorScope(gpu.device, `uploading the ${dtype} weights of ${loaded.label} (${loaded.parameterCount} parameters)`, () =>
-        loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, { dtype }),
+        loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, { dtype, arithmetic: options.arithmetic }),
       );
       const { weights: _weights, tokenizerFiles: _files, ...rest } = loaded; // host copies are not kept: the GPU and the tokenizer have them
       return new Encoder(rest, gpu, ownsGPU, model, new Runner(model), tokenizer, kind);

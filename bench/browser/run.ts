@@ -84,6 +84,8 @@ const server = await createServer({
   configFile: false,
   root,
   logLevel: 'warn',
+  // A missing checkpoint file (modules.json, tokenizer_config.json) must be a 404, not index.html.
+  appType: 'mpa',
   server: { host: '127.0.0.1', port, strictPort: true, fs: { allow: [root, modelDir, path.dirname(onnx?.file ?? root)] }, hmr: false },
   // onnxruntime-web finds its .wasm next to its own module; keep it out of the dep optimizer.
   optimizeDeps: { exclude: ['onnxruntime-web'], include: ['gpu.js'] },

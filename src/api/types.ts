@@ -37,6 +37,12 @@ export interface LoadOptions {
   /** Branch, tag or commit of a Hub model id (default 'main'); ignored for other sources. */
   revision?: string;
   /**
+   * Operands of the matmul and attention kernels: 'f16' (f16 operands, f32 sums; needs
+   * shader-f16 and the tiled kernels) or 'f32'. Default: 'f16' for dtype 'f16' on a device with
+   * shader-f16 whose matmul strategy is the GPU one, else 'f32'.
+   */
+  arithmetic?: 'f32' | 'f16';
+  /**
    * A tokenizer for a checkpoint that ships none (or to replace its own): an EncoderTokenizer,
    * or the text of its files (tokenizer.json, vocab.txt, or vocab.json + merges.txt).
    */
