@@ -91,7 +91,7 @@ if (values.only) {
   for (const s of strategies) {
     const kernel = await s.create();
     for (const window of [undefined, W]) {
-      await time(kernel.bind('check', b.q, b.k, b.v, b.mask, b.tiles, b.out, window === undefined ? {} : { window }));
+      await time(kernel.createDispatch('check', b.q, b.k, b.v, b.mask, b.tiles, b.out, window === undefined ? {} : { window }));
       const got = new Float32Array(await readBuffer(device, b.out.buffer, L * H * D * 4));
       const ref = attentionRef(b.host.q, b.host.k, b.host.v, new Uint32Array(L).fill(1), [{ start: 0, length: L }], H, D, window === undefined ? {} : { window });
       // |got - ref| <= atol + rtol |ref|, NaN/Inf fail: the check cannot be switched off.
@@ -107,8 +107,8 @@ for (const L of values.lengths.split(',').map(Number)) {
   const b = setup(L);
   for (const s of strategies) {
     const kernel = await s.create();
-    const global = kernel.bind('global', b.q, b.k, b.v, b.mask, b.tiles, b.out);
-    const local = kernel.bind('local', b.q, b.k, b.v, b.mask, b.tiles, b.out, { window: W });
+    const global = kernel.createDispatch('global', b.q, b.k, b.v, b.mask, b.tiles, b.out);
+    const local = kernel.createDispatch('local', b.q, b.k, b.v, b.mask, b.tiles, b.out, { window: W });
     await time(global);
     await time(local);
     const g: number[] = [];

@@ -72,7 +72,7 @@ interface Candidate {
   /** Largest head dim it runs; shapes beyond it are not timed for it. */
   maxHeadDim?: number;
   /** A dispatch of attention over the buffers (q, k, v [H, N, D]; tiles [maxTiles, 4]). */
-  bind(H: number, D: number, N: number, maxTiles: number, b: Buffers): Promise<Dispatch>;
+  createDispatch(H: number, D: number, N: number, maxTiles: number, b: Buffers): Promise<Dispatch>;
 }
 
 const candidates: Candidate[] = [];
@@ -88,13 +88,13 @@ for (const { id, strategy, lanes, arithmetic } of strategies) {
     what: `production AttentionKernel, strategy ${strategy}${lanes ? `, ${lanes} lanes` : ''}${f16 ? ', f16 arithmetic (f16 q/k/v)' : ''}`,
     f16Operands: f16,
     maxHeadDim: strategy === 'subgroup' ? AttentionKernel.SUBGROUP_MAX_HEAD_DIM : undefined,
-    async bind(H, D, N, maxTiles, b) {
+    async createDispatch(H, D, N, maxTiles, b) {
       const key = `${H}x${D}`;
       if (!kernels.has(key)) kernels.set(key, await AttentionKernel.create(device, H, D, { strategy, lanes, arithmetic }));
       const t = (label: string, buffer: GPUBuffer, shape: number[]) => ({ label, buffer, shape });
       const qkv = [H, N, D];
       const [q, k, v] = f16 ? [b.qh, b.kh, b.vh] : [b.q, b.k, b.v];
-      return kernels.get(key)!.bind(id, t('q', q, qkv), t('k', k, qkv), t('v', v, qkv), t('mask', b.mask, [N]), t('tiles', b.tiles, [maxTiles, 4]), t('out', b.out, [N, H * D]));
+      return kernels.get(key)!.createDispatch(id, t('q', q, qkv), t('k', k, qkv), t('v', v, qkv), t('mask', b.mask, [N]), t('tiles', b.tiles, [maxTiles, 4]), t('out', b.out, [N, H * D]));
     },
   });
 }
@@ -120,7 +120,7 @@ for (const { id, what, code, constants, maxHeadDim } of extra) {
     id,
     what,
     maxHeadDim,
-    async bind(H, D, N, maxTiles, b) {
+    async createDispatch(H, D, N, maxTiles, b) {
       const key = `${H}x${D}`;
       if (!pipelines.has(key)) {
         pipelines.set(
@@ -206,7 +206,7 @@ function setup(H: number, D: number, lengths: number[], mask: Uint32Array) {
     for (const c of candidates) {
       if (c.maxHeadDim !== undefined && D > c.maxHeadDim) continue;
       const ref = c.f16Operands ? ref16 : ref32;
-      const d = await c.bind(H, D, s.N, s.maxTiles, s.buffers);
+      const d = await c.createDispatch(H, D, s.N, s.maxTiles, s.buffers);
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
       d.encode(pass);
@@ -282,7 +282,7 @@ for (const shape of values.shapes!.split(',')) {
       continue;
     }
     const s = setup(H, D, Array(B).fill(L), new Uint32Array(B * L).fill(1));
-    const ds = await Promise.all(candidates.map((c) => c.bind(H, D, s.N, s.maxTiles, s.buffers)));
+    const ds = await Promise.all(candidates.map((c) => c.createDispatch(H, D, s.N, s.maxTiles, s.buffers)));
     // Warm-up (pipeline JIT, caches) and an estimate that sizes `inner` to about targetMs.
     const inner = [];
     for (const d of ds) inner.push(Math.max(1, Math.min(32, Math.round(targetMs / (await time(d, 1))))));

@@ -47,7 +47,7 @@ interface Candidate {
   /** Whether the kernel rounds x to f16 too (f16 arithmetic): the reference then gets rounded x. */
   roundsX: boolean;
   /** A dispatch computing out = x w^T for this shape (buffers already hold the data). */
-  bind(M: number, N: number, K: number, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer): Dispatch;
+  createDispatch(M: number, N: number, K: number, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer): Dispatch;
 }
 
 const wanted = values.variants?.split(',');
@@ -73,7 +73,7 @@ function variantCandidate(v: MatmulVariant): Candidate {
     what: v.what,
     weightDtype: v.weightDtype ?? 'f32',
     roundsX: !!v.roundsX,
-    bind(M, N, K, x, w, out) {
+    createDispatch(M, N, K, x, w, out) {
       const params = createBufferFrom(device, `${v.id}.params`, new Uint32Array([M, N, K, 0]), GPUBufferUsage.UNIFORM);
       const bindGroup = device.createBindGroup({
         layout,
@@ -116,8 +116,8 @@ for (const { strategy, weightDtype, arithmetic } of configs) {
       what: `production MatmulKernel, strategy ${strategy}, ${weightDtype} weights, ${arithmetic} arithmetic${strategy === matmulStrategy(device) && arithmetic === 'f32' ? ' (default here)' : ''}`,
       weightDtype,
       roundsX: arithmetic === 'f16',
-      bind: (M, N, K, x, w, out) =>
-        kernel.bind(id, { label: 'x', shape: [M, K], buffer: x }, { label: 'w', shape: [N, K], buffer: w }, { label: 'out', shape: [M, N], buffer: out }),
+      createDispatch: (M, N, K, x, w, out) =>
+        kernel.createDispatch(id, { label: 'x', shape: [M, K], buffer: x }, { label: 'w', shape: [N, K], buffer: w }, { label: 'out', shape: [M, N], buffer: out }),
     });
   }
 }
@@ -156,7 +156,7 @@ function upload(data: Float32Array, dtype: 'f32' | 'f16'): GPUBuffer {
       const out = device.createBuffer({ size: M * N * 4, usage: storage });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      c.bind(M, N, K, xb, wb, out).encode(pass);
+      c.createDispatch(M, N, K, xb, wb, out).encode(pass);
       pass.end();
       device.queue.submit([enc.finish()]);
       const got = new Float32Array(await readBuffer(device, out));
@@ -243,7 +243,7 @@ for (const [M, N, K] of shapes) {
   const weights = new Map<string, GPUBuffer>();
   for (const dtype of new Set(candidates.map((c) => c.weightDtype))) weights.set(dtype, upload(wData, dtype));
   const out = device.createBuffer({ size: M * N * 4, usage: storage });
-  const ds = candidates.map((c) => c.bind(M, N, K, x, weights.get(c.weightDtype)!, out));
+  const ds = candidates.map((c) => c.createDispatch(M, N, K, x, weights.get(c.weightDtype)!, out));
   // Warm-up (pipeline JIT, caches) and an estimate that sizes `inner` to about targetMs.
   const inner = await Promise.all(ds.map(async (d) => Math.max(1, Math.min(32, Math.round(targetMs / (await time(d, 1)))))));
   const samples = ds.map(() => [] as number[]);

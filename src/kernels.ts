@@ -1,5 +1,5 @@
 // The only place that knows each kernel's bindings, params layout and workgroup math.
-// Each kernel: a class built once per device/model (pipeline compiled at load), whose `bind`
+// Each kernel: a class built once per device/model (pipeline compiled at load), whose `createDispatch`
 // checks shapes on the host and returns a Dispatch that owns its uniform buffer and bind group,
 // so the same shape can be recorded again and again with no allocation.
 import embeddingWGSL from '../kernels/embedding.wgsl?raw';
@@ -211,7 +211,7 @@ export class EmbeddingKernel extends Kernel {
    * extra.firstRow: `table` holds vocabulary rows [firstRow, firstRow + V) only; this dispatch
    * writes the tokens whose ids fall there (see EmbeddingTable for tables split into chunks).
    */
-  bind(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch {
+  createDispatch(label: string, ids: GPUTensor, table: GPUTensor, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch {
     const tokens = ids.shape[0];
     const vocab = table.shape[0];
     requireTensor(this.name, 'ids', ids, [tokens]);
@@ -259,7 +259,7 @@ export class RMSNormKernel extends Kernel {
   rowPerThread = false;
 
   /** x [rows, cols], weight [cols] -> out [rows, cols]. */
-  bind(label: string, x: GPUTensor, weight: GPUTensor, out: GPUTensor, eps: number): Dispatch {
+  createDispatch(label: string, x: GPUTensor, weight: GPUTensor, out: GPUTensor, eps: number): Dispatch {
     const [rows, cols] = x.shape;
     requireTensor(this.name, 'x', x, [rows, cols]);
     requireTensor(this.name, 'weight', weight, [cols]);
@@ -299,7 +299,7 @@ export class LayerNormKernel extends Kernel {
   private placeholder!: GPUBuffer;
 
   /** x [rows, cols], weight [cols] (, bias [cols]) -> out [rows, cols]; eps as in the config (BERT 1e-12). */
-  bind(label: string, x: GPUTensor, weight: GPUTensor, bias: GPUTensor | null, out: GPUTensor, eps: number): Dispatch {
+  createDispatch(label: string, x: GPUTensor, weight: GPUTensor, bias: GPUTensor | null, out: GPUTensor, eps: number): Dispatch {
     const [rows, cols] = x.shape;
     requireTensor(this.name, 'x', x, [rows, cols]);
     requireTensor(this.name, 'weight', weight, [cols]);
@@ -467,7 +467,7 @@ export class MatmulKernel extends Kernel {
    * bias interleaved, see MatmulEpilogue.glu). w holds f32 or, for an f16 kernel, N*K halves
    * (2 bytes each); every other tensor is f32.
    */
-  bind(
+  createDispatch(
     label: string,
     x: GPUTensor,
     w: GPUTensor,
@@ -562,7 +562,7 @@ export class RopeQkvKernel extends Kernel {
    * outputDtype 'f16', halves: buffers of at least H*N*D*2 bytes). Positions < maxLen.
    * A split-only kernel (rope: false) takes null for rope and positions.
    */
-  bind(label: string, qkv: GPUTensor, rope: GPUTensor | null, positions: GPUTensor | null, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
+  createDispatch(label: string, qkv: GPUTensor, rope: GPUTensor | null, positions: GPUTensor | null, q: GPUTensor, k: GPUTensor, v: GPUTensor): Dispatch {
     const H = this.numHeads;
     const D = this.headDim;
     if (this.rope !== !!rope || this.rope !== !!positions) {
@@ -729,7 +729,7 @@ export class AttentionKernel extends Kernel {
    * reach of each query tile: O(L * w) work. Default: global. A masked query row with no unmasked
    * key in its window gets zeros (its output is padding nobody reads).
    */
-  bind(
+  createDispatch(
     label: string,
     q: GPUTensor,
     k: GPUTensor,
@@ -780,7 +780,7 @@ export class PoolingKernel extends Kernel {
   }
 
   /** x [N, C], mask u32 [N], sequences u32 [S, 4] (see sequenceTable) -> cls [S, C], mean [S, C]. */
-  bind(label: string, x: GPUTensor, mask: GPUTensor, sequences: GPUTensor, cls: GPUTensor, mean: GPUTensor): Dispatch {
+  createDispatch(label: string, x: GPUTensor, mask: GPUTensor, sequences: GPUTensor, cls: GPUTensor, mean: GPUTensor): Dispatch {
     const [N, C] = x.shape;
     const S = sequences.shape[0];
     requireTensor(this.name, 'x', x, [N, C]);
@@ -803,7 +803,7 @@ export class L2NormKernel extends Kernel {
   }
 
   /** x [rows, cols] -> out [rows, cols], rows scaled to unit L2 norm. */
-  bind(label: string, x: GPUTensor, out: GPUTensor): Dispatch {
+  createDispatch(label: string, x: GPUTensor, out: GPUTensor): Dispatch {
     const [rows, cols] = x.shape;
     requireTensor(this.name, 'x', x, [rows, cols]);
     requireTensor(this.name, 'out', out, [rows, cols]);

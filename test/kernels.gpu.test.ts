@@ -79,7 +79,7 @@ describe('embedding', () => {
     const ids = randomIds(tokens, V, tokens);
     const kernel = await EmbeddingKernel.create(device, C);
     const out = emptyTensor(device, 'out', [tokens, C]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out)]);
     expectClose(await readTensor(device, out), embeddingRef(ids, table, C), { atol: 0, rtol: 0, label: 'embedding' });
   });
 
@@ -104,7 +104,7 @@ describe('embedding', () => {
       ...(withPositions ? { positions: tensorFrom(device, 'pos', positions, [tokens]), positionTable: tensorFrom(device, 'posTable', positionTable, [P, C]) } : {}),
       ...(withTypes ? { typeIds: tensorFrom(device, 'types', typeIds, [tokens]), typeTable: tensorFrom(device, 'typeTable', typeTable, [T, C]) } : {}),
     };
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out, extra)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'ids', ids, [tokens]), tensorFrom(device, 'table', table, [V, C]), out, extra)]);
     const ref = embeddingRef(ids, table, C, {
       ...(withPositions ? { positions, positionTable } : {}),
       ...(withTypes ? { typeIds, typeTable } : {}),
@@ -128,17 +128,17 @@ describe('embedding', () => {
     const table = emptyTensor(device, 'table', [10, C]);
     const out = emptyTensor(device, 'out', [5, C]);
     const bert = await EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true });
-    expect(() => bert.bind('t', ids, table, out)).toThrow(/position ids and table missing/);
+    expect(() => bert.createDispatch('t', ids, table, out)).toThrow(/position ids and table missing/);
     const pos = { positions: emptyTensor(device, 'pos', [5]), positionTable: emptyTensor(device, 'pt', [512, C]) };
-    expect(() => bert.bind('t', ids, table, out, pos)).toThrow(/type ids and table missing/);
-    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [4]), typeTable: emptyTensor(device, 'tt', [2, C]) })).toThrow(
+    expect(() => bert.createDispatch('t', ids, table, out, pos)).toThrow(/type ids and table missing/);
+    expect(() => bert.createDispatch('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [4]), typeTable: emptyTensor(device, 'tt', [2, C]) })).toThrow(
       /type ids.*expected \[5\]/,
     );
-    expect(() => bert.bind('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [5]), typeTable: emptyTensor(device, 'tt', [2, C + 4]) })).toThrow(
+    expect(() => bert.createDispatch('t', ids, table, out, { ...pos, typeIds: emptyTensor(device, 'ty', [5]), typeTable: emptyTensor(device, 'tt', [2, C + 4]) })).toThrow(
       /type table.*expected \[2,8\]/,
     );
     const neo = await EmbeddingKernel.create(device, C);
-    expect(() => neo.bind('t', ids, table, out, pos)).toThrow(/position ids and table given but not compiled in/);
+    expect(() => neo.createDispatch('t', ids, table, out, pos)).toThrow(/position ids and table given but not compiled in/);
   });
 });
 
@@ -154,7 +154,7 @@ describe.each([false, true])('rmsnorm, row per thread: %s', (rowPerThread) => {
     const kernel = await RMSNormKernel.create(device, { rowPerThread });
     expect(kernel.rowPerThread).toBe(rowPerThread);
     const out = emptyTensor(device, 'out', [rows, cols]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), out, 1e-5)]);
     expectClose(await readTensor(device, out), rmsnormRef(x, w, rows, cols, 1e-5), { atol: 1e-5, rtol: 1e-4, label: 'rmsnorm' });
   });
 });
@@ -178,7 +178,7 @@ describe.each([false, true])('layernorm, row per thread: %s', (rowPerThread) => 
     expect(kernel.rowPerThread).toBe(rowPerThread);
     const out = emptyTensor(device, 'out', [rows, cols]);
     await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), b && tensorFrom(device, 'b', b, [cols]), out, eps),
+      kernel.createDispatch('t', tensorFrom(device, 'x', x, [rows, cols]), tensorFrom(device, 'w', w, [cols]), b && tensorFrom(device, 'b', b, [cols]), out, eps),
     ]);
     expectClose(await readTensor(device, out), layerNormRef(x, w, b, rows, cols, eps), { atol: 1e-5, rtol: 1e-4, label: 'layernorm' });
   });
@@ -187,11 +187,11 @@ describe.each([false, true])('layernorm, row per thread: %s', (rowPerThread) => 
     const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: true });
     const x = emptyTensor(device, 'x', [3, 8]);
     const w = emptyTensor(device, 'w', [8]);
-    expect(() => kernel.bind('t', x, w, null, emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias missing/);
-    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [7]), emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias.*expected \[8\]/);
-    expect(() => kernel.bind('t', x, w, emptyTensor(device, 'b', [8]), x, 1e-12)).toThrow(/aliases/);
+    expect(() => kernel.createDispatch('t', x, w, null, emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias missing/);
+    expect(() => kernel.createDispatch('t', x, w, emptyTensor(device, 'b', [7]), emptyTensor(device, 'o', [3, 8]), 1e-12)).toThrow(/bias.*expected \[8\]/);
+    expect(() => kernel.createDispatch('t', x, w, emptyTensor(device, 'b', [8]), x, 1e-12)).toThrow(/aliases/);
     const noBias = await LayerNormKernel.create(device, { rowPerThread });
-    expect(() => noBias.bind('t', x, w, emptyTensor(device, 'b', [8]), emptyTensor(device, 'o', [3, 8]), 1e-5)).toThrow(/bias given but not compiled in/);
+    expect(() => noBias.createDispatch('t', x, w, emptyTensor(device, 'b', [8]), emptyTensor(device, 'o', [3, 8]), 1e-5)).toThrow(/bias given but not compiled in/);
   });
 });
 
@@ -271,7 +271,7 @@ describe('matmul', () => {
       const w = randomArray(N * K, 5, 0.1);
       const kernel = await createMatmul({ strategy, weightDtype });
       const out = emptyTensor(device, 'out', [M, N]);
-      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
+      await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
       const got = await readTensor(device, out);
       // Against the reference with the weights the kernel holds: only the summation order differs.
       const held = weightDtype === 'f16' ? roundF16(w) : w;
@@ -303,9 +303,9 @@ describe('matmul', () => {
       const W = weightTensor('w', w, [N, K], weightDtype);
       const B = t('bias', bias, [N]);
       await runDispatches(device, [
-        withBias.bind('b', X, W, out, { bias: B }),
-        withTanh.bind('bt', X, W, outTanh, { bias: B }),
-        withResidual.bind('r', X, W, outRes, { residual: t('res', residual, [M, N]) }),
+        withBias.createDispatch('b', X, W, out, { bias: B }),
+        withTanh.createDispatch('bt', X, W, outTanh, { bias: B }),
+        withResidual.createDispatch('r', X, W, outRes, { residual: t('res', residual, [M, N]) }),
       ]);
       const held = weightDtype === 'f16' ? roundF16(w) : w;
       expectClose(await readTensor(device, out), matmulRef(x, held, M, N, K, { bias }), { label: 'bias' });
@@ -317,12 +317,12 @@ describe('matmul', () => {
   it('rejects K not a multiple of 4, wrong shapes and aliasing', async () => {
     const kernel = await MatmulKernel.create(device);
     const x = emptyTensor(device, 'x57', [3, 57]);
-    expect(() => kernel.bind('t', x, emptyTensor(device, 'w', [5, 57]), emptyTensor(device, 'o', [3, 5]))).toThrow(/K = 57.*multiple of 4/);
+    expect(() => kernel.createDispatch('t', x, emptyTensor(device, 'w', [5, 57]), emptyTensor(device, 'o', [3, 5]))).toThrow(/K = 57.*multiple of 4/);
     const x4 = emptyTensor(device, 'x', [3, 8]);
-    expect(() => kernel.bind('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 6]))).toThrow(/out.*shape \[3,6\], expected \[3,5\]/);
+    expect(() => kernel.createDispatch('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 6]))).toThrow(/out.*shape \[3,6\], expected \[3,5\]/);
     const square = emptyTensor(device, 'sq', [8, 8]);
-    expect(() => kernel.bind('t', square, emptyTensor(device, 'w', [8, 8]), square)).toThrow(/aliases/);
-    expect(() => kernel.bind('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 5]), { bias: emptyTensor(device, 'b', [5]) })).toThrow(
+    expect(() => kernel.createDispatch('t', square, emptyTensor(device, 'w', [8, 8]), square)).toThrow(/aliases/);
+    expect(() => kernel.createDispatch('t', x4, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 5]), { bias: emptyTensor(device, 'b', [5]) })).toThrow(
       /bias given but not compiled in/,
     );
   });
@@ -331,11 +331,11 @@ describe('matmul', () => {
     const kernel = await MatmulKernel.create(device, { weightDtype: 'f16' });
     const x = emptyTensor(device, 'x', [3, 8]);
     const out = emptyTensor(device, 'o', [3, 5]);
-    expect(() => kernel.bind('t', x, emptyTensor(device, 'w32', [5, 8]), out)).toThrow(/f32-sized; this kernel reads f16 weights \(80 bytes\)/);
-    expect(() => kernel.bind('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 4], 'f16'), out)).toThrow(/has shape \[5,4\], expected \[5,8\]/);
+    expect(() => kernel.createDispatch('t', x, emptyTensor(device, 'w32', [5, 8]), out)).toThrow(/f32-sized; this kernel reads f16 weights \(80 bytes\)/);
+    expect(() => kernel.createDispatch('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 4], 'f16'), out)).toThrow(/has shape \[5,4\], expected \[5,8\]/);
     const short = { label: 'short', shape: [5, 8], buffer: createBufferFrom(device, 'short', encodeF16(new Float32Array(16)), GPUBufferUsage.STORAGE) };
-    expect(() => kernel.bind('t', x, short, out)).toThrow(/holds 32 bytes, needs 80 \(f16\)/);
-    expect(() => kernel.bind('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 8], 'f16'), out)).not.toThrow();
+    expect(() => kernel.createDispatch('t', x, short, out)).toThrow(/holds 32 bytes, needs 80 \(f16\)/);
+    expect(() => kernel.createDispatch('t', x, weightTensor('w', new Float32Array(5 * 8), [5, 8], 'f16'), out)).not.toThrow();
   });
 });
 
@@ -355,7 +355,7 @@ describe('rope_qkv', () => {
     const kernel = await RopeQkvKernel.create(device, H, D);
     const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
     await runDispatches(device, [
-      kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), q, k, v),
+      kernel.createDispatch('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), q, k, v),
     ]);
     const ref = ropeQkvRef(qkv, rope, positions, H, D);
     expectClose(await readTensor(device, q), ref.q, { atol: 1e-6, rtol: 1e-5, label: 'q' });
@@ -373,7 +373,7 @@ describe('rope_qkv', () => {
     const kernel = await RopeQkvKernel.create(device, H, D, { rope: false });
     expect([kernel.name, kernel.rope]).toEqual(['split_qkv', false]);
     const [q, k, v] = ['q', 'k', 'v'].map((n) => emptyTensor(device, n, [H, N, D]));
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), null, null, q, k, v)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), null, null, q, k, v)]);
     const ref = ropeQkvRef(qkv, null, new Uint32Array(N), H, D);
     for (const [name, got] of [['q', q], ['k', k], ['v', v]] as const) {
       expectClose(await readTensor(device, got), ref[name], { atol: 0, rtol: 0, label: `split-${name}` });
@@ -387,10 +387,10 @@ describe('rope_qkv', () => {
     const rope = emptyTensor(device, 'rope', [16, D / 2, 2]);
     const positions = emptyTensor(device, 'pos', [N]);
     const withRope = await RopeQkvKernel.create(device, H, D);
-    expect(() => withRope.bind('t', qkv, null, null, q, k, v)).toThrow(/rope table and positions are required/);
+    expect(() => withRope.createDispatch('t', qkv, null, null, q, k, v)).toThrow(/rope table and positions are required/);
     const split = await RopeQkvKernel.create(device, H, D, { rope: false });
-    expect(() => split.bind('t', qkv, rope, positions, q, k, v)).toThrow(/given to a split-only kernel/);
-    expect(() => split.bind('t', emptyTensor(device, 'qkv', [N, 3 * H * D + 2]), null, null, q, k, v)).toThrow(/qkv.*expected \[5,48\]/);
+    expect(() => split.createDispatch('t', qkv, rope, positions, q, k, v)).toThrow(/given to a split-only kernel/);
+    expect(() => split.createDispatch('t', emptyTensor(device, 'qkv', [N, 3 * H * D + 2]), null, null, q, k, v)).toThrow(/qkv.*expected \[5,48\]/);
   });
 });
 
@@ -440,11 +440,11 @@ describe('qkv from separate q, k, v weights (interleaveQkvHeads), rotate-half Ro
     const out = emptyTensor(device, 'out', [N, C]);
     const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
     await runDispatches(device, [
-      matmul.bind('qkv', tensorFrom(device, 'x', x, [N, K]), tensorFrom(device, 'wqkv', wqkv, [3 * C, K]), qkv, { bias: tensorFrom(device, 'bqkv', bqkv, [3 * C]) }),
+      matmul.createDispatch('qkv', tensorFrom(device, 'x', x, [N, K]), tensorFrom(device, 'wqkv', wqkv, [3 * C, K]), qkv, { bias: tensorFrom(device, 'bqkv', bqkv, [3 * C]) }),
       rotary
-        ? split.bind('rope', qkv, tensorFrom(device, 'rope', rope, [256, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), gq, gk, gv)
-        : split.bind('split', qkv, null, null, gq, gk, gv),
-      attention.bind(
+        ? split.createDispatch('rope', qkv, tensorFrom(device, 'rope', rope, [256, D / 2, 2]), tensorFrom(device, 'pos', positions, [N]), gq, gk, gv)
+        : split.createDispatch('split', qkv, null, null, gq, gk, gv),
+      attention.createDispatch(
         'attention',
         gq,
         gk,
@@ -497,7 +497,7 @@ describe('attention', () => {
       const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
       const shape = [H, N, D];
       await runDispatches(device, [
-        kernel.bind(
+        kernel.createDispatch(
           't',
           tensorFrom(device, 'q', q, shape),
           tensorFrom(device, 'k', k, shape),
@@ -577,7 +577,7 @@ describe('attention', () => {
       const run = async (kk: Float32Array, vv: Float32Array) => {
         const out = emptyTensor(device, 'out', [L, H * D]);
         await runDispatches(device, [
-          kernel.bind('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', kk, shape), tensorFrom(device, 'v', vv, shape), tensorFrom(device, 'mask', mask, [L]), tiles, out, { window: w }),
+          kernel.createDispatch('t', tensorFrom(device, 'q', q, shape), tensorFrom(device, 'k', kk, shape), tensorFrom(device, 'v', vv, shape), tensorFrom(device, 'mask', mask, [L]), tiles, out, { window: w }),
         ]);
         return readTensor(device, out);
       };
@@ -607,9 +607,9 @@ describe('attention', () => {
     const t = (n: string, shape: number[]) => emptyTensor(device, n, shape);
     const args = [t('q', [1, 4, 16]), t('k', [1, 4, 16]), t('v', [1, 4, 16]), t('m', [4]), t('tiles', [2, 4]), t('o', [4, 16])] as const;
     for (const window of [-1, 1.5, NaN, AttentionKernel.WINDOW_GLOBAL]) {
-      expect(() => kernel.bind('t', ...args, { window })).toThrow(/window .* must be an integer/);
+      expect(() => kernel.createDispatch('t', ...args, { window })).toThrow(/window .* must be an integer/);
     }
-    expect(() => kernel.bind('t', ...args, { window: 0 })).not.toThrow();
+    expect(() => kernel.createDispatch('t', ...args, { window: 0 })).not.toThrow();
   });
 
   it('defaults to the subgroup kernel on a CPU adapter with subgroups of 8 for head dims <= 64 (policy, on a stand-in)', () => {
@@ -717,8 +717,8 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
       const out = emptyTensor(device, 'out', [M, F]);
       const outSwiglu = emptyTensor(device, 'outSwiglu', [M, F]);
       await runDispatches(device, [
-        norm.bind('n', X, weightTensor('w', wFolded, [F, K], weightDtype), out, { eps }),
-        normSwiglu.bind('ns', X, weightTensor('w12', w12Folded, [2 * F, K], weightDtype), outSwiglu, { eps }),
+        norm.createDispatch('n', X, weightTensor('w', wFolded, [F, K], weightDtype), out, { eps }),
+        normSwiglu.createDispatch('ns', X, weightTensor('w12', w12Folded, [2 * F, K], weightDtype), outSwiglu, { eps }),
       ]);
       const got = await readTensor(device, out);
       const gotSwiglu = await readTensor(device, outSwiglu);
@@ -750,7 +750,7 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
       const wi = interleaveGateUp(w12, K);
       const out = emptyTensor(device, 'out', [M, F]);
       await runDispatches(device, [
-        kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w12', wi, [2 * F, K], weightDtype), out, {
+        kernel.createDispatch('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w12', wi, [2 * F, K], weightDtype), out, {
           bias: tensorFrom(device, 'b12', interleaveGateUpBias(b12), [2 * F]),
           ...(normRows ? { eps } : {}),
         }),
@@ -771,20 +771,20 @@ describe('matmul with the rmsnorm prologue and the swiglu epilogue', () => {
   it('rejects a swiglu weight with an odd row count, a missing eps and bad combinations', async () => {
     const swiglu = await MatmulKernel.create(device, { normRows: true, swiglu: true });
     const x = emptyTensor(device, 'x', [3, 8]);
-    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 2]), { eps })).toThrow(/5 rows.*even count/);
-    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/out.*expected \[3,3\]/);
-    expect(() => swiglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]))).toThrow(/eps missing/);
+    expect(() => swiglu.createDispatch('t', x, emptyTensor(device, 'w', [5, 8]), emptyTensor(device, 'o', [3, 2]), { eps })).toThrow(/5 rows.*even count/);
+    expect(() => swiglu.createDispatch('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/out.*expected \[3,3\]/);
+    expect(() => swiglu.createDispatch('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]))).toThrow(/eps missing/);
     const plain = await MatmulKernel.create(device);
-    expect(() => plain.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/eps given/);
+    expect(() => plain.createDispatch('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 6]), { eps })).toThrow(/eps given/);
     await expect(MatmulKernel.create(device, { swiglu: true, residual: true })).rejects.toThrow(/swiglu epilogue does not combine/);
     await expect(MatmulKernel.create(device, { glu: 'gelu', activation: 'gelu' })).rejects.toThrow(/geglu epilogue does not combine/);
     await expect(MatmulKernel.create(device, { glu: 'gelu', swiglu: true })).rejects.toThrow(/contradict/);
     await expect(MatmulKernel.create(device, { activation: 'elu' as MatmulActivation })).rejects.toThrow(/unknown activation 'elu'/);
     const geglu = await MatmulKernel.create(device, { glu: 'gelu', bias: true });
-    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [3]) })).toThrow(
+    expect(() => geglu.createDispatch('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [3]) })).toThrow(
       /bias.*expected \[6\]/,
     );
-    expect(() => geglu.bind('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [6]) })).not.toThrow();
+    expect(() => geglu.createDispatch('t', x, emptyTensor(device, 'w', [6, 8]), emptyTensor(device, 'o', [3, 3]), { bias: emptyTensor(device, 'b', [6]) })).not.toThrow();
   });
 });
 
@@ -803,7 +803,7 @@ describe('matmul activations', () => {
       const kernel = await createMatmul({ strategy, activation });
       expect(kernel.name).toContain(`+${activation}`);
       const out = emptyTensor(device, 'out', [M, 1]);
-      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, 4]), tensorFrom(device, 'w', Float32Array.of(1, 0, 0, 0), [1, 4]), out)]);
+      await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [M, 4]), tensorFrom(device, 'w', Float32Array.of(1, 0, 0, 0), [1, 4]), out)]);
       const ref = Float64Array.from(values, (v) => activationRef(activation, v));
       const tol = tolerance[activation];
       expectClose(await readTensor(device, out), ref, { atol: tol, rtol: tol, label: activation });
@@ -836,7 +836,7 @@ describe('matmul activations', () => {
       const B = tensorFrom(device, 'bias', bias, [N]);
       const R = tensorFrom(device, 'res', residual, [M, N]);
       const outs = activations.map((a) => emptyTensor(device, a, [M, N]));
-      await runDispatches(device, kernels.map((k, i) => k.bind(activations[i], X, W, outs[i], { bias: B, residual: R })));
+      await runDispatches(device, kernels.map((k, i) => k.createDispatch(activations[i], X, W, outs[i], { bias: B, residual: R })));
       const held = weightDtype === 'f16' ? roundF16(w) : w;
       for (const [i, activation] of activations.entries()) {
         expectClose(await readTensor(device, outs[i]), matmulRef(x, held, M, N, K, { bias, activation, residual }), { label: activation });
@@ -858,7 +858,7 @@ describe('pooling', () => {
     const cls = emptyTensor(device, 'cls', [B, C]);
     const mean = emptyTensor(device, 'mean', [B, C]);
     const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, B), [B, 4]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [B * L, C]), tensorFrom(device, 'mask', mask, [B * L]), table, cls, mean)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [B * L, C]), tensorFrom(device, 'mask', mask, [B * L]), table, cls, mean)]);
     const ref = poolingRef(x, mask, sequences, C);
     expectClose(await readTensor(device, cls), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
     expectClose(await readTensor(device, mean), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
@@ -876,7 +876,7 @@ describe('pooling', () => {
     const cls = emptyTensor(device, 'cls', [capacity, C]);
     const mean = emptyTensor(device, 'mean', [capacity, C]);
     const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, capacity), [capacity, 4]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [N, C]), tensorFrom(device, 'mask', mask, [N]), table, cls, mean)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [N, C]), tensorFrom(device, 'mask', mask, [N]), table, cls, mean)]);
     const ref = poolingRef(x, mask, sequences, C);
     expectClose((await readTensor(device, mean)).subarray(0, 3 * C), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
     expectClose((await readTensor(device, cls)).subarray(0, 3 * C), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
@@ -892,7 +892,7 @@ describe('l2norm', () => {
     const x = randomArray(rows * cols, 19, 100);
     const kernel = await L2NormKernel.create(device);
     const out = emptyTensor(device, 'out', [rows, cols]);
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [rows, cols]), out)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [rows, cols]), out)]);
     expectClose(await readTensor(device, out), l2normRef(x, rows, cols), { atol: 1e-6, rtol: 1e-5, label: 'l2norm' });
   });
 
@@ -901,7 +901,7 @@ describe('l2norm', () => {
     const out = emptyTensor(device, 'out', [2, 8]);
     const x = new Float32Array(16);
     x[9] = 3;
-    await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [2, 8]), out)]);
+    await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [2, 8]), out)]);
     expectClose(await readTensor(device, out), l2normRef(x, 2, 8), { atol: 0, rtol: 0, label: 'l2norm-zero' });
   });
 });
@@ -940,7 +940,7 @@ describe('f16 arithmetic', () => {
       const kernel = await f16Matmul({ weightDtype });
       if (!kernel) return;
       const out = emptyTensor(device, 'out', [M, N]);
-      await runDispatches(device, [kernel.bind('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
+      await runDispatches(device, [kernel.createDispatch('t', tensorFrom(device, 'x', x, [M, K]), weightTensor('w', w, [N, K], weightDtype), out)]);
       const got = await readTensor(device, out);
       expectClose(got, matmulRef(roundF16(x), roundF16(w), M, N, K), { atol: 1e-5, rtol: 1e-4, label: 'matmul-f16math' });
       expect(compareArrays(got, matmulRef(x, w, M, N, K)).relL2).toBeLessThan(1e-3);
@@ -963,8 +963,8 @@ describe('f16 arithmetic', () => {
       const outTanh = emptyTensor(device, 'outTanh', [M, N]);
       const outGelu = emptyTensor(device, 'outGelu', [M, N]);
       await runDispatches(device, [
-        tanhK.bind('bt', X, W, outTanh, { bias: tensorFrom(device, 'bias', bias, [N]) }),
-        geluK.bind('gr', X, W, outGelu, { residual: tensorFrom(device, 'res', residual, [M, N]) }),
+        tanhK.createDispatch('bt', X, W, outTanh, { bias: tensorFrom(device, 'bias', bias, [N]) }),
+        geluK.createDispatch('gr', X, W, outGelu, { residual: tensorFrom(device, 'res', residual, [M, N]) }),
       ]);
       const [xh, wh] = [roundF16(x), roundF16(w)];
       expectClose(await readTensor(device, outTanh), matmulRef(xh, wh, M, N, K, { bias, activation: 'tanh' }), { label: 'bias+tanh' });
@@ -992,8 +992,8 @@ describe('f16 arithmetic', () => {
       const outSwiglu = emptyTensor(device, 'outSwiglu', [M, F]);
       const outGeglu = emptyTensor(device, 'outGeglu', [M, F]);
       await runDispatches(device, [
-        swiglu.bind('s', tensorFrom(device, 'x', x, [M, K]), W, outSwiglu, { eps }),
-        geglu.bind('g', tensorFrom(device, 'xg', xg, [M, K]), W, outGeglu, { bias: tensorFrom(device, 'b12', b12, [2 * F]) }),
+        swiglu.createDispatch('s', tensorFrom(device, 'x', x, [M, K]), W, outSwiglu, { eps }),
+        geglu.createDispatch('g', tensorFrom(device, 'xg', xg, [M, K]), W, outGeglu, { bias: tensorFrom(device, 'b12', b12, [2 * F]) }),
       ]);
       // rmsnorm(x) W^T with the kernel's operands: (round(x) round(W)^T) scaled by 1/rms of the f32 row.
       const y = matmulRef(roundF16(x), roundF16(w12), M, 2 * F, K);
@@ -1040,7 +1040,7 @@ describe('f16 arithmetic', () => {
     expect(kernel.name).toMatch(/_qkv\.f16$/);
     const outs = ['q', 'k', 'v'].map((n) => ({ label: n, shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }) }));
     await runDispatches(device, [
-      kernel.bind(
+      kernel.createDispatch(
         't',
         tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]),
         withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null,
@@ -1057,7 +1057,7 @@ describe('f16 arithmetic', () => {
     // An f32-sized check would accept these buffers; an f16 kernel needs only half: too small fails.
     const small = { label: 'small', shape: [H, N, D], buffer: device.createBuffer({ size: Math.max(16, H * N * D * 2 - 4), usage: GPUBufferUsage.STORAGE }) };
     if (H * N * D * 2 - 4 > 16) {
-      expect(() => kernel.bind('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null, withRope ? tensorFrom(device, 'pos', positions, [N]) : null, small, outs[1], outs[2])).toThrow(/needs \d+ \(f16\)/);
+      expect(() => kernel.createDispatch('t', tensorFrom(device, 'qkv', qkv, [N, 3 * H * D]), withRope ? tensorFrom(device, 'rope', rope, [maxLen, D / 2, 2]) : null, withRope ? tensorFrom(device, 'pos', positions, [N]) : null, small, outs[1], outs[2])).toThrow(/needs \d+ \(f16\)/);
     }
   });
 
@@ -1079,7 +1079,7 @@ describe('f16 arithmetic', () => {
       const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
       const shape = [H, N, D];
       await runDispatches(device, [
-        kernel.bind('t', halves(q, 'q', shape), halves(k, 'k', shape), halves(v, 'v', shape), tensorFrom(device, 'mask', mask, [N]), tiles, out, window === undefined ? {} : { window }),
+        kernel.createDispatch('t', halves(q, 'q', shape), halves(k, 'k', shape), halves(v, 'v', shape), tensorFrom(device, 'mask', mask, [N]), tiles, out, window === undefined ? {} : { window }),
       ]);
       const got = await readTensor(device, out);
       expectClose(got, attentionRef(roundF16(q), roundF16(k), roundF16(v), mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label });
@@ -1114,8 +1114,8 @@ describe('f16 arithmetic', () => {
       const t = (n: string, shape: number[], bytes?: number) =>
         bytes === undefined ? emptyTensor(device, n, shape) : { label: n, shape, buffer: device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE }) };
       const ok = [t('q', [1, 8, 16], 256), t('k', [1, 8, 16], 256), t('v', [1, 8, 16], 256), t('m', [8]), t('tiles', [2, 4]), t('o', [8, 16])] as const;
-      expect(() => kernel.bind('t', ...ok)).not.toThrow();
-      expect(() => kernel.bind('t', t('q', [1, 8, 16], 128), ok[1], ok[2], ok[3], ok[4], ok[5])).toThrow(/holds 128 bytes, needs 256 \(f16\)/);
+      expect(() => kernel.createDispatch('t', ...ok)).not.toThrow();
+      expect(() => kernel.createDispatch('t', t('q', [1, 8, 16], 128), ok[1], ok[2], ok[3], ok[4], ok[5])).toThrow(/holds 128 bytes, needs 256 \(f16\)/);
     });
   });
 });

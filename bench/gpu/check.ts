@@ -233,7 +233,7 @@ for (const strategy of ['tiled', 'subgroup'] as const) {
         const residual = randomArray(M * N, 7);
         const { kernel, ran, detail } = await matmulKernel({ strategy, weightDtype: dtype, bias: true, activation: 'gelu', residual: true });
         const out = empty('out', [M, N]);
-        await run([kernel.bind('t', tensor('x', x, [M, K]), weight('w', w, [N, K], dtype), out, { bias: tensor('b', bias, [N]), residual: tensor('r', residual, [M, N]) })]);
+        await run([kernel.createDispatch('t', tensor('x', x, [M, K]), weight('w', w, [N, K], dtype), out, { bias: tensor('b', bias, [N]), residual: tensor('r', residual, [M, N]) })]);
         const held = dtype === 'f16' ? roundF16(w) : w;
         return { strategy, ran, ...closeness(await read(out), matmulRef(x, held, M, N, K, { bias, activation: 'gelu', residual }), 1e-5, 1e-4), ...(detail ? { detail } : {}) };
       });
@@ -246,7 +246,7 @@ for (const strategy of ['tiled', 'subgroup'] as const) {
       const { kernel, ran, detail } = await matmulKernel({ strategy, weightDtype: dtype, normRows: true, swiglu: true });
       const folded = foldNormGain(interleaveGateUp(w12, K), gain);
       const out = empty('out', [M, F]);
-      await run([kernel.bind('t', tensor('x', x, [M, K]), weight('w12', folded, [2 * F, K], dtype), out, { eps })]);
+      await run([kernel.createDispatch('t', tensor('x', x, [M, K]), weight('w12', folded, [2 * F, K], dtype), out, { eps })]);
       const ref = swigluRef(matmulRef(rmsnormRef(x, gain, M, K, eps), w12, M, 2 * F, K), M, F);
       const got = await read(out);
       const c = compare(got, ref, 0, 0);
@@ -288,7 +288,7 @@ for (const [strategy, lanes] of [
       const out = empty('out', [N, H * D]);
       const shape = [H, N, D];
       await run([
-        kernel.bind('t', tensor('q', q, shape), tensor('k', k, shape), tensor('v', v, shape), tensor('mask', mask, [N]), tensor('tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]), out, window === undefined ? {} : { window }),
+        kernel.createDispatch('t', tensor('q', q, shape), tensor('k', k, shape), tensor('v', v, shape), tensor('mask', mask, [N]), tensor('tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]), out, window === undefined ? {} : { window }),
       ]);
       // The CPU reference (seconds at L = 4096) once per case, shared by the strategies.
       const key = `${H}x${D}:${lengths}:${holes}:${window}`;
@@ -304,7 +304,7 @@ await record('embedding', '57 tokens, vocab 1000 x 68', async () => {
   const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % V);
   const kernel = await EmbeddingKernel.create(device, C);
   const out = empty('out', [T, C]);
-  await run([kernel.bind('t', tensor('ids', ids, [T]), tensor('table', table, [V, C]), out)]);
+  await run([kernel.createDispatch('t', tensor('ids', ids, [T]), tensor('table', table, [V, C]), out)]);
   return closeness(await read(out), embeddingRef(ids, table, C), 0, 0);
 });
 for (const rowPerThread of [false, true]) {
@@ -314,7 +314,7 @@ for (const rowPerThread of [false, true]) {
     const w = randomArray(C, 3);
     const kernel = await RMSNormKernel.create(device, { rowPerThread });
     const out = empty('out', [R, C]);
-    await run([kernel.bind('t', tensor('x', x, [R, C]), tensor('w', w, [C]), out, 1e-5)]);
+    await run([kernel.createDispatch('t', tensor('x', x, [R, C]), tensor('w', w, [C]), out, 1e-5)]);
     return closeness(await read(out), rmsnormRef(x, w, R, C, 1e-5), 1e-5, 1e-4);
   });
   await record('layernorm', `rows 65 x 1001 with bias, row per thread ${rowPerThread}`, async () => {
@@ -325,7 +325,7 @@ for (const rowPerThread of [false, true]) {
     const b = randomArray(C, 43);
     const kernel = await LayerNormKernel.create(device, { rowPerThread, bias: true });
     const out = empty('out', [R, C]);
-    await run([kernel.bind('t', tensor('x', x, [R, C]), tensor('w', w, [C]), tensor('b', b, [C]), out, 1e-5)]);
+    await run([kernel.createDispatch('t', tensor('x', x, [R, C]), tensor('w', w, [C]), tensor('b', b, [C]), out, 1e-5)]);
     return closeness(await read(out), layerNormRef(x, w, b, R, C, 1e-5), 1e-5, 1e-4);
   });
 }
@@ -338,7 +338,7 @@ await record('rope_qkv', 'packed 5, 300, 1; H=2 D=16', async () => {
   const positions = tokenPositions(packed(lengths), N);
   const kernel = await RopeQkvKernel.create(device, H, D);
   const [q, k, v] = ['q', 'k', 'v'].map((n) => empty(n, [H, N, D]));
-  await run([kernel.bind('t', tensor('qkv', qkv, [N, 3 * H * D]), tensor('rope', rope, [4096, D / 2, 2]), tensor('pos', positions, [N]), q, k, v)]);
+  await run([kernel.createDispatch('t', tensor('qkv', qkv, [N, 3 * H * D]), tensor('rope', rope, [4096, D / 2, 2]), tensor('pos', positions, [N]), q, k, v)]);
   const ref = ropeQkvRef(qkv, rope, positions, H, D);
   const parts = [closeness(await read(q), ref.q, 1e-6, 1e-5), closeness(await read(k), ref.k, 1e-6, 1e-5), closeness(await read(v), ref.v, 0, 0)];
   return { ok: parts.every((p) => p.ok), relL2: Math.max(...parts.map((p) => p.relL2)), detail: parts.map((p) => p.detail).filter(Boolean).join('; ') || undefined };
@@ -356,8 +356,8 @@ await record('pooling + l2norm', 'padded B=3 L=57 C=60', async () => {
   const mean = empty('mean', [B, C]);
   const unit = empty('unit', [B, C]);
   await run([
-    pooling.bind('p', tensor('x', x, [B * L, C]), tensor('mask', mask, [B * L]), tensor('seqs', PoolingKernel.sequenceTable(sequences, B), [B, 4]), cls, mean),
-    l2.bind('l2', mean, unit),
+    pooling.createDispatch('p', tensor('x', x, [B * L, C]), tensor('mask', mask, [B * L]), tensor('seqs', PoolingKernel.sequenceTable(sequences, B), [B, 4]), cls, mean),
+    l2.createDispatch('l2', mean, unit),
   ]);
   const ref = poolingRef(x, mask, sequences, C);
   const parts = [closeness(await read(cls), ref.cls, 0, 0), closeness(await read(mean), ref.mean, 1e-5, 1e-4), closeness(await read(unit), l2normRef(ref.mean, B, C), 1e-6, 1e-5)];

@@ -90,7 +90,7 @@ async function ourRunner(gpu: GPUContext, strategy: string | undefined, shape: M
   const xT: GPUTensor = { label: 'x', shape: [M, K], buffer: createBufferFrom(device, 'x', x, usage) };
   const wT: GPUTensor = { label: 'w', shape: [N, K], buffer: createBufferFrom(device, 'w', w, usage) };
   const outT: GPUTensor = { label: 'out', shape: [M, N], buffer: createStorageBuffer(device, 'out', M * N * 4) };
-  const dispatch = kernel.bind('matmul', xT, wT, outT);
+  const dispatch = kernel.createDispatch('matmul', xT, wT, outT);
   const call = () => {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();

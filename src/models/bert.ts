@@ -493,26 +493,26 @@ export class BertModel implements EncoderModel {
 
     const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, { positions, positionTable: e.position, typeIds: tokenTypeIds, typeTable: e.tokenType })); // (N, C)
-    d.push(k.layerNorm.bind('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
+    d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
       const out = i === this.layers.length - 1 ? last : xA;
-      d.push(k.matmulBias.bind(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
-      d.push(k.split.bind(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
-      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
-      d.push(k.matmulBiasResidual.bind(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C) xA + o Wo^T + bo
-      d.push(k.layerNorm.bind(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
-      d.push(k.matmulBiasAct.bind(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
-      d.push(k.matmulBiasResidual.bind(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C) xB + u W2^T + b2
-      d.push(k.layerNorm.bind(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
+      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
+      d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C) xA + o Wo^T + bo
+      d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
+      d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C) xB + u W2^T + b2
+      d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
     });
-    d.push(k.pooling.bind('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
+    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
+    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
+    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(k.matmulBiasTanh.bind('pooler', cls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
+      d.push(k.matmulBiasTanh.createDispatch('pooler', cls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
     }
 
     let logits: GPUTensor | null = null;
@@ -526,17 +526,17 @@ export class BertModel implements EncoderModel {
       const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
       const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu : k.matmulBiasAct;
-      d.push(act.bind('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
-      d.push(k.layerNorm.bind('mlm_norm', t, head.norm, head.normBias, tn, eps));
-      d.push(k.matmulBias.bind('mlm_decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
+      d.push(act.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
+      d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
+      d.push(k.matmulBias.createDispatch('mlm_decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       if (head.dense && head.denseBias) {
         const dense = alloc('classifier_dense', [S, C]); // (S, C) tanh(cls Wd^T + bd)
-        d.push(k.matmulBiasTanh.bind('classifier_dense', cls, head.dense, dense, { bias: head.denseBias }));
-        d.push(k.matmulBias.bind('classifier', dense, head.weight, logits, { bias: head.bias }));
+        d.push(k.matmulBiasTanh.createDispatch('classifier_dense', cls, head.dense, dense, { bias: head.denseBias }));
+        d.push(k.matmulBias.createDispatch('classifier', dense, head.weight, logits, { bias: head.bias }));
       } else {
-        d.push(k.matmulBias.bind('classifier', poolerOutput!, head.weight, logits, { bias: head.bias }));
+        d.push(k.matmulBias.createDispatch('classifier', poolerOutput!, head.weight, logits, { bias: head.bias }));
       }
     }
 

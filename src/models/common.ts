@@ -63,7 +63,7 @@ export function logitRowsInput(
   if (!logitRows) return { rows: null, input: hidden };
   const rows = alloc('logit_rows', [logitRows]); // (R) u32 token rows
   const input = alloc('logit_rows_hidden', [logitRows, hidden.shape[1]]); // (R, C)
-  dispatches.push(gather.bind('gather_logit_rows', rows, hidden, input));
+  dispatches.push(gather.createDispatch('gather_logit_rows', rows, hidden, input));
   return { rows, input };
 }
 
@@ -98,7 +98,7 @@ export function uploadEmbeddingTable(device: GPUDevice, label: string, data: Flo
 /** The dispatches that gather word rows (+ extras) from every chunk of `table`: (N, C). */
 export function embeddingDispatches(kernel: EmbeddingKernel, label: string, ids: GPUTensor, table: EmbeddingTable, out: GPUTensor, extra: EmbeddingExtras = {}): Dispatch[] {
   return table.chunks.map(({ table: chunk, first }, i) =>
-    kernel.bind(table.chunks.length === 1 ? label : `${label}.${i}`, ids, chunk, out, { ...extra, firstRow: first }),
+    kernel.createDispatch(table.chunks.length === 1 ? label : `${label}.${i}`, ids, chunk, out, { ...extra, firstRow: first }),
   );
 }
 

@@ -395,10 +395,10 @@ export class ModernBertModel implements EncoderModel {
     const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
     const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
     const halfWindow = Math.floor(localAttention / 2);
-    const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => (n.bias ? k.layerNormBias : k.layerNorm).bind(label, x, n.weight, n.bias, out, eps);
+    const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => (n.bias ? k.layerNormBias : k.layerNorm).createDispatch(label, x, n.weight, n.bias, out, eps);
     const mm = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor, kind: 'plain' | 'residual' | 'glu', residual?: GPUTensor) => {
       const kernel = { plain: w.bias ? k.matmulBias : k.matmul, residual: w.bias ? k.matmulBiasResidual : k.matmulResidual, glu: w.bias ? k.gluBias : k.glu }[kind];
-      return kernel.bind(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
+      return kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
     };
 
     const d: Dispatch[] = dispatches; // destroy() frees their params buffers
@@ -412,23 +412,23 @@ export class ModernBertModel implements EncoderModel {
         h = normed;
       }
       d.push(mm(`${L}.Wqkv`, h, w.wqkv, qkv, 'plain')); // (N, 3C)
-      d.push(k.rope.bind(`${L}.rope`, qkv, w.global ? this.ropeGlobal : this.ropeLocal, positions, q, kk, v)); // (H, N, D) x3
-      d.push(k.attention.bind(`${L}.attention${w.global ? '' : '.local'}`, q, kk, v, attentionMask, attentionTiles, attn, w.global ? {} : { window: halfWindow })); // (N, C)
+      d.push(k.rope.createDispatch(`${L}.rope`, qkv, w.global ? this.ropeGlobal : this.ropeLocal, positions, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.createDispatch(`${L}.attention${w.global ? '' : '.local'}`, q, kk, v, attentionMask, attentionTiles, attn, w.global ? {} : { window: halfWindow })); // (N, C)
       d.push(mm(`${L}.attn.Wo`, attn, w.wo, xB, 'residual', xA)); // (N, C) xB = xA + o Wo^T
       d.push(ln(`${L}.mlp_norm`, xB, w.mlpNorm, normed)); // (N, C)
       d.push(mm(`${L}.Wi`, normed, w.wi, glu, 'glu')); // (N, I)
       d.push(mm(`${L}.mlp.Wo`, glu, w.wo2, xA, 'residual', xB)); // (N, C) xA = xB + g Wo2^T
     });
     d.push(ln('final_norm', xA, this.finalNorm, last)); // (N, C)
-    d.push(k.pooling.bind('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
+    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
+    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
+    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     const actHead = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor) =>
-      (w.bias ? k.headBias : k.head).bind(label, x, w.weight, out, w.bias ? { bias: w.bias } : {});
+      (w.bias ? k.headBias : k.head).createDispatch(label, x, w.weight, out, w.bias ? { bias: w.bias } : {});
     if (options.logits && head.kind === 'mlm') {
       const rows = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (M = N or R, C)
       logitRows = rows.rows;
@@ -438,7 +438,7 @@ export class ModernBertModel implements EncoderModel {
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
       d.push(actHead('head.dense', rows.input, head.dense, t));
       d.push(ln('head.norm', t, head.norm, tn));
-      d.push(k.matmulBias.bind('decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
+      d.push(k.matmulBias.createDispatch('decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
     } else if (options.logits && head.kind === 'classification') {
       const pooled = this.config.classifierPooling === 'mean' ? mean : cls; // (S, C)
       const t = alloc('head_dense', [S, C]); // (S, C)

@@ -379,17 +379,17 @@ export class NeoBERTModel implements EncoderModel {
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embedding, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
-      d.push(k.matmulNorm.bind(`${L}.qkv`, xA, w.qkvNormed, qkv, { eps })); // (N, 3C) = rmsnorm(xA) qkv^T
-      d.push(k.ropeQkv.bind(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
-      d.push(k.attention.bind(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
-      d.push(k.matmulResidual.bind(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
-      d.push(k.matmulNormSwiglu.bind(`${L}.w12`, xB, w.w12Normed, swi, { eps })); // (N, F) = swiglu(rmsnorm(xB) w12^T)
-      d.push(k.matmulResidual.bind(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
+      d.push(k.matmulNorm.createDispatch(`${L}.qkv`, xA, w.qkvNormed, qkv, { eps })); // (N, 3C) = rmsnorm(xA) qkv^T
+      d.push(k.ropeQkv.createDispatch(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
+      d.push(k.matmulResidual.createDispatch(`${L}.wo`, attn, w.wo, xB, { residual: xA })); // (N, C) xB = xA + o wo^T
+      d.push(k.matmulNormSwiglu.createDispatch(`${L}.w12`, xB, w.w12Normed, swi, { eps })); // (N, F) = swiglu(rmsnorm(xB) w12^T)
+      d.push(k.matmulResidual.createDispatch(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
     });
-    d.push(k.rmsnorm.bind('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
-    d.push(k.pooling.bind('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.bind('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.bind('normalize_mean', mean, meanNorm)); // (S, C)
+    d.push(k.rmsnorm.createDispatch('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
+    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
+    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
+    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
@@ -397,12 +397,12 @@ export class NeoBERTModel implements EncoderModel {
       const head = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (N or R, C)
       logitRows = head.rows;
       logits = alloc('logits', [head.input.shape[0], this.config.vocabSize]); // (N or R, V)
-      d.push(k.matmulBias.bind('mlm_head', head.input, this.head.weight, logits, { bias: this.head.bias }));
+      d.push(k.matmulBias.createDispatch('mlm_head', head.input, this.head.weight, logits, { bias: this.head.bias }));
     } else if (options.logits && this.head.kind === 'classification') {
       const dense = alloc('classifier_dense', [S, C]); // (S, C)
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
-      d.push(k.matmulBiasTanh.bind('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
-      d.push(k.matmulBias.bind('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
+      d.push(k.matmulBiasTanh.createDispatch('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
+      d.push(k.matmulBias.createDispatch('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
     }
 
     return {
