@@ -392,11 +392,34 @@ function requireHalfTensor(kernel: string, name: string, t: GPUTensor, shape: nu
   }
 }
 
+/**
+ * The value of `const NAME = <n>u;` in a kernel's WGSL source. Tile sizes that fix a kernel's
+ * register and private-array shapes must be WGSL constants (function-scope array sizes cannot be
+ * override expressions), so the shader is their one source of truth and the host reads them from
+ * it for its dispatch math and tables, never repeating the number.
+ */
+export function wgslConstant(source: string, name: string): number {
+  const match = new RegExp(`^const ${name}\\s*=\\s*(\\d+)u\\s*;`, 'm').exec(source);
+  if (!match) throw new KernelShapeError(`kernel source has no "const ${name} = <n>u;"`);
+  return Number(match[1]);
+}
+
+/** A constant the given kernels must agree on (they share host-side tables). */
+function sameConstant(name: string, sources: string[]): number {
+  const values = sources.map((source) => wgslConstant(source, name));
+  if (values.some((v) => v !== values[0])) throw new KernelShapeError(`attention kernels disagree on ${name}: ${values.join(', ')}`);
+  return values[0];
+}
+
 export class MatmulKernel extends Kernel {
-  /** Output rows x columns per workgroup, per strategy (the WGSL files' A, Q and TILE). */
+  /**
+   * Output rows x columns per workgroup, per strategy, read from the WGSL: matmul.wgsl's TILE;
+   * matmul_subgroup.wgsl's 8 lanes x A rows and 4 x Q columns. matmul_f16.wgsl takes the tiled
+   * kernel's as its TILE_M / TILE_N overrides.
+   */
   static readonly TILES: Record<MatmulStrategy, { rows: number; cols: number }> = {
-    tiled: { rows: 64, cols: 64 },
-    subgroup: { rows: 64, cols: 32 },
+    tiled: { rows: wgslConstant(matmulWGSL, 'TILE'), cols: wgslConstant(matmulWGSL, 'TILE') },
+    subgroup: { rows: 8 * wgslConstant(matmulSubgroupWGSL, 'A'), cols: 4 * wgslConstant(matmulSubgroupWGSL, 'Q') },
   };
 
   static async create(device: GPUDevice, options: MatmulOptions = {}): Promise<MatmulKernel> {
@@ -588,10 +611,12 @@ export class RopeQkvKernel extends Kernel {
 }
 
 export class AttentionKernel extends Kernel {
-  static readonly BLOCK_Q = 16;
-  static readonly BLOCK_K = 16;
+  /** Queries per workgroup, from the WGSL; every strategy shares it (one host tile table). */
+  static readonly BLOCK_Q = sameConstant('BLOCK_Q', [attentionWGSL, attentionSubgroupWGSL, attentionF16WGSL]);
+  /** Keys per workgroup-memory tile of the tiled kernels, from the WGSL. */
+  static readonly BLOCK_K = sameConstant('BLOCK_K', [attentionWGSL, attentionF16WGSL]);
   /** Largest head dim the subgroup kernel holds in registers (its MAX_QUADS * 4). */
-  static readonly SUBGROUP_MAX_HEAD_DIM = 64;
+  static readonly SUBGROUP_MAX_HEAD_DIM = 4 * wgslConstant(attentionSubgroupWGSL, 'MAX_QUADS');
 
   /** Workgroup memory the tiled kernel declares for a head dim (kernels/attention.wgsl, attention_f16.wgsl). */
   static workgroupBytes(headDim: number, arithmetic: Arithmetic = 'f32'): number {
