@@ -230,8 +230,8 @@ elif [ $QUICK = 1 ]; then
   MODEL_ARGS=(--layers 2 --hidden 64 --heads 4 --intermediate 256 --vocab 1000)
   GRID_SEQ=16,64; GRID_BATCH=2,1; GRID="16x2,16x1,64x2,64x1"
   FORWARD_ARGS=(--repeats 2)
-  ATTN_ARGS=(--shapes 2x16 --lengths 32,64 --batch 2 --repeats 2 --target-ms 20 --no-check)
-  MATMUL_ARGS=(--m 16 --shapes 64x192,64x64,64x352,176x64 --variants prod,v1 --repeats 2 --target-ms 5 --no-odd --no-check)
+  ATTN_ARGS=(--shapes 2x16 --lengths 32,64 --batch 2 --repeats 2 --target-ms 20)
+  MATMUL_ARGS=(--m 16 --shapes 64x192,64x64,64x352,176x64 --variants prod,v1 --repeats 2 --target-ms 5 --no-odd)
   TORCH_ARGS=(--device cpu --dtype float32 --repeats 2 --matmul 16)
   CAP_CHECK=60; CAP_FORWARD=30; CAP_TORCH=30; CAP_ATTN=20; CAP_MATMUL=20
 else

@@ -6,7 +6,7 @@ fixture) timed at the same shapes as bench/forward.ts, for bench/gpu/run.sh.
                [--layers 28 --hidden 768 --heads 12 --intermediate 3072 --vocab 30522]
                [--repeats 5] [--budget-s 20] [--matmul 128,1024] [--json FILE]
 
-Random weights (neobert_torch.random_model), eval mode, torch.inference_mode; on CUDA each time
+Random weights (neobert_torch.ARCH.random), eval mode, torch.inference_mode; on CUDA each time
 is CUDA events around one forward after a warm-up, on CPU wall time. The encoder output
 (last_hidden_state) stays on the device, as ours stays on the GPU until it reads pooled rows back.
 --matmul M,...: x @ W^T GFLOP/s on the layer shapes (qkv, wo, w12, w3) at those token counts, in
@@ -74,7 +74,7 @@ def main():
     )
     t0 = time.perf_counter()
     # .to(dtype) casts the RoPE buffers too, so q * cos stays in dtype.
-    model = neobert_torch.random_model(config).to(device=args.device, dtype=dtype)
+    model = neobert_torch.ARCH.random(config).to(device=args.device, dtype=dtype)
     load_ms = (time.perf_counter() - t0) * 1000
     time_it = timer(args.device)
     c, layers = args.hidden, args.layers
