@@ -20,7 +20,7 @@ import {
 import { interleaveQkvHeads } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -485,10 +485,6 @@ export class BertModel implements EncoderModel {
     const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
     const inter = alloc('intermediate', [N, I]); // (N, I) act(x W1^T + b1)
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
-    const cls = alloc('pooled_cls', [S, C]); // (S, C)
-    const mean = alloc('pooled_mean', [S, C]); // (S, C)
-    const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
-    const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
     const e = this.embeddings;
 
     const d: Dispatch[] = dispatches; // destroy() frees their params buffers
@@ -506,9 +502,8 @@ export class BertModel implements EncoderModel {
       d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C) xB + u W2^T + b2
       d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
     });
-    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
+    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    const { pooledCls: cls, pooledMean: mean } = pooled;
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
@@ -550,7 +545,7 @@ export class BertModel implements EncoderModel {
       positions,
       attentionTiles,
       sequenceTable,
-      outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput, logits },
+      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
       logitRows,
       dispatches: d,
       tensors,

@@ -3,7 +3,7 @@
 import { encodeF16 } from '../dtype';
 import { DeviceLimitError } from '../errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor } from '../kernels';
+import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type PoolingKernel } from '../kernels';
 import { matmulStrategy } from '../capabilities';
 import type { ModelDtype, ModelOptions } from './types';
 
@@ -114,4 +114,28 @@ export function requireBindable(device: GPUDevice, what: string, rows: number, c
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   const hint = dtype === 'f32' && bytes / 2 <= limit ? "load with dtype 'f16' (it then fits)" : 'this head needs a device with a larger maxStorageBufferBindingSize';
   throw new DeviceLimitError(`${what} [${rows}, ${cols}] ${dtype} is ${mib(bytes)}, over this device's storage-binding limit of ${mib(limit)}: ${hint}`);
+}
+
+/**
+ * The per-sequence outputs every architecture has: CLS row and masked mean of `last` (N, C), plain
+ * and L2-normalised, (S, C) each; appends their dispatches to `d`.
+ */
+export function pooledOutputs(
+  alloc: (label: string, shape: number[]) => GPUTensor,
+  d: Dispatch[],
+  k: { pooling: PoolingKernel; l2norm: L2NormKernel },
+  last: GPUTensor,
+  attentionMask: GPUTensor,
+  sequenceTable: GPUTensor,
+) {
+  const S = sequenceTable.shape[0];
+  const C = last.shape[1];
+  const pooledCls = alloc('pooled_cls', [S, C]); // (S, C)
+  const pooledMean = alloc('pooled_mean', [S, C]); // (S, C)
+  const pooledClsNormalized = alloc('pooled_cls_normalized', [S, C]); // (S, C)
+  const pooledMeanNormalized = alloc('pooled_mean_normalized', [S, C]); // (S, C)
+  d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, pooledCls, pooledMean)); // (S, C) x2
+  d.push(k.l2norm.createDispatch('normalize_cls', pooledCls, pooledClsNormalized)); // (S, C)
+  d.push(k.l2norm.createDispatch('normalize_mean', pooledMean, pooledMeanNormalized)); // (S, C)
+  return { pooledCls, pooledMean, pooledClsNormalized, pooledMeanNormalized };
 }

@@ -21,7 +21,7 @@ import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRota
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -390,10 +390,6 @@ export class ModernBertModel implements EncoderModel {
     const attn = alloc('attention_out', [N, C]); // (N, H*D)
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(input) * gate
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
-    const cls = alloc('pooled_cls', [S, C]); // (S, C)
-    const mean = alloc('pooled_mean', [S, C]); // (S, C)
-    const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
-    const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
     const halfWindow = Math.floor(localAttention / 2);
     const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => (n.bias ? k.layerNormBias : k.layerNorm).createDispatch(label, x, n.weight, n.bias, out, eps);
     const mm = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor, kind: 'plain' | 'residual' | 'glu', residual?: GPUTensor) => {
@@ -420,9 +416,8 @@ export class ModernBertModel implements EncoderModel {
       d.push(mm(`${L}.mlp.Wo`, glu, w.wo2, xA, 'residual', xB)); // (N, C) xA = xB + g Wo2^T
     });
     d.push(ln('final_norm', xA, this.finalNorm, last)); // (N, C)
-    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
+    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    const { pooledCls: cls, pooledMean: mean } = pooled;
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
@@ -458,7 +453,7 @@ export class ModernBertModel implements EncoderModel {
       positions,
       attentionTiles,
       sequenceTable,
-      outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput: null, logits },
+      outputs: { lastHiddenState: last, ...pooled, poolerOutput: null, logits },
       logitRows,
       dispatches: d,
       tensors,

@@ -17,7 +17,7 @@ import {
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -370,10 +370,6 @@ export class NeoBERTModel implements EncoderModel {
     const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
     const swi = alloc('swiglu_out', [N, F]); // (N, F) silu(gate) * up
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
-    const cls = alloc('pooled_cls', [S, C]); // (S, C)
-    const mean = alloc('pooled_mean', [S, C]); // (S, C)
-    const clsNorm = alloc('pooled_cls_normalized', [S, C]); // (S, C)
-    const meanNorm = alloc('pooled_mean_normalized', [S, C]); // (S, C)
 
     const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embedding, xA)); // (N, C)
@@ -387,9 +383,8 @@ export class NeoBERTModel implements EncoderModel {
       d.push(k.matmulResidual.createDispatch(`${L}.w3`, swi, w.w3, xA, { residual: xB })); // (N, C) xA = xB + s w3^T
     });
     d.push(k.rmsnorm.createDispatch('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
-    d.push(k.pooling.createDispatch('pooling', last, attentionMask, sequenceTable, cls, mean)); // (S, C) x2
-    d.push(k.l2norm.createDispatch('normalize_cls', cls, clsNorm)); // (S, C)
-    d.push(k.l2norm.createDispatch('normalize_mean', mean, meanNorm)); // (S, C)
+    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    const { pooledCls: cls, pooledMean: mean } = pooled;
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
@@ -415,7 +410,7 @@ export class NeoBERTModel implements EncoderModel {
       positions,
       attentionTiles,
       sequenceTable,
-      outputs: { lastHiddenState: last, pooledCls: cls, pooledMean: mean, pooledClsNormalized: clsNorm, pooledMeanNormalized: meanNorm, poolerOutput: null, logits },
+      outputs: { lastHiddenState: last, ...pooled, poolerOutput: null, logits },
       logitRows,
       dispatches: d,
       tensors,
