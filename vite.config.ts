@@ -15,7 +15,10 @@ function bundledCheckpoint(): Plugin {
     name: 'neobert-bundled-checkpoint',
     apply: 'build',
     generateBundle() {
-      for (const file of readdirSync(path.join(root, BUNDLED))) {
+      // Sub-folders too (1_Pooling/config.json of its sentence-transformers config).
+      for (const entry of readdirSync(path.join(root, BUNDLED), { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const file = path.relative(path.join(root, BUNDLED), path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
         this.emitFile({ type: 'asset', fileName: `${BUNDLED}/${file}`, source: readFileSync(path.join(root, BUNDLED, file)) });
       }
     },

@@ -81,4 +81,13 @@ writeFileSync(
 );
 writeFileSync(path.join(outDir, 'vocab.txt'), vocabText);
 writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(buildBertTokenizerJson(vocabLines)));
+// A sentence-transformers config (mean pooling, then Normalize): embed()'s defaults, and the
+// pooling under which these untrained weights give readable (bag-of-words) similarities.
+const module = (idx: number, path_: string, type: string) => ({ idx, name: String(idx), path: path_, type: `sentence_transformers.models.${type}` });
+writeFileSync(path.join(outDir, 'modules.json'), JSON.stringify([module(0, '', 'Transformer'), module(1, '1_Pooling', 'Pooling'), module(2, '2_Normalize', 'Normalize')], null, 2) + '\n');
+mkdirSync(path.join(outDir, '1_Pooling'), { recursive: true });
+writeFileSync(
+  path.join(outDir, '1_Pooling', 'config.json'),
+  JSON.stringify({ word_embedding_dimension: C, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false, pooling_mode_mean_sqrt_len_tokens: false }, null, 2) + '\n',
+);
 console.log(`wrote ${outDir}: hidden ${C}, ${config.num_hidden_layers} layers, FFN ${F}, vocab ${V}, F16`);

@@ -21,8 +21,10 @@ interface Manifest {
   complete: boolean;
 }
 
-const manifestKey = (url: string) => `${url}#neobert-manifest`;
-const chunkKey = (url: string, index: number) => `${url}#neobert-chunk-${index}`;
+// Query parameters, not fragments: Cache Storage matches requests without their fragment.
+const withParam = (url: string, param: string) => `${url}${url.includes('?') ? '&' : '?'}${param}`;
+const manifestKey = (url: string) => withParam(url, 'neobert-manifest');
+const chunkKey = (url: string, index: number) => withParam(url, `neobert-chunk=${index}`);
 
 /** The chunks of one completely downloaded file. */
 export interface StoredFile {

@@ -348,10 +348,12 @@ describe('lifecycle', () => {
 describe('download cache (Cache Storage, keyed by URL)', () => {
   it('a second load reads every file from the cache, not the network', async () => {
     const store = new Map<string, Response>();
+    // Like the real Cache Storage, entries match without the URL's fragment.
+    const key = (url: string) => url.split('#')[0];
     const fakeCache = {
-      match: async (url: string) => store.get(url)?.clone(),
-      put: async (url: string, response: Response) => void store.set(url, new Response(await response.arrayBuffer(), { headers: response.headers })),
-      delete: async (url: string) => store.delete(url),
+      match: async (url: string) => store.get(key(url))?.clone(),
+      put: async (url: string, response: Response) => void store.set(key(url), new Response(await response.arrayBuffer(), { headers: response.headers })),
+      delete: async (url: string) => store.delete(key(url)),
     };
     const g = globalThis as { caches?: unknown };
     const saved = g.caches;

@@ -8,12 +8,14 @@ import type { Progress } from '../src/checkpoint';
 
 const CHUNK = 1000;
 
+/** A Cache Storage stand-in that, like the real one, matches URLs without their fragment. */
 function fakeCache() {
   const store = new Map<string, Response>();
+  const key = (url: string) => url.split('#')[0];
   const cache = {
-    match: async (url: string) => store.get(url)?.clone(),
-    put: async (url: string, response: Response) => void store.set(url, new Response(await response.arrayBuffer(), { headers: response.headers })),
-    delete: async (url: string) => store.delete(url),
+    match: async (url: string) => store.get(key(url))?.clone(),
+    put: async (url: string, response: Response) => void store.set(key(url), new Response(await response.arrayBuffer(), { headers: response.headers })),
+    delete: async (url: string) => store.delete(key(url)),
   };
   return { cache: cache as unknown as Cache, store };
 }

@@ -216,10 +216,11 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     const corpus = (await page.inputValue('#corpus')).split('\n').map((s) => s.trim()).filter(Boolean);
     expect(shown).toHaveLength(corpus.length);
 
-    // The page uses the model's own pooling unless told otherwise (the bundled checkpoint has no
-    // sentence-transformers config: cls), always normalised (cosine scores).
+    // The page uses the model's own pooling unless told otherwise (the bundled checkpoint's
+    // sentence-transformers config: mean), always normalised (cosine scores).
     expect(await page.inputValue('#pooling')).toBe('');
-    expect(await page.textContent('#pooling-default')).toBe(`model default: ${node.embeddingDefaults().pooling}`);
+    expect(node.embeddingDefaults()).toEqual({ pooling: 'mean', normalize: true });
+    expect(await page.textContent('#pooling-default')).toBe('model default: mean (sentence-transformers config)');
     const docs = await node.embedMatrix(corpus, { normalize: true });
     const [q] = await node.embed([query], { normalize: true });
     const nodeScore = new Map(corpus.map((text, i) => [text, q.reduce((s, v, k) => s + v * docs.data[i * docs.cols + k], 0)]));
