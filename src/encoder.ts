@@ -7,7 +7,7 @@
 // never interleave batches, and the timings a call reports are its own.
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
 import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
-import { contextFromDevice, createGPU, withErrorScope, type GPUContext } from './gpu';
+import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
@@ -426,13 +426,19 @@ export class Encoder {
   dispose(): Promise<void> {
     if (this.disposing) return this.disposing;
     this.disposed = true;
-    this.disposing = this.queue.then(() => {
+    this.disposing = this.queue.then(async () => {
       const live = this.live;
       this.live = null;
       if (!live) return;
       live.runner.destroy();
       live.model.destroy();
-      if (this.ownsGPU) live.gpu.destroy();
+      if (this.ownsGPU) {
+        live.gpu.destroy();
+      } else if (!this.lostInfo) {
+        // A shared device frees destroyed buffers once its queue has moved past them: let it, so
+        // the memory is back when dispose() resolves (on CPU adapters, in RSS).
+        await releaseDestroyed(live.gpu.device);
+      }
     });
     return this.disposing;
   }

@@ -276,3 +276,15 @@ export function contextFromDevice(device: GPUDevice): GPUContext {
   };
 }
 
+
+/**
+ * Lets the device free buffers destroyed since its last queue work: implementations release them
+ * only after the queue has moved past their last use (Dawn: on a later tick), so a model disposed
+ * on a shared device would otherwise keep its memory until the next unrelated submit.
+ */
+export async function releaseDestroyed(device: GPUDevice, ticks = 2): Promise<void> {
+  for (let i = 0; i < ticks; i++) {
+    device.queue.submit([]);
+    await device.queue.onSubmittedWorkDone();
+  }
+}
