@@ -44,7 +44,10 @@ override GLU: bool = false;      // out[m, f] = act(y[m, 2f]) * y[m, 2f + 1]
 const A = 8u;      // rows per lane: the tile has 8 * A = 64 rows
 const Q = 8u;      // vec4 accumulators per row: the tile has 4 * Q = 32 columns
 
-struct Params { M: u32, N: u32, K: u32, eps: f32 }
+// out_stride / out_col0: out is [M, out_stride] and this dispatch writes its columns
+// [out_col0, out_col0 + N) (a weight split in row chunks, e.g. a vocabulary-sized decoder); N and 0
+// otherwise. Not combined with GLU or a residual (checked on the host).
+struct Params { M: u32, N: u32, K: u32, eps: f32, out_stride: u32, out_col0: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -179,7 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
       if (HAS_BIAS) { v += bias[n]; }
       v = act(v);
       if (HAS_RESIDUAL) { v += residual[m * params.N + n]; }
-      out[m * params.N + n] = v;
+      out[m * params.out_stride + params.out_col0 + n] = v;
     }
   }
 }

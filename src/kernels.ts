@@ -488,14 +488,16 @@ export class MatmulKernel extends Kernel {
    * x [M, K] @ w[N, K]^T (+ bias [N]) (activation) (+ residual [M, N]) -> out [M, N]; with normRows
    * the rows are first scaled by 1 / rms (extra.eps), with glu (swiglu) out is [M, N/2] (w and
    * bias interleaved, see MatmulEpilogue.glu). w holds f32 or, for an f16 kernel, N*K halves
-   * (2 bytes each); every other tensor is f32.
+   * (2 bytes each); every other tensor is f32. extra.outColumn: out is [M, W] (W its width) and
+   * this dispatch writes columns [outColumn, outColumn + N): one row chunk of a weight too large
+   * for one binding (not with glu or residual).
    */
   createDispatch(
     label: string,
     x: GPUTensor,
     w: GPUTensor,
     out: GPUTensor,
-    extra: { bias?: GPUTensor; residual?: GPUTensor; eps?: number } = {},
+    extra: { bias?: GPUTensor; residual?: GPUTensor; eps?: number; outColumn?: number } = {},
   ): Dispatch {
     const [M, K] = x.shape;
     const N = w.shape[0];
@@ -514,7 +516,15 @@ export class MatmulKernel extends Kernel {
     if (this.glu && N % 2 !== 0) {
       throw new KernelShapeError(`${this.name}: w (${w.label}) has ${N} rows; the ${this.glu === 'silu' ? 'swiglu' : 'geglu'} epilogue needs gate/up pairs (an even count)`);
     }
-    requireTensor(this.name, 'out', out, [M, this.glu ? N / 2 : N]);
+    const outColumn = extra.outColumn ?? 0;
+    const outWidth = extra.outColumn === undefined ? (this.glu ? N / 2 : N) : out.shape[1];
+    if (extra.outColumn !== undefined) {
+      if (this.glu || extra.residual) throw new KernelShapeError(`${this.name}: outColumn does not combine with glu or a residual`);
+      if (!Number.isInteger(outColumn) || outColumn < 0 || outColumn + N > outWidth) {
+        throw new KernelShapeError(`${this.name}: columns [${outColumn}, ${outColumn + N}) do not fit out (${out.label}) of width ${outWidth}`);
+      }
+    }
+    requireTensor(this.name, 'out', out, [M, outWidth]);
     if ((extra.eps !== undefined) !== !!this.epilogue.normRows) {
       throw new KernelShapeError(`${this.name}: eps ${extra.eps !== undefined ? 'given but the rmsnorm prologue is not compiled in' : 'missing (rmsnorm prologue)'}`);
     }
@@ -532,7 +542,7 @@ export class MatmulKernel extends Kernel {
     }
     return this.dispatch(
       label,
-      packParams([M, N, K, extra.eps ?? 0], new Set([3])),
+      packParams([M, N, K, extra.eps ?? 0, outWidth, outColumn], new Set([3])),
       [x.buffer, w.buffer, extra.bias?.buffer ?? this.placeholder, extra.residual?.buffer ?? this.placeholder, out.buffer],
       groups,
     );

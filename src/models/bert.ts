@@ -20,7 +20,7 @@ import {
 import { interleaveQkvHeads } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ interface LayerTensors {
 
 type HeadTensors =
   | { kind: 'none' }
-  | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: GPUTensor; decoderBias: GPUTensor }
+  | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear /* (V, C) + (V) */ }
   | { kind: 'classification'; dense: GPUTensor | null; denseBias: GPUTensor | null; weight: GPUTensor; bias: GPUTensor };
 
 interface Kernels {
@@ -418,7 +418,7 @@ export class BertModel implements EncoderModel {
       await drainUploads(device); // one layer's staging copies at a time
     }
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C),
+      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
       position: up('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
       tokenType: up('token_type_embeddings', weights.tokenTypeEmbeddings, [config.typeVocabSize, C]),
       norm: up('embeddings.norm', weights.embeddingNorm, [C]),
@@ -428,15 +428,13 @@ export class BertModel implements EncoderModel {
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
     if (w.kind === 'mlm') {
-      requireBindable(device, 'the MLM decoder', V, C, dtype);
       head = {
         kind: 'mlm',
         dense: upW('mlm.dense', w.dense, [C, C]),
         denseBias: up('mlm.dense.bias', w.denseBias, [C]),
         norm: up('mlm.norm', w.norm, [C]),
         normBias: up('mlm.norm.bias', w.normBias, [C]),
-        decoder: upW('mlm.decoder', w.decoder, [V, C]),
-        decoderBias: up('mlm.decoder.bias', w.decoderBias, [V]),
+        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', w.decoder, w.decoderBias, V, C, options.maxChunkRows),
       };
     } else if (w.kind === 'classification') {
       const labels = w.bias.length;
@@ -523,7 +521,7 @@ export class BertModel implements EncoderModel {
       const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu : k.matmulBiasAct;
       d.push(act.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
       d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
-      d.push(k.matmulBias.createDispatch('mlm_decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
+      d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       if (head.dense && head.denseBias) {
@@ -554,7 +552,8 @@ export class BertModel implements EncoderModel {
   }
 
   destroy(): void {
-    const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor | null>;
+    const { kind: _, ...rest } = this.head as HeadTensors & Record<string, unknown>;
+    const head = Object.values(rest).flatMap((t) => (t && typeof t === 'object' && 'chunks' in t ? (t as RowChunkedLinear).chunks.flatMap((c) => [c.weight, c.bias]) : [t as GPUTensor | null]));
     destroyAll([
       ...this.embeddings.word.chunks.map((c) => c.table),
       this.embeddings.position,

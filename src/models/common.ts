@@ -1,9 +1,8 @@
 // Pieces every architecture's model file shares: weight upload (f32 or f16 halves) and the
 // allocation of a plan's buffers by label.
 import { encodeF16 } from '../dtype';
-import { DeviceLimitError } from '../errors';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type PoolingKernel } from '../kernels';
+import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type MatmulKernel, type PoolingKernel } from '../kernels';
 import { matmulStrategy } from '../capabilities';
 import type { ModelDtype, ModelOptions } from './types';
 
@@ -84,8 +83,7 @@ export interface EmbeddingTable {
  * default binding limit). `maxChunkRows` forces smaller chunks (tests).
  */
 export function uploadEmbeddingTable(device: GPUDevice, label: string, data: Float32Array, vocab: number, hidden: number, maxChunkRows?: number): EmbeddingTable {
-  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-  const rowsPerChunk = Math.max(1, Math.min(maxChunkRows ?? Infinity, Math.floor(limit / (hidden * 4))));
+  const rowsPerChunk = rowsPerBinding(device, hidden, 4, maxChunkRows);
   const chunks: EmbeddingTable['chunks'] = [];
   for (let first = 0; first < vocab; first += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, vocab - first);
@@ -102,18 +100,51 @@ export function embeddingDispatches(kernel: EmbeddingKernel, label: string, ids:
   );
 }
 
-/**
- * Throws a DeviceLimitError when one matmul weight of `rows` x `cols` in `dtype` is over the
- * device's storage-binding limit (a vocabulary-sized MLM decoder: ModernBERT's 50368 x 768 f32 is
- * 148 MiB, XLM-R's 250002 x 768 is 732 MiB; the default limit is 128 MiB).
- */
-export function requireBindable(device: GPUDevice, what: string, rows: number, cols: number, dtype: ModelDtype): void {
-  const bytes = rows * cols * (dtype === 'f16' ? 2 : 4);
+/** A [rows, cols] Linear (weight + bias) uploaded in row chunks, each within one storage binding. */
+export interface RowChunkedLinear {
+  rows: number;
+  chunks: { weight: GPUTensor; bias: GPUTensor; first: number }[];
+}
+
+/** Rows of a [*, cols] table of `bytesPerValue` that fit one binding (or `maxRows`, if smaller). */
+export function rowsPerBinding(device: GPUDevice, cols: number, bytesPerValue: number, maxRows?: number): number {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-  if (bytes <= limit) return;
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  const hint = dtype === 'f32' && bytes / 2 <= limit ? "load with dtype 'f16' (it then fits)" : 'this head needs a device with a larger maxStorageBufferBindingSize';
-  throw new DeviceLimitError(`${what} [${rows}, ${cols}] ${dtype} is ${mib(bytes)}, over this device's storage-binding limit of ${mib(limit)}: ${hint}`);
+  return Math.max(1, Math.min(maxRows ?? Infinity, Math.floor(limit / (cols * bytesPerValue))));
+}
+
+/**
+ * A vocabulary-sized decoder (ModernBERT's 50368 x 768 f32 is 148 MiB, XLM-R's 250002 x 768 is
+ * 732 MiB; the default binding limit is 128 MiB) uploaded in row chunks; `linearDispatches` writes
+ * each chunk's columns of the same output. One chunk when it fits.
+ */
+export function uploadRowChunkedLinear(
+  device: GPUDevice,
+  dtype: ModelDtype,
+  label: string,
+  weight: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+  maxRows?: number,
+): RowChunkedLinear {
+  const per = rowsPerBinding(device, cols, dtype === 'f16' ? 2 : 4, maxRows);
+  const chunks: RowChunkedLinear['chunks'] = [];
+  for (let first = 0; first < rows; first += per) {
+    const n = Math.min(per, rows - first);
+    const name = n === rows ? label : `${label}[${first}:${first + n}]`;
+    chunks.push({
+      weight: uploadWeight(device, dtype, name, weight.subarray(first * cols, (first + n) * cols), [n, cols]),
+      bias: uploadTensor(device, `${name}.bias`, bias.subarray(first, first + n), [n]),
+      first,
+    });
+  }
+  return { rows, chunks };
+}
+
+/** x (M, K) -> out (M, rows): one bias matmul per chunk, each writing its own columns of out. */
+export function linearDispatches(kernel: MatmulKernel, label: string, x: GPUTensor, linear: RowChunkedLinear, out: GPUTensor): Dispatch[] {
+  if (linear.chunks.length === 1) return [kernel.createDispatch(label, x, linear.chunks[0].weight, out, { bias: linear.chunks[0].bias })];
+  return linear.chunks.map((c, i) => kernel.createDispatch(`${label}.${i}`, x, c.weight, out, { bias: c.bias, outColumn: c.first }));
 }
 
 /**

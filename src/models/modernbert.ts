@@ -21,7 +21,7 @@ import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRota
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ interface LayerTensors {
 
 type HeadTensors =
   | { kind: 'none' }
-  | { kind: 'mlm'; dense: Tensor2; norm: Tensor2; decoder: GPUTensor; decoderBias: GPUTensor }
+  | { kind: 'mlm'; dense: Tensor2; norm: Tensor2; decoder: RowChunkedLinear /* (V, C) + (V) */ }
   | { kind: 'classification'; dense: Tensor2; norm: Tensor2; classifier: Tensor2 };
 
 export class ModernBertModel implements EncoderModel {
@@ -330,13 +330,11 @@ export class ModernBertModel implements EncoderModel {
     let head: HeadTensors = { kind: 'none' };
     const h = weights.head;
     if (h.kind === 'mlm') {
-      requireBindable(device, 'the MLM decoder', V, C, dtype);
       head = {
         kind: 'mlm',
         dense: upLinear('head.dense', h.dense, [C, C]),
         norm: upNorm('head.norm', h.norm),
-        decoder: upW('decoder', h.decoder, [V, C]),
-        decoderBias: up('decoder.bias', h.decoderBias ?? new Float32Array(V), [V]),
+        decoder: uploadRowChunkedLinear(device, dtype, 'decoder', h.decoder, h.decoderBias ?? new Float32Array(V), V, C, options.maxChunkRows),
       };
     } else if (h.kind === 'classification') {
       const labels = h.classifier.weight.length / C;
@@ -346,7 +344,7 @@ export class ModernBertModel implements EncoderModel {
       device,
       config,
       kernels,
-      uploadEmbeddingTable(device, 'tok_embeddings', weights.embeddings, V, C),
+      uploadEmbeddingTable(device, 'tok_embeddings', weights.embeddings, V, C, options.maxChunkRows),
       upNorm('embeddings.norm', weights.embeddingNorm),
       layers,
       upNorm('final_norm', weights.finalNorm),
@@ -433,7 +431,7 @@ export class ModernBertModel implements EncoderModel {
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
       d.push(actHead('head.dense', rows.input, head.dense, t));
       d.push(ln('head.norm', t, head.norm, tn));
-      d.push(k.matmulBias.createDispatch('decoder', tn, head.decoder, logits, { bias: head.decoderBias }));
+      d.push(...linearDispatches(k.matmulBias, 'decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
       const pooled = this.config.classifierPooling === 'mean' ? mean : cls; // (S, C)
       const t = alloc('head_dense', [S, C]); // (S, C)
@@ -471,7 +469,7 @@ export class ModernBertModel implements EncoderModel {
       ...pair(this.embeddingNorm),
       ...pair(this.finalNorm),
       ...this.layers.flatMap((l) => [l.attnNorm, l.wqkv, l.wo, l.mlpNorm, l.wi, l.wo2].flatMap(pair)),
-      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), h.decoder, h.decoderBias] : []),
+      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), ...h.decoder.chunks.flatMap((c) => [c.weight, c.bias])] : []),
       ...(h.kind === 'classification' ? [h.dense, h.norm, h.classifier].flatMap(pair) : []),
     ]);
     for (const kernel of Object.values(this.k)) kernel.destroy();

@@ -17,7 +17,7 @@ import {
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { destroyAll, embeddingDispatches, logitRowsInput, modelArithmetic, pooledOutputs, requireBindable, planAllocator, uploadEmbeddingTable, uploadTensor, uploadWeight, type EmbeddingTable } from './common';
+import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -235,7 +235,7 @@ interface LayerTensors {
 
 type HeadTensors =
   | { kind: 'none' }
-  | { kind: 'mlm'; weight: GPUTensor /* (V, C) */; bias: GPUTensor /* (V) */ }
+  | { kind: 'mlm'; decoder: RowChunkedLinear /* (V, C) + (V), in row chunks */ }
   | { kind: 'classification'; denseWeight: GPUTensor; denseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
 
 interface Kernels {
@@ -313,8 +313,7 @@ export class NeoBERTModel implements EncoderModel {
     }
     let head: HeadTensors = { kind: 'none' };
     if (weights.head.kind === 'mlm') {
-      requireBindable(device, 'the MLM decoder', V, C, dtype);
-      head = { kind: 'mlm', weight: upW('decoder.weight', weights.head.weight, [V, C]), bias: up('decoder.bias', weights.head.bias, [V]) };
+      head = { kind: 'mlm', decoder: uploadRowChunkedLinear(device, dtype, 'decoder.weight', weights.head.weight, weights.head.bias, V, C, options.maxChunkRows) };
     } else if (weights.head.kind === 'classification') {
       const labels = weights.head.bias.length;
       head = {
@@ -329,7 +328,7 @@ export class NeoBERTModel implements EncoderModel {
       device,
       config,
       kernels,
-      uploadEmbeddingTable(device, 'encoder.weight', weights.embedding, V, C),
+      uploadEmbeddingTable(device, 'encoder.weight', weights.embedding, V, C, options.maxChunkRows),
       layers,
       up('layer_norm.weight', weights.finalNorm, [C]),
       head,
@@ -392,7 +391,7 @@ export class NeoBERTModel implements EncoderModel {
       const head = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (N or R, C)
       logitRows = head.rows;
       logits = alloc('logits', [head.input.shape[0], this.config.vocabSize]); // (N or R, V)
-      d.push(k.matmulBias.createDispatch('mlm_head', head.input, this.head.weight, logits, { bias: this.head.bias }));
+      d.push(...linearDispatches(k.matmulBias, 'mlm_head', head.input, this.head.decoder, logits)); // (N or R, V)
     } else if (options.logits && this.head.kind === 'classification') {
       const dense = alloc('classifier_dense', [S, C]); // (S, C)
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
@@ -419,8 +418,9 @@ export class NeoBERTModel implements EncoderModel {
   }
 
   destroy(): void {
-    const { kind: _, ...head } = this.head as HeadTensors & Record<string, GPUTensor>;
-    destroyAll([...this.embedding.chunks.map((c) => c.table), this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...Object.values(head)]);
+    const h = this.head;
+    const head = h.kind === 'mlm' ? h.decoder.chunks.flatMap((c) => [c.weight, c.bias]) : h.kind === 'classification' ? [h.denseWeight, h.denseBias, h.weight, h.bias] : [];
+    destroyAll([...this.embedding.chunks.map((c) => c.table), this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...head]);
     for (const kernel of Object.values(this.kernels)) kernel.destroy();
   }
 }

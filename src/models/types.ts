@@ -39,6 +39,12 @@ export interface ModelOptions {
   /** Matmul kernel; default matmulStrategy(device): 'subgroup' on CPU adapters, 'tiled' on GPUs. */
   matmulStrategy?: MatmulStrategy;
   /**
+   * Most rows per chunk of the vocabulary-sized tables (word embeddings, MLM decoder), which are
+   * uploaded in row chunks when over one storage binding. Default: what the device's binding limit
+   * allows (one chunk for most models). Smaller values test the chunked path.
+   */
+  maxChunkRows?: number;
+  /**
    * Arithmetic of the matmuls and attention (see Arithmetic in src/kernels.ts): 'f16' rounds their
    * operands (activations, weights, q/k/v) to f16 with f32 products, sums and softmax; norms,
    * residual stream and pooling stay f32. Needs shader-f16 and runs the 'tiled' kernels. Default
