@@ -2,7 +2,7 @@
 // (for classification checkpoints) classify. Pooling and normalisation are the model's own
 // (a sentence-transformers folder's Pooling module, else the engine's default), unless the pooling
 // selector overrides them; scores are cosine similarities (embeddings L2-normalised).
-import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type NeoBERTWorker, type Pooling } from '../index';
+import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type NeoBERTWorker } from '../index';
 import { EMBEDDERS, known } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, badge, bar, el, lines, modelFacts, showFacts, withData, type FactRow, type Timed } from './ui';
@@ -28,7 +28,7 @@ export const embedder = new PanelModel('', {
     (window as unknown as { neobert?: NeoBERTWorker }).neobert = model;
     prompts = promptsFor(info, embedder.loadedFrom);
     const st = info.sentenceTransformers;
-    const defaultPooling: Pooling = st?.pooling ?? 'cls';
+    const defaultPooling: string = st?.pooling ? st.pooling.modes.join(' + ') : 'cls';
     $<HTMLOptionElement>('pooling-default').textContent = `model default: ${defaultPooling}${st ? ' (sentence-transformers config)' : ''}`;
     const { adapter } = info;
     const has = (f: string) => adapter.features.includes(f);
