@@ -138,11 +138,7 @@ export async function readSentenceTransformers(source: CheckpointSource, where: 
     } else if (kind === 'dense' || kind === 'normalize') {
       if (!pooling) throw new CheckpointError(`${at}: a ${kind === 'dense' ? 'Dense' : 'Normalize'} module before any Pooling works on token embeddings, which this engine does not apply`);
       if (kind === 'normalize') steps.push({ kind: 'normalize', path: module.path });
-      else {
-        const { config, weights } = await readDense(source, module.path, where);
-        steps.push({ kind: 'dense', ...config });
-        dense.push(weights);
-      }
+      else steps.push({ kind: 'dense', ...(await readDense(source, module.path, where)) });
     } else {
       throw new CheckpointError(`${at}: this engine applies Transformer, Pooling, Dense and Normalize modules only, so it cannot give what sentence-transformers gives for this folder`);
     }
@@ -158,6 +154,8 @@ export async function readSentenceTransformers(source: CheckpointSource, where: 
     }
     dimension = step.outFeatures;
   }
+  // Weights last: a folder whose shapes do not chain fails on its config before any download.
+  for (const step of steps) if (step.kind === 'dense') dense.push(await readDenseWeights(source, step, where));
 
   const bertConfigText = await source.readText('sentence_bert_config.json');
   let maxSeqLength: number | null = null;
@@ -278,7 +276,7 @@ async function readPooling(source: CheckpointSource, folder: string, where: (fil
   return { modes, embeddingDimension: dimension, includePrompt, file };
 }
 
-async function readDense(source: CheckpointSource, folder: string, where: (file: string) => string): Promise<{ config: DenseConfig; weights: DenseWeights }> {
+async function readDense(source: CheckpointSource, folder: string, where: (file: string) => string): Promise<DenseConfig> {
   const name = `${folder}/config.json`;
   const file = where(name);
   const text = await source.readText(name);
@@ -312,6 +310,12 @@ async function readDense(source: CheckpointSource, folder: string, where: (file:
       throw new CheckpointError(`${file}: ${field} is ${JSON.stringify(c[field])}; this engine applies Dense modules to sentence_embedding only`);
     }
   }
+  return { path: folder, inFeatures, outFeatures, bias, activationFunction, activation };
+}
+
+async function readDenseWeights(source: CheckpointSource, dense: DenseConfig, where: (file: string) => string): Promise<DenseWeights> {
+  const { path: folder, inFeatures, outFeatures, bias } = dense;
+  const file = where(`${folder}/config.json`);
   const weightsName = `${folder}/model.safetensors`;
   const bytes = await source.readBytes(weightsName);
   if (bytes === null) {
@@ -331,7 +335,7 @@ async function readDense(source: CheckpointSource, folder: string, where: (file:
   const weight = tensor('linear.weight', [outFeatures, inFeatures]);
   if (!bias && tensors.has('linear.bias')) throw new CheckpointError(`${where(weightsName)}: has linear.bias but ${file} says bias false`);
   const biasData = bias ? tensor('linear.bias', [outFeatures]) : null;
-  return { config: { path: folder, inFeatures, outFeatures, bias, activationFunction, activation }, weights: { weight, bias: biasData } };
+  return { weight, bias: biasData };
 }
 
 // --- cross-encoders ----------------------------------------------------------------------------
