@@ -10,7 +10,9 @@ import { memorySource, type CheckpointSource } from '../src/checkpoint';
 import { Encoder } from '../src/encoder';
 import { CheckpointError, InputError } from '../src/errors';
 import { folderSource } from '../src/node/folder-source';
+import { Runner } from '../src/runner';
 import { serializeSafetensors } from '../src/safetensors';
+import { quantizeEmbeddings } from '../src/api/postprocess';
 import { testGPU } from './gpu-context';
 import { embedOptionsOf, expectQuantizedEqual, expectRowsClose, readStCase, ST_FIXTURES_DIR, stCaseNames, type StCase } from './st-fixtures';
 
@@ -198,5 +200,40 @@ describe('similarity follows similarity_fn_name', () => {
     expect(results.dot).toEqual([[8], [0]]);
     expect(results.euclidean[0][0]).toBeCloseTo(-Math.sqrt(13), 12);
     expect(results.manhattan).toEqual([[-5], [-3]]);
+  });
+});
+
+describe('quantizeEmbeddings on the reference floats', () => {
+  it('gives quantize_embeddings\' integers exactly (int8, uint8, binary, ubinary, truncated)', () => {
+    const c = readStCase('st-matryoshka-precision');
+    const quantized = c.runs.filter((r) => r.dtype !== 'float32');
+    expect(quantized.length).toBe(6);
+    for (const run of quantized) {
+      const floats = c.expected.toFloat32(`${run.name}.sentence_embedding_float`);
+      const rows = run.shape[0];
+      const { data, cols } = quantizeEmbeddings(floats, rows, floats.length / rows, run.args!.precision as 'int8');
+      expect(cols, run.name).toBe(run.shape[1]);
+      expect(Array.from(data), run.name).toEqual(Array.from(c.expected.toInt32(`${run.name}.embedding`)));
+    }
+  });
+});
+
+describe('the sentence-transformers head runs inside the forward', () => {
+  it('one submit per batch, its dispatches after the model\'s, the pooled matrix readable; no head, no sentenceEmbedding', async () => {
+    const c = readStCase('st-dense-gemma');
+    const model = await Encoder.load(folderSource(c.dir), { gpu });
+    try {
+      const before = model.runner.stats.forwards;
+      await model.embed(c.texts, { batchSize: 64 });
+      expect(model.runner.stats.forwards - before, 'GPU submits for one batch').toBe(1);
+      const pooled = await model.runner.readIntermediate('st.pooled');
+      expect(pooled.length % 16).toBe(0);
+      const bare = new Runner(model.model);
+      await expect(bare.forwardPacked({ sequences: [[101, 102]], outputs: ['sentenceEmbedding'] })).rejects.toThrow(/no sentence-transformers head/);
+      await expect(model.runner.forwardPacked({ sequences: [[101, 102]], outputs: ['sentenceEmbedding'], excludeLeading: [1, 2] })).rejects.toThrow(/excludeLeading has 2 entries for 1 sequences/);
+      bare.destroy();
+    } finally {
+      await model.dispose();
+    }
   });
 });
