@@ -7,7 +7,7 @@ import { architectureFor } from './models/index';
 import type { Architecture, EncoderConfig } from './models/types';
 import { downloadToCache, readStoredFile, storedFileReader } from './download';
 import { memoryRangeReader, openSafetensors, parseSafetensors, type RangeReader, type SafetensorsFile } from './safetensors';
-import { readSentenceTransformers, type SentenceTransformersConfig } from './sentence-transformers';
+import { crossEncoderActivation, readSentenceTransformers, type CrossEncoderActivation, type DenseWeights, type SentenceTransformersConfig } from './sentence-transformers';
 import type { TensorLookup } from './tensor-table';
 
 export interface Progress {
@@ -90,6 +90,10 @@ export interface LoadedCheckpoint<C extends EncoderConfig = EncoderConfig, W = u
   tokenizerFiles: TokenizerFiles;
   /** modules.json & co. when the folder is a sentence-transformers model, else null. */
   sentenceTransformers: SentenceTransformersConfig | null;
+  /** Weights of the folder's Dense modules, in sentenceTransformers.steps order (host copies). */
+  sentenceTransformersDense: DenseWeights[];
+  /** A sequence classifier's activation as sentence-transformers' CrossEncoder picks it; null without labels. */
+  crossEncoder: CrossEncoderActivation | null;
   /** Tensors per stored dtype, e.g. { F16: 26 }. */
   dtypes: Record<string, number>;
   parameterCount: number;
@@ -456,7 +460,10 @@ export async function loadCheckpoint<C extends EncoderConfig = EncoderConfig, W 
   const configJson = parseJson(configText, configWhere);
   const architecture = architectureFor(configJson, configWhere);
   const config = architecture.parseConfig(configJson as Record<string, unknown>, configWhere);
-  const sentenceTransformers = await readSentenceTransformers(source, (file) => pathIn(source, file));
+  const where = (file: string) => pathIn(source, file);
+  const stFolder = await readSentenceTransformers(source, where);
+  const sentenceTransformers = stFolder?.config ?? null;
+  const crossEncoder = config.numLabels !== null ? crossEncoderActivation(configJson as Record<string, unknown>, sentenceTransformers, config.numLabels, where) : null;
 
   const lookup = await loadTensors(source, options.onProgress);
   const { weights, dtypes, parameterCount } = architecture.loadWeights(config, lookup);
@@ -466,6 +473,8 @@ export async function loadCheckpoint<C extends EncoderConfig = EncoderConfig, W 
     weights: weights as W,
     tokenizerFiles: await readTokenizerFiles(source),
     sentenceTransformers,
+    sentenceTransformersDense: stFolder?.dense ?? [],
+    crossEncoder,
     dtypes,
     parameterCount,
     label: source.label,

@@ -7,7 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { Encoder, type Pooling } from './encoder';
+import { Encoder, type Pooling, type Precision } from './encoder';
+import { PRECISIONS } from './api/postprocess';
 import { readTokenizerFiles } from './checkpoint';
 import { NeoBERTError } from './errors';
 import { EncoderTokenizer } from './tokenizer';
@@ -22,18 +23,24 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
             IN holds input_ids and attention_mask ([B,T], I64 or I32, right-padded) and, for
             sentence pairs, token_type_ids; OUT gets F32 last_hidden_state [B,T,C], pooled_cls
             [B,C], pooled_mean [B,C], pooler_output [B,C] when the checkpoint has a pooler,
-            sentence_embedding [B,C] for a sentence-transformers folder (its pooling and
-            normalisation), and logits for an MLM ([B,T,V]) or classification ([B,labels]) head.
+            sentence_embedding [B,D] for a sentence-transformers folder (all its modules: Pooling,
+            Dense, Normalize), and logits for an MLM ([B,T,V]) or classification ([B,labels]) head.
   tokenize  needs only the tokenizer files: one JSON string per stdin line -> one JSON array of
             ids per line; with --pair, one JSON array [text, text_pair] per line -> one JSON
             object {"input_ids": [...], "token_type_ids": [...]} per line.
   embed     reads texts, one per line, writes JSONL embeddings {"index": i, "embedding": [...]},
-            each batch as soon as it is done, in input order; progress on stderr. Pooling and
-            normalisation default to the sentence-transformers folder's (else cls, none).
-            [--pooling cls|mean] [--normalize] [--prompt TEXT | --prompt-name NAME]
-            [--batch-size N] [--max-length N] [--no-truncation]
-  rank      --query TEXT: reads documents, one per line, ranks them with a cross-encoder, writes
-            JSONL {"index", "score", "logit"} best first. [--top-k N]
+            each batch as soon as it is done, in input order; progress on stderr. A
+            sentence-transformers folder's modules apply as SentenceTransformer.encode (else cls
+            pooling, no normalisation). --prompt TEXT wins over --prompt-name NAME, which wins over
+            the folder's default prompt; --prompt '' means none. --truncate-dim N keeps the first N
+            dimensions (default: the folder's truncate_dim), --normalize then L2-normalises;
+            --precision int8|uint8|binary|ubinary writes integers (int8 / uint8: ranges over all
+            the input's embeddings, so the whole input is read first; binary: ceil(D/8) bytes).
+            [--pooling cls|mean] [--batch-size N] [--max-length N] [--no-truncation]
+  rank      --query TEXT: reads documents, one per line, ranks them with a one-label
+            cross-encoder, writes JSONL {"index", "score", "logit"} best first; score = the
+            folder's activation of the logit as CrossEncoder.rank (ms-marco: the logit itself;
+            default sigmoid), the logit with --raw-scores. [--top-k N]
   classify  reads texts, one per line (JSONL: "text" and optional "text_pair"), writes JSONL
             {"index", "label", "score", "labels": [{label, score, logit}...]} batch by batch.
             [--top-k N]
@@ -66,6 +73,9 @@ const OPTIONS = {
   normalize: { type: 'boolean' },
   prompt: { type: 'string' },
   'prompt-name': { type: 'string' },
+  'truncate-dim': { type: 'string' },
+  precision: { type: 'string' },
+  'raw-scores': { type: 'boolean', default: false },
   pair: { type: 'boolean', default: false },
   query: { type: 'string' },
   'top-k': { type: 'string' },
@@ -217,9 +227,9 @@ async function forwardCommand(options: Options): Promise<void> {
   try {
     const head = model.info().head;
     const hasPooler = model.model.hasPooler;
-    const st = model.checkpoint.sentenceTransformers;
-    const sentence = st ? model.embeddingDefaults() : null;
-    const sentenceOutput = sentence && (`${sentence.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${sentence.normalize ? 'Normalized' : ''}` as OutputName);
+    // A sentence-transformers folder: its modules (Pooling, Dense, Normalize) after the transformer.
+    const sentenceOutput: OutputName | null = model.runner.head ? 'sentenceEmbedding' : null;
+    const sentenceWidth = model.runner.head?.dimension ?? 0;
     const outputs: OutputName[] = ['lastHiddenState', 'pooledCls', 'pooledMean'];
     if (hasPooler) outputs.push('poolerOutput');
     if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
@@ -233,7 +243,7 @@ async function forwardCommand(options: Options): Promise<void> {
       pooled_mean: f32([batch, C], result.pooledMean!),
     };
     if (hasPooler) tensors.pooler_output = f32([batch, C], result.poolerOutput!);
-    if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
+    if (sentenceOutput) tensors.sentence_embedding = f32([batch, sentenceWidth], result[sentenceOutput]!);
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
@@ -287,7 +297,9 @@ function endProgress(text: string): void {
 async function embedCommand(options: Options): Promise<void> {
   const pooling = options.pooling as Pooling | undefined;
   if (pooling !== undefined && pooling !== 'cls' && pooling !== 'mean') throw new UsageError(`--pooling must be cls or mean, got "${options.pooling}"`);
-  if (options.prompt !== undefined && options['prompt-name'] !== undefined) throw new UsageError('give --prompt or --prompt-name, not both');
+  const precision = (options.precision ?? 'float32') as Precision;
+  if (!PRECISIONS.includes(precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${options.precision}"`);
+  const truncateDim = positiveInt(options['truncate-dim'], '--truncate-dim');
   const batchSize = positiveInt(options['batch-size'], '--batch-size')!;
   maxLengthOption(options);
   await textSource(options); // a missing --input file fails before the model loads
@@ -302,16 +314,23 @@ async function embedCommand(options: Options): Promise<void> {
         throw new UsageError(`--prompt-name must name a prompt of this model (${known.length > 0 ? known.join(', ') : 'it has none'}), got "${promptName}"`);
       }
     }
+    const width = model.runner.head && pooling === undefined ? model.runner.head.dimension : model.config.hiddenSize;
+    if (truncateDim !== undefined && truncateDim > width) throw new UsageError(`--truncate-dim must be at most ${width} (the embedding width), got "${options['truncate-dim']}"`);
     const started = performance.now();
     // Batch by batch in input order: each batch's lines are written as soon as it is done, so
-    // output starts at once and memory stays one batch whatever the input's length.
+    // output starts at once and memory stays one batch whatever the input's length. int8 / uint8
+    // ranges are per call (SentenceTransformer.encode's), so those read the whole input first.
+    const wholeInput = precision === 'int8' || precision === 'uint8';
     let index = 0;
-    for await (const batch of batchesOf(readTexts('embed', false, options), batchSize)) {
+    const texts = readTexts('embed', false, options);
+    for await (const batch of wholeInput ? batchesOf(texts, Number.MAX_SAFE_INTEGER) : batchesOf(texts, batchSize)) {
       const embeddings = await model.embed(batch as string[], {
         pooling,
         normalize: options.normalize,
         prompt: options.prompt,
         promptName,
+        truncateDim,
+        precision,
         batchSize,
         maxLength,
         truncation: !options['no-truncation'],
@@ -336,7 +355,7 @@ async function rankCommand(options: Options): Promise<void> {
   const model = await loadModel(options);
   try {
     const maxLength = maxLengthOption(options, model);
-    const ranked = await model.rank(options.query, documents, { topK, batchSize, maxLength, truncation: !options['no-truncation'] });
+    const ranked = await model.rank(options.query, documents, { topK, batchSize, maxLength, truncation: !options['no-truncation'], rawScores: options['raw-scores'] });
     let out = '';
     for (const r of ranked) out += JSON.stringify(r) + '\n';
     await write(out);

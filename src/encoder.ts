@@ -14,7 +14,18 @@ import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
 import { positiveInt } from './validate';
 import { CallTimer, now } from './api/timing';
-import { sigmoid, softmaxInPlace, topKIndices } from './api/postprocess';
+import {
+  normalizeRowsInPlace,
+  PRECISIONS,
+  quantizeEmbeddings,
+  sigmoid,
+  similarityMatrix,
+  softmaxInPlace,
+  topKIndices,
+  truncateColumns,
+} from './api/postprocess';
+import { SentenceTransformersHead } from './sentence-head';
+import type { CrossEncoderActivation, SentenceTransformersConfig } from './sentence-transformers';
 import type {
   ClassifyInputs,
   ClassifyOptions,
@@ -29,6 +40,7 @@ import type {
   LoadOptions,
   ModelInfo,
   Pooling,
+  PredictOptions,
   RankOptions,
   RankResult,
   RunTimings,
@@ -38,6 +50,16 @@ import type {
 
 export * from './api/types';
 export { ModelDisposedError, DeviceLostError } from './errors';
+
+/** Options of a quantized embed() call, by the row type they give. */
+type Int8Options = EmbedOptions & { precision: 'int8' | 'binary' };
+type Uint8Options = EmbedOptions & { precision: 'uint8' | 'ubinary' };
+type FloatOptions = EmbedOptions & { precision?: 'float32' };
+type AnyRows = Float32Array[] | Int8Array[] | Uint8Array[];
+
+/** Prompt names encodeQuery / encodeDocument use, first present wins (ST's, then jina-style tasks). */
+const QUERY_PROMPTS = ['query', 'retrieval.query'];
+const DOCUMENT_PROMPTS = ['document', 'passage', 'corpus', 'retrieval.passage'];
 
 /** bert-base-uncased [MASK], used for token id inputs when the checkpoint has no tokenizer. */
 const BERT_MASK_ID = 103;
@@ -75,7 +97,7 @@ export class Encoder {
 
   private constructor(
     /** What was loaded, less the weights (on the GPU) and the tokenizer files (parsed). */
-    readonly checkpoint: Omit<LoadedCheckpoint, 'weights' | 'tokenizerFiles'>,
+    readonly checkpoint: Omit<LoadedCheckpoint, 'weights' | 'tokenizerFiles' | 'sentenceTransformersDense'>,
     gpu: GPUContext,
     private readonly ownsGPU: boolean,
     model: EncoderModel,
@@ -142,8 +164,22 @@ export class Encoder {
       const model = await withErrorScope(gpu.device, `uploading the ${dtype} weights of ${loaded.label} (${loaded.parameterCount} parameters)`, () =>
         loaded.architecture.createModel(gpu.device, loaded.config, loaded.weights, { dtype, arithmetic: options.arithmetic }),
       );
-      const { weights: _weights, tokenizerFiles: _files, ...rest } = loaded; // host copies are not kept: the GPU and the tokenizer have them
-      return new Encoder(rest, gpu, ownsGPU, model, new Runner(model), tokenizer, kind);
+      // The sentence-transformers modules after the transformer, recorded in every forward.
+      const st = loaded.sentenceTransformers;
+      let head: SentenceTransformersHead | null = null;
+      try {
+        if (st?.pooling) {
+          head = await withErrorScope(gpu.device, `uploading the sentence-transformers modules of ${loaded.label}`, () =>
+            SentenceTransformersHead.create(gpu.device, st, loaded.sentenceTransformersDense, loaded.config.hiddenSize),
+          );
+        }
+      } catch (e) {
+        model.destroy();
+        throw e;
+      }
+      // Host copies are not kept: the GPU and the tokenizer have them.
+      const { weights: _weights, tokenizerFiles: _files, sentenceTransformersDense: _dense, ...rest } = loaded;
+      return new Encoder(rest, gpu, ownsGPU, model, new Runner(model, head), tokenizer, kind);
     } catch (e) {
       if (ownsGPU) gpu.destroy();
       throw e;
@@ -213,6 +249,7 @@ export class Encoder {
       adapter: this.gpu.adapter,
       tokenizer: this.tokenizerKind,
       sentenceTransformers: this.checkpoint.sentenceTransformers,
+      crossEncoder: this.checkpoint.crossEncoder,
     };
   }
 
@@ -222,61 +259,193 @@ export class Encoder {
   }
 
   /**
-   * One embedding per input, in input order (each its own Float32Array of hiddenSize values).
-   * Inputs are sorted by length and run batchSize at a time, packed without padding.
+   * One embedding per input, in input order, as SentenceTransformer.encode: the folder's modules
+   * (Pooling, Dense, Normalize), then truncateDim, normalize and precision (see EmbedOptions).
+   * Float32Array rows, or Int8Array / Uint8Array for a quantized precision. Inputs are sorted by
+   * length and run batchSize at a time, packed without padding.
    */
-  async embed(inputs: Inputs, options: EmbedOptions = {}): Promise<Float32Array[]> {
+  embed(inputs: Inputs, options: Int8Options): Promise<Int8Array[]>;
+  embed(inputs: Inputs, options: Uint8Options): Promise<Uint8Array[]>;
+  embed(inputs: Inputs, options?: FloatOptions): Promise<Float32Array[]>;
+  embed(inputs: Inputs, options?: EmbedOptions): Promise<AnyRows>;
+  async embed(inputs: Inputs, options: EmbedOptions = {}): Promise<AnyRows> {
     const { data, rows, cols } = await this.embedMatrix(inputs, options);
-    return Array.from({ length: rows }, (_, i) => data.slice(i * cols, (i + 1) * cols));
+    return Array.from({ length: rows }, (_, i) => data.slice(i * cols, (i + 1) * cols)) as AnyRows;
   }
 
-  /** The same embeddings as embed(), as one row-major [inputs, hiddenSize] matrix. */
-  embedMatrix(inputs: Inputs, options: EmbedOptions = {}): Promise<EmbeddingMatrix> {
+  /** embed() with the folder's query prompt ("query", else a jina-style "retrieval.query") unless a prompt is given. */
+  encodeQuery(inputs: Inputs, options: Int8Options): Promise<Int8Array[]>;
+  encodeQuery(inputs: Inputs, options: Uint8Options): Promise<Uint8Array[]>;
+  encodeQuery(inputs: Inputs, options?: FloatOptions): Promise<Float32Array[]>;
+  encodeQuery(inputs: Inputs, options?: EmbedOptions): Promise<AnyRows>;
+  encodeQuery(inputs: Inputs, options: EmbedOptions = {}): Promise<AnyRows> {
+    return this.embed(inputs, this.withNamedPrompt(QUERY_PROMPTS, options));
+  }
+
+  /** embed() with the folder's document prompt ("document", "passage", "corpus", else "retrieval.passage") unless a prompt is given. */
+  encodeDocument(inputs: Inputs, options: Int8Options): Promise<Int8Array[]>;
+  encodeDocument(inputs: Inputs, options: Uint8Options): Promise<Uint8Array[]>;
+  encodeDocument(inputs: Inputs, options?: FloatOptions): Promise<Float32Array[]>;
+  encodeDocument(inputs: Inputs, options?: EmbedOptions): Promise<AnyRows>;
+  encodeDocument(inputs: Inputs, options: EmbedOptions = {}): Promise<AnyRows> {
+    return this.embed(inputs, this.withNamedPrompt(DOCUMENT_PROMPTS, options));
+  }
+
+  /** The prompt names encodeQuery / encodeDocument look for, in this order. */
+  private withNamedPrompt(names: string[], given: EmbedOptions): EmbedOptions {
+    if (given.prompt !== undefined || given.promptName !== undefined) return given;
+    const prompts = this.checkpoint.sentenceTransformers?.prompts ?? {};
+    const name = names.find((n) => Object.hasOwn(prompts, n));
+    return name === undefined ? given : { ...given, promptName: name };
+  }
+
+  /** The same embeddings as embed(), as one row-major [inputs, width] matrix. */
+  embedMatrix(inputs: Inputs, options: Int8Options): Promise<EmbeddingMatrix<Int8Array>>;
+  embedMatrix(inputs: Inputs, options: Uint8Options): Promise<EmbeddingMatrix<Uint8Array>>;
+  embedMatrix(inputs: Inputs, options?: FloatOptions): Promise<EmbeddingMatrix>;
+  embedMatrix(inputs: Inputs, options?: EmbedOptions): Promise<EmbeddingMatrix<Float32Array | Int8Array | Uint8Array>>;
+  embedMatrix(inputs: Inputs, opts: EmbedOptions = {}): Promise<EmbeddingMatrix<Float32Array | Int8Array | Uint8Array>> {
     return this.exclusive(async (timer) => {
-      const { pooling, normalize } = this.embeddingDefaults(options);
-      const output = `${pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${normalize ? 'Normalized' : ''}` as OutputName;
-      const prompted = this.applyPrompt(inputs, options);
+      const st = this.checkpoint.sentenceTransformers;
+      const head = this.runner.head;
+      const precision = opts.precision ?? 'float32';
+      if (!PRECISIONS.includes(precision)) throw new InputError(`embed: precision must be one of ${PRECISIONS.join(', ')}, got ${JSON.stringify(opts.precision)}`);
+      if (opts.normalize !== undefined && typeof opts.normalize !== 'boolean') throw new InputError(`embed: normalize must be true or false, got ${JSON.stringify(opts.normalize)}`);
+      // The folder's modules, unless the call asks for the transformer's own CLS / mean pooling.
+      const useHead = head !== null && opts.pooling === undefined;
+      if (head && opts.pooling !== undefined && !plainPoolingChain(st!)) {
+        throw new InputError(
+          `embed: pooling "${opts.pooling}" would skip modules of this sentence-transformers folder (${describeChain(st!)}); omit pooling to apply them all`,
+        );
+      }
+      const prompt = this.resolvePrompt(opts);
+      const prompted = prompt ? this.prepend(inputs, prompt) : inputs;
       // sentence-transformers folders cut texts at max_seq_length (all-MiniLM-L6-v2: 256) unless told otherwise.
-      const stLimit = this.checkpoint.sentenceTransformers?.maxSeqLength;
-      const maxLength = options.maxLength ?? (stLimit ? Math.min(stLimit, this.config.maxLength) : undefined);
-      const rows = this.encode('embed', prompted, { ...options, maxLength }, timer);
-      const C = this.config.hiddenSize;
-      const data = new Float32Array(rows.ids.length * C);
-      await this.runBatches(rows, output, options, timer, (index, out, row) => data.set(out.subarray(row * C, (row + 1) * C), index * C));
-      return { data, rows: rows.ids.length, cols: C };
-    }, options.onTimings);
+      const stLimit = st?.maxSeqLength;
+      const maxLength = opts.maxLength ?? (stLimit ? Math.min(stLimit, this.config.maxLength) : undefined);
+      const rows = this.encode('embed', prompted, { ...opts, maxLength }, timer);
+      // include_prompt false: the prompt's tokens ([CLS] included) leave the pooling.
+      const excluded = useHead && prompt && !st!.pooling!.includePrompt ? this.promptLength(prompt) : 0;
+      let width: number;
+      let output: OutputName;
+      const truncateDim = this.truncateDimFor(opts, useHead);
+      if (useHead) {
+        output = 'sentenceEmbedding';
+        width = head.dimension;
+      } else {
+        const { pooling, normalize } = this.embeddingDefaults(opts);
+        // Normalised after the cut when truncating (as normalize_embeddings), else on the GPU.
+        const gpuNormalize = normalize && truncateDim === null;
+        output = `${pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${gpuNormalize ? 'Normalized' : ''}` as OutputName;
+        width = this.config.hiddenSize;
+      }
+      if (truncateDim !== null && truncateDim > width) {
+        throw new InputError(`embed: truncateDim ${truncateDim} is above the embedding width ${width}`);
+      }
+      const C = width;
+      let data: Float32Array = new Float32Array(rows.ids.length * C);
+      await this.runBatches(
+        rows,
+        output,
+        opts,
+        timer,
+        (index, out, row) => data.set(out.subarray(row * C, (row + 1) * C), index * C),
+        excluded,
+      );
+      const n = rows.ids.length;
+      let cols = C;
+      if (truncateDim !== null) {
+        data = truncateColumns(data, n, C, truncateDim);
+        cols = truncateDim;
+      }
+      const normalizeAfter = useHead ? opts.normalize === true : truncateDim !== null && this.embeddingDefaults(opts).normalize;
+      if (normalizeAfter) normalizeRowsInPlace(data, n, cols);
+      if (precision === 'float32') return { data, rows: n, cols };
+      const quantized = quantizeEmbeddings(data, n, cols, precision);
+      return { data: quantized.data, rows: n, cols: quantized.cols };
+    }, opts.onTimings);
   }
 
-  /** Pooling and normalisation of embed(): the call's options, else the sentence-transformers folder's, else cls / none. */
+  /** The call's truncateDim, else (with the folder's modules) the folder's truncate_dim; null = all. */
+  private truncateDimFor(options: EmbedOptions, useHead: boolean): number | null {
+    if (options.truncateDim !== undefined) {
+      const t = options.truncateDim;
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) throw new InputError(`embed: truncateDim must be a positive integer, got ${JSON.stringify(t)}`);
+      return t;
+    }
+    return useHead ? (this.checkpoint.sentenceTransformers?.truncateDim ?? null) : null;
+  }
+
+  /**
+   * SentenceTransformer.similarity(a, b) with the folder's similarity_fn_name (cosine, dot,
+   * euclidean = -L2 distance, manhattan = -L1 distance; cosine without a folder): [a rows][b rows].
+   */
+  similarity(a: readonly Float32Array[] | EmbeddingMatrix, b: readonly Float32Array[] | EmbeddingMatrix): number[][] {
+    const rowsOf = (m: readonly Float32Array[] | EmbeddingMatrix, name: string): Float32Array[] => {
+      if (Array.isArray(m)) return m as Float32Array[];
+      const { data, rows, cols } = m as EmbeddingMatrix;
+      if (!(data instanceof Float32Array) || data.length !== rows * cols) throw new InputError(`similarity: ${name} must be Float32Array rows or a float32 EmbeddingMatrix`);
+      return Array.from({ length: rows }, (_, i) => data.subarray(i * cols, (i + 1) * cols));
+    };
+    const x = rowsOf(a, 'a');
+    const y = rowsOf(b, 'b');
+    const d = x[0]?.length;
+    for (const [name, rows] of [['a', x], ['b', y]] as const) {
+      rows.forEach((r, i) => {
+        if (!(r instanceof Float32Array) || r.length !== d) throw new InputError(`similarity: ${name}[${i}] is not a Float32Array of ${d} values`);
+      });
+    }
+    return similarityMatrix(this.checkpoint.sentenceTransformers?.similarity ?? 'cosine', x, y);
+  }
+
+  /**
+   * The cls / mean pooling and normalisation used when a call names `pooling`, or for a
+   * checkpoint without a sentence-transformers Pooling module: the call's options, else the
+   * folder's single cls / mean mode and Normalize, else cls / none.
+   */
   embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean } {
     const st = this.checkpoint.sentenceTransformers;
-    const pooling = options.pooling ?? st?.pooling ?? 'cls';
+    const folderMode = st?.pooling?.modes.length === 1 ? st.pooling.modes[0] : null;
+    const pooling = options.pooling ?? (folderMode === 'cls' || folderMode === 'mean' ? folderMode : 'cls');
     if (pooling !== 'cls' && pooling !== 'mean') throw new InputError(`embed: pooling must be "cls" or "mean", got ${JSON.stringify(pooling)}`);
     const normalize = options.normalize ?? st?.normalize ?? false;
     if (typeof normalize !== 'boolean') throw new InputError(`embed: normalize must be true or false, got ${JSON.stringify(normalize)}`);
     return { pooling, normalize };
   }
 
-  private applyPrompt(inputs: Inputs, options: EmbedOptions): Inputs {
+  /**
+   * The prompt of a call as sentence-transformers resolves it: an explicit prompt wins over
+   * promptName, which wins over the folder's default_prompt_name; '' is a prompt given (no
+   * default). null: none.
+   */
+  resolvePrompt(options: EmbedOptions = {}): string | null {
     const st = this.checkpoint.sentenceTransformers;
-    if (options.prompt !== undefined && options.promptName !== undefined) throw new InputError('embed: give prompt or promptName, not both');
-    let prompt = options.prompt;
+    if (options.prompt !== undefined) {
+      if (typeof options.prompt !== 'string') throw new InputError(`embed: prompt must be a string, got ${typeof options.prompt}`);
+      return options.prompt === '' ? null : options.prompt;
+    }
     if (options.promptName !== undefined) {
       const prompts = st?.prompts ?? {};
-      if (!(options.promptName in prompts)) {
+      if (typeof options.promptName !== 'string' || !Object.hasOwn(prompts, options.promptName)) {
         const known = Object.keys(prompts);
         throw new InputError(
           `embed: promptName ${JSON.stringify(options.promptName)} is not a prompt of this model (${known.length > 0 ? `it has ${known.map((k) => JSON.stringify(k)).join(', ')}` : 'it has no named prompts'})`,
         );
       }
-      prompt = prompts[options.promptName];
-    } else if (prompt === undefined && st?.defaultPromptName) {
-      prompt = st.prompts[st.defaultPromptName];
+      return prompts[options.promptName] || null;
     }
-    if (prompt === undefined || prompt === '') return inputs;
-    if (typeof prompt !== 'string') throw new InputError(`embed: prompt must be a string, got ${typeof prompt}`);
+    return st?.defaultPromptName ? st.prompts[st.defaultPromptName] || null : null;
+  }
+
+  private prepend(inputs: Inputs, prompt: string): Inputs {
     if (!Array.isArray(inputs) || !inputs.every((x) => typeof x === 'string')) throw new InputError('embed: a prompt applies to texts, not token ids');
     return (inputs as string[]).map((text) => prompt + text);
+  }
+
+  /** Ids of the prompt tokenized alone, less a trailing special token (ST's prompt_length: [CLS] + its word pieces). */
+  private promptLength(prompt: string): number {
+    const ids = this.tokenizer.encode(prompt);
+    return ids.length - (ids.length > 0 && this.tokenizer.isSpecialId(ids[ids.length - 1]) ? 1 : 0);
   }
 
   /**
@@ -342,11 +511,13 @@ export class Encoder {
       const topK = Math.min(positiveInt(options.topK ?? labels.length, 'classify: topK'), labels.length);
       const rows = this.encode('classify', inputs, options, timer);
       const n = labels.length;
+      const multiLabel = this.checkpoint.crossEncoder?.problemType === 'multi_label_classification';
       const result: LabelScore[][] = new Array(rows.ids.length);
       await this.runBatches(rows, 'logits', options, timer, (index, out, row) => {
         const logits = Float64Array.from(out.subarray(row * n, (row + 1) * n));
         const probs = Float64Array.from(logits);
-        softmaxInPlace(probs);
+        if (multiLabel) probs.forEach((v, i) => (probs[i] = sigmoid(v)));
+        else softmaxInPlace(probs);
         result[index] = topKIndices(probs, topK).map((id) => ({ label: labels[id], id, score: probs[id], logit: logits[id] }));
       });
       return result;
@@ -387,14 +558,21 @@ export class Encoder {
   }
 
   /**
-   * Documents ranked by relevance to the query with a cross-encoder (a sequence classifier on
-   * [query, document] pairs: ms-marco MiniLM, bge-reranker), best first. score = sigmoid(logit)
-   * for a one-label head (as sentence-transformers' CrossEncoder), else the softmax probability of
-   * the last label.
+   * Documents ranked by relevance to the query with a one-label cross-encoder (a sequence
+   * classifier on [query, document] pairs: ms-marco MiniLM, bge-reranker), best first, ties in
+   * input order, as CrossEncoder.rank: score = the folder's activation of the logit (see
+   * info().crossEncoder: ms-marco's Identity gives the logit; default sigmoid), or the logit with
+   * rawScores. A multi-label model is refused (InputError), as CrossEncoder.rank raises.
    */
   rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {
     return this.exclusive(async (timer) => {
       const labels = this.requireLabels('rank');
+      if (labels.length !== 1) {
+        throw new InputError(
+          `rank: CrossEncoder.rank() only works for models with num_labels=1; this model has ${labels.length} labels (${labels.join(', ')}): use predict() or classify() on [query, document] pairs`,
+        );
+      }
+      const activation = this.checkpoint.crossEncoder!.activation;
       if (typeof query !== 'string') throw new InputError(`rank: query must be a string, got ${typeof query}`);
       if (!Array.isArray(documents) || documents.length === 0) throw new InputError('rank: documents must be a non-empty array of strings');
       documents.forEach((d, i) => {
@@ -402,20 +580,34 @@ export class Encoder {
       });
       const topK = Math.min(positiveInt(options.topK ?? documents.length, 'rank: topK'), documents.length);
       const rows = this.encode('rank', documents.map((d) => [query, d] as const), options, timer);
-      const n = labels.length;
       const results: RankResult[] = new Array(documents.length);
       await this.runBatches(rows, 'logits', options, timer, (index, out, row) => {
-        const logits = Float64Array.from(out.subarray(row * n, (row + 1) * n));
-        let score: number;
-        if (n === 1) score = sigmoid(logits[0]);
-        else {
-          const probs = Float64Array.from(logits);
-          softmaxInPlace(probs);
-          score = probs[n - 1];
-        }
-        results[index] = { index, score, logit: logits[n - 1] };
+        const logit = out[row];
+        const score = options.rawScores ? logit : activate(activation, logit);
+        results[index] = options.returnDocuments ? { index, score, logit, document: documents[index] } : { index, score, logit };
       });
       return results.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, topK);
+    }, options.onTimings);
+  }
+
+  /**
+   * CrossEncoder.predict: the logits of each input (text pairs [a, b], texts, or token ids)
+   * through the folder's activation (info().crossEncoder), then a softmax over the labels with
+   * applySoftmax (multi-label heads). One label: one number per input; else one array per input.
+   */
+  predict(inputs: ClassifyInputs, options: PredictOptions = {}): Promise<number[] | number[][]> {
+    return this.exclusive(async (timer) => {
+      const labels = this.requireLabels('predict');
+      const activation = this.checkpoint.crossEncoder!.activation;
+      const rows = this.encode('predict', inputs, options, timer);
+      const n = labels.length;
+      const result: number[][] = new Array(rows.ids.length);
+      await this.runBatches(rows, 'logits', options, timer, (index, out, row) => {
+        const scores = Float64Array.from(out.subarray(row * n, (row + 1) * n), (v) => activate(activation, v));
+        if (options.applySoftmax && n > 1) softmaxInPlace(scores);
+        result[index] = Array.from(scores);
+      });
+      return n === 1 ? result.map((r) => r[0]) : result;
     }, options.onTimings);
   }
 
@@ -431,6 +623,7 @@ export class Encoder {
       this.live = null;
       if (!live) return;
       live.runner.destroy();
+      live.runner.head?.destroy();
       live.model.destroy();
       if (this.ownsGPU) {
         live.gpu.destroy();
@@ -548,13 +741,14 @@ export class Encoder {
     options: BatchOptions,
     timer: CallTimer,
     take: (index: number, out: Float32Array, row: number) => void,
+    excludeLeading = 0,
   ): Promise<void> {
     const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
     const order = rows.ids.map((_, i) => i).sort((a, b) => rows.ids[a].length - rows.ids[b].length);
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
       const batch: EncodedRows = { ids: indices.map((i) => rows.ids[i]), typeIds: rows.typeIds && indices.map((i) => rows.typeIds![i]) };
-      const out = await this.timedForward(timer, batch, output);
+      const out = await this.timedForward(timer, batch, output, undefined, excludeLeading);
       timer.time('readbackMs', () => indices.forEach((index, row) => take(index, out[output]!, row)));
       options.onBatch?.(Math.min(start + batchSize, order.length), order.length);
     }
@@ -566,14 +760,20 @@ export class Encoder {
    * the call's timings. Per-sequence outputs come back in the order of `rows`; with `logitRows`
    * (MLM), logits only for those packed token rows, in that order.
    */
-  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[]): Promise<ForwardResult> {
+  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[], excludeLeading = 0): Promise<ForwardResult> {
     const sequences = rows.ids;
     const tokens = sequences.reduce((a, ids) => a + ids.length, 0);
     const batch = sequences.length;
     const runner = this.runner;
     const computedBefore = runner.stats.tokensComputed;
     const out = await timer.timeAsync('gpuMs', () =>
-      runner.forwardPacked({ sequences, typeIds: rows.typeIds ?? undefined, outputs: [output], ...(logitRows ? { logitRows } : {}) }),
+      runner.forwardPacked({
+        sequences,
+        typeIds: rows.typeIds ?? undefined,
+        outputs: [output],
+        ...(logitRows ? { logitRows } : {}),
+        ...(excludeLeading ? { excludeLeading: new Array(batch).fill(excludeLeading) } : {}),
+      }),
     );
     timer.t.sequences += batch;
     timer.t.tokens += tokens;
@@ -595,3 +795,23 @@ export class Encoder {
 
 /** The first name of the API; the same class. */
 export { Encoder as NeoBERT };
+
+/** A cross-encoder activation of one logit (float64; torch computes it in float32). */
+function activate(activation: CrossEncoderActivation['activation'], x: number): number {
+  if (activation === 'sigmoid') return sigmoid(x);
+  if (activation === 'tanh') return Math.tanh(x);
+  if (activation === 'relu') return Math.max(0, x);
+  return x;
+}
+
+/** A folder whose modules are one cls / mean Pooling and at most Normalize: `pooling` replaces nothing else. */
+function plainPoolingChain(st: SentenceTransformersConfig): boolean {
+  const modes = st.pooling?.modes ?? [];
+  return modes.length === 1 && (modes[0] === 'cls' || modes[0] === 'mean') && st.steps.every((s) => s.kind === 'normalize') && st.pooling!.includePrompt;
+}
+
+function describeChain(st: SentenceTransformersConfig): string {
+  const parts = [`Pooling ${st.pooling?.modes.join(' + ')}${st.pooling?.includePrompt === false ? ' without the prompt' : ''}`];
+  for (const step of st.steps) parts.push(step.kind === 'dense' ? `${step.path} ${step.inFeatures}->${step.outFeatures}` : 'Normalize');
+  return parts.join(', ');
+}

@@ -22,6 +22,8 @@ export {
   type TokenIds,
   type Pooling,
   type DType,
+  type Precision,
+  type PredictOptions,
 } from './encoder';
 export { NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
 export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
@@ -42,7 +44,15 @@ export {
 export { ARCHITECTURES, architectureFor, parseConfig, supportedModelTypes } from './models/index';
 export type { Architecture, EncoderConfig, EncoderModel, HeadKind } from './models/types';
 export { NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './models/neobert';
-export type { SentenceTransformersConfig } from './sentence-transformers';
+export type {
+  SentenceTransformersConfig,
+  PoolingConfig,
+  DenseConfig,
+  SentenceStep,
+  SentencePoolingMode,
+  SimilarityFunction,
+  CrossEncoderActivation,
+} from './sentence-transformers';
 export { parseSafetensors, serializeSafetensors, SafetensorsFile } from './safetensors';
 export { EncoderTokenizer, NeoBERTTokenizer, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
 export { createGPU, type GPUContext, type AdapterDescription } from './gpu';

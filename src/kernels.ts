@@ -14,6 +14,7 @@ import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
+import sentencePoolingWGSL from '../kernels/sentence_pooling.wgsl?raw';
 import { KernelShapeError, NeoBERTError } from './errors';
 import { isCpuAdapter, matmulStrategy, matmulSubgroupsUsable } from './capabilities';
 import type { SequenceRange } from './tables';
@@ -806,11 +807,15 @@ export class PoolingKernel extends Kernel {
     return new PoolingKernel('pooling', device, pipeline, layout);
   }
 
-  /** (start, length, valid, 0) per output row; rows past the given sequences are invalid. */
-  static sequenceTable(sequences: SequenceRange[], capacity: number): Uint32Array<ArrayBuffer> {
+  /**
+   * (start, length, valid, excluded) per output row; rows past the given sequences are invalid.
+   * excluded[i]: leading tokens of sequence i that sentence pooling leaves out (include_prompt
+   * false); the CLS / mean pooling here ignores it.
+   */
+  static sequenceTable(sequences: SequenceRange[], capacity: number, excluded?: ArrayLike<number> | null): Uint32Array<ArrayBuffer> {
     if (sequences.length > capacity) throw new KernelShapeError(`pooling: ${sequences.length} sequences, capacity ${capacity}`);
     const table = new Uint32Array(capacity * 4);
-    sequences.forEach(({ start, length }, i) => table.set([start, length, 1, 0], 4 * i));
+    sequences.forEach(({ start, length }, i) => table.set([start, length, 1, excluded?.[i] ?? 0], 4 * i));
     return table;
   }
 
@@ -845,5 +850,45 @@ export class L2NormKernel extends Kernel {
     requireDistinct(this.name, out, [x]);
     const [gx, gy] = foldWorkgroups(rows);
     return this.dispatch(label, packParams([rows, cols]), [x.buffer, out.buffer], [gx, gy, 1]);
+  }
+}
+
+/** sentence-transformers pooling modes, by their MODE override in kernels/sentence_pooling.wgsl. */
+export const SENTENCE_POOLING_MODES = { cls: 0, max: 1, mean: 2, mean_sqrt_len_tokens: 3, weightedmean: 4, lasttoken: 5 } as const;
+export type SentencePoolingMode = keyof typeof SENTENCE_POOLING_MODES;
+
+/** One sentence-transformers pooling mode (kernels/sentence_pooling.wgsl), compiled per mode. */
+export class SentencePoolingKernel extends Kernel {
+  static readonly WG = 64;
+  static async create(device: GPUDevice, mode: SentencePoolingMode): Promise<SentencePoolingKernel> {
+    if (!Object.hasOwn(SENTENCE_POOLING_MODES, mode)) throw new NeoBERTError(`sentence_pooling: unknown mode '${mode}'`);
+    const name = `sentence_pooling.${mode}`;
+    const { pipeline, layout } = await Kernel.build(device, name, sentencePoolingWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+      WG: SentencePoolingKernel.WG,
+      MODE: SENTENCE_POOLING_MODES[mode],
+    });
+    const k = new SentencePoolingKernel(name, device, pipeline, layout);
+    k.mode = mode;
+    return k;
+  }
+  mode: SentencePoolingMode = 'mean';
+
+  /**
+   * x [N, C], mask u32 [N], sequences u32 [S, 4] (PoolingKernel.sequenceTable, with the excluded
+   * leading tokens) -> columns [outColumn, outColumn + C) of out [S, W].
+   */
+  createDispatch(label: string, x: GPUTensor, mask: GPUTensor, sequences: GPUTensor, out: GPUTensor, outColumn = 0): Dispatch {
+    const [N, C] = x.shape;
+    const S = sequences.shape[0];
+    const W = out.shape[1];
+    requireTensor(this.name, 'x', x, [N, C]);
+    requireTensor(this.name, 'mask', mask, [N]);
+    requireTensor(this.name, 'sequences', sequences, [S, 4]);
+    requireTensor(this.name, 'out', out, [S, W]);
+    if (!Number.isInteger(outColumn) || outColumn < 0 || outColumn + C > W) {
+      throw new KernelShapeError(`${this.name}: columns [${outColumn}, ${outColumn + C}) do not fit out (${out.label}) of width ${W}`);
+    }
+    requireDistinct(this.name, out, [x]);
+    return this.dispatch(label, packParams([C, W, outColumn]), [x.buffer, mask.buffer, sequences.buffer, out.buffer], [Math.ceil(C / SentencePoolingKernel.WG), S, 1]);
   }
 }

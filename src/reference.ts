@@ -316,6 +316,45 @@ export function poolingRef(
   return { cls, mean };
 }
 
+/**
+ * One sentence-transformers pooling mode (Pooling._forward_padded, v6.0.0) per sequence: x [N, C]
+ * -> [S, C]. excluded[s] leading positions of sequence s leave the mask (include_prompt false);
+ * weightedmean weights are the position in the sequence + 1. See kernels/sentence_pooling.wgsl.
+ */
+export function sentencePoolingRef(
+  x: Float32Array,
+  mask: ArrayLike<number>,
+  sequences: SequenceRange[],
+  hidden: number,
+  mode: 'cls' | 'max' | 'mean' | 'mean_sqrt_len_tokens' | 'weightedmean' | 'lasttoken',
+  excluded: ArrayLike<number> = [],
+): Float32Array {
+  const out = new Float32Array(sequences.length * hidden);
+  sequences.forEach(({ start, length }, s) => {
+    const kept: number[] = [];
+    for (let t = start + Math.min(excluded[s] ?? 0, length); t < start + length; t++) if (mask[t]) kept.push(t);
+    for (let c = 0; c < hidden; c++) {
+      let value: number;
+      if (mode === 'cls') value = x[(kept[0] ?? start) * hidden + c];
+      else if (mode === 'lasttoken') value = x[(kept.at(-1) ?? start) * hidden + c];
+      else if (mode === 'max') value = kept.reduce((m, t) => Math.max(m, x[t * hidden + c]), -3.4028234663852886e38);
+      else {
+        let sum = 0;
+        let weight = 0;
+        for (const t of kept) {
+          const w = mode === 'weightedmean' ? t - start + 1 : 1;
+          sum += w * x[t * hidden + c];
+          weight += w;
+        }
+        const d = Math.max(weight, 1e-9);
+        value = sum / (mode === 'mean_sqrt_len_tokens' ? Math.sqrt(d) : d);
+      }
+      out[s * hidden + c] = value;
+    }
+  });
+  return out;
+}
+
 /** Rows scaled to unit L2 norm (torch.nn.functional.normalize, eps 1e-12). */
 export function l2normRef(x: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);

@@ -18,6 +18,7 @@ import { InputError, NeoBERTError } from './errors';
 import { readBuffer, withErrorScope } from './gpu';
 import { AttentionKernel, PoolingKernel } from './kernels';
 import type { EncoderModel, ForwardPlan } from './models/types';
+import type { SentenceTransformersHead } from './sentence-head';
 import { paddedSequences, tokenPositions, type SequenceRange } from './tables';
 import { validatePackedSequences, validatePaddedBatch } from './validate';
 
@@ -28,7 +29,9 @@ export type OutputName =
   | 'pooledClsNormalized'
   | 'pooledMeanNormalized'
   | 'poolerOutput'
-  | 'logits';
+  | 'logits'
+  /** (S, D) the sentence-transformers modules after the transformer (needs a SentenceTransformersHead). */
+  | 'sentenceEmbedding';
 
 export interface ForwardRequest {
   inputIds: ArrayLike<number>; // (B*L) row-major, right-padded
@@ -54,6 +57,11 @@ export interface PackedRequest {
   outputs: OutputName[];
   /** As ForwardRequest.logitRows, indices into the packed tokens (sequence after sequence). */
   logitRows?: ArrayLike<number>;
+  /**
+   * Per sequence: leading tokens the sentence-transformers pooling leaves out (include_prompt
+   * false: the prompt's tokens, [CLS] included); the transformer still attends to them.
+   */
+  excludeLeading?: ArrayLike<number>;
 }
 
 /**
@@ -84,7 +92,7 @@ export interface RunnerStats {
  */
 const MAX_CACHED_PLANS = 16;
 const PLAN_CACHE_BYTES = 256 * 1024 * 1024;
-const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized', 'poolerOutput']);
+const PER_SEQUENCE: ReadonlySet<OutputName> = new Set(['pooledCls', 'pooledMean', 'pooledClsNormalized', 'pooledMeanNormalized', 'poolerOutput', 'sentenceEmbedding']);
 
 /** One GPU forward's inputs, already laid out as the plan's tables expect. */
 interface Chunk {
@@ -97,6 +105,8 @@ interface Chunk {
   outputs: OutputName[];
   /** Token rows (within the chunk) whose MLM logits are computed; null = every row. */
   logitRows: Uint32Array<ArrayBuffer> | null;
+  /** Per sequence: leading tokens sentence pooling leaves out; null = none. */
+  excluded?: number[] | null;
 }
 
 /** Logit rows of a call split over chunks: which rows each chunk computes, and where they go. */
@@ -133,7 +143,14 @@ export class Runner {
     return this.plans.size;
   }
 
-  constructor(readonly model: EncoderModel) {}
+  /**
+   * head: the sentence-transformers modules (src/sentence-head.ts), recorded after every plan's
+   * own dispatches in the same pass; gives the 'sentenceEmbedding' output.
+   */
+  constructor(
+    readonly model: EncoderModel,
+    readonly head: SentenceTransformersHead | null = null,
+  ) {}
 
   /** Runs the model on a padded batch; splits it into several forwards if it exceeds the device's limits. */
   forward(request: ForwardRequest): Promise<ForwardResult> {
@@ -178,6 +195,9 @@ export class Runner {
     }
     if (outputs.includes('logits') && this.model.headKind === 'none') {
       throw new InputError('logits requested, but this checkpoint has no MLM or classification head');
+    }
+    if (outputs.includes('sentenceEmbedding') && !this.head) {
+      throw new InputError('sentenceEmbedding requested, but this runner has no sentence-transformers head (the folder has no Pooling module)');
     }
     if (outputs.includes('poolerOutput') && !this.model.hasPooler) {
       throw new InputError('poolerOutput requested, but this checkpoint has no pooler');
@@ -225,8 +245,15 @@ export class Runner {
     return concatParts(parts, outputs, rows);
   }
 
-  private async forwardPackedNow({ sequences, typeIds, outputs, logitRows }: PackedRequest): Promise<ForwardResult> {
+  private async forwardPackedNow({ sequences, typeIds, outputs, logitRows, excludeLeading }: PackedRequest): Promise<ForwardResult> {
     validatePackedSequences(this.model.config, sequences, typeIds);
+    if (excludeLeading !== undefined) {
+      if (excludeLeading.length !== sequences.length) throw new InputError(`excludeLeading has ${excludeLeading.length} entries for ${sequences.length} sequences`);
+      for (let i = 0; i < excludeLeading.length; i++) {
+        const n = excludeLeading[i];
+        if (!Number.isInteger(n) || n < 0) throw new InputError(`excludeLeading[${i}] = ${n} is not a token count >= 0`);
+      }
+    }
     const total = sequences.reduce((s, ids) => s + ids.length, 0);
     const maxTokens = this.checkOutputs(outputs, logitRows, total);
     // Greedy chunks of whole sequences that fit the device's binding limit.
@@ -263,6 +290,7 @@ export class Runner {
         tokenTypeIds,
         outputs,
         logitRows: rows ? rows.local[c] : null,
+        excluded: excludeLeading ? Array.from({ length: s1 - s0 }, (_, i) => excludeLeading[s0 + i]) : null,
       };
       parts.push(await this.runChunk(chunk));
     }
@@ -287,6 +315,20 @@ export class Runner {
     } catch (error) {
       (plan as ForwardPlan | null)?.destroy();
       throw error;
+    }
+    if (this.head) {
+      const own = plan! as ForwardPlan;
+      let head: ReturnType<SentenceTransformersHead['plan']> | null = null;
+      try {
+        await withErrorScope(this.model.device, `building the sentence-transformers modules for ${sequences} sequences`, () => {
+          head = this.head!.plan(own);
+        });
+      } catch (error) {
+        (head as ReturnType<SentenceTransformersHead['plan']> | null)?.destroy();
+        own.destroy();
+        throw error;
+      }
+      plan = withHead(own, head!);
     }
     entry = { plan: plan!, staging: new Map() };
     this.stats.plansBuilt++;
@@ -325,7 +367,7 @@ export class Runner {
     write(plan.positions.buffer, tokenPositions(ranges, capacity, this.model.positionOffset));
     if (plan.tokenTypeIds) write(plan.tokenTypeIds.buffer, padTo(chunk.tokenTypeIds ?? new Uint32Array(tokens)));
     write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
-    write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
+    write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity, chunk.excluded));
     if (rowCapacity) {
       if (!plan.logitRows) throw new NeoBERTError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
       const rows = new Uint32Array(rowCapacity);
@@ -406,6 +448,20 @@ export class Runner {
     }
     this.plans.clear();
   }
+}
+
+/** A forward plan with the sentence-transformers head's dispatches after its own. */
+function withHead(plan: ForwardPlan, head: ReturnType<SentenceTransformersHead['plan']>): ForwardPlan {
+  return {
+    ...plan,
+    outputs: { ...plan.outputs, sentenceEmbedding: head.output },
+    dispatches: [...plan.dispatches, ...head.dispatches],
+    tensors: new Map([...plan.tensors, ...head.tensors]),
+    destroy() {
+      head.destroy();
+      plan.destroy();
+    },
+  };
 }
 
 /** GPU bytes a cached plan holds: its tensors and staging buffers. */

@@ -519,6 +519,11 @@ export class EncoderTokenizer {
     return applyTemplate(this.template.single, ids, null).ids.map((id, i) => this.idToToken(id) ?? toks[i]);
   }
 
+  /** Whether `id` is a special token (tokenizer.all_special_ids in transformers). */
+  isSpecialId(id: number): boolean {
+    return this.specialIdSet.has(id) || id === this.clsId || id === this.sepId || id === this.padId || id === this.maskId;
+  }
+
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
     const arr = Array.from(ids);
     for (let i = 0; i < arr.length; i++) {

@@ -6,6 +6,7 @@ import { NeoBERTError } from './errors';
 import type {
   ClassifyInputs,
   ClassifyOptions,
+  PredictOptions,
   RankOptions,
   RankResult,
   GuardDecision,
@@ -136,13 +137,27 @@ export class NeoBERTWorker {
     return this.disposed;
   }
 
-  async embed(inputs: Inputs, options: EmbedOptions = {}): Promise<Float32Array[]> {
+  /** As NeoBERT.embed (truncateDim, precision, prompts included): Float32Array rows, or Int8Array / Uint8Array for a quantized precision. */
+  embed(inputs: Inputs, options: EmbedOptions & { precision: 'int8' | 'binary' }): Promise<Int8Array[]>;
+  embed(inputs: Inputs, options: EmbedOptions & { precision: 'uint8' | 'ubinary' }): Promise<Uint8Array[]>;
+  embed(inputs: Inputs, options?: EmbedOptions & { precision?: 'float32' }): Promise<Float32Array[]>;
+  embed(inputs: Inputs, options?: EmbedOptions): Promise<Float32Array[] | Int8Array[] | Uint8Array[]>;
+  async embed(inputs: Inputs, options: EmbedOptions = {}): Promise<Float32Array[] | Int8Array[] | Uint8Array[]> {
     const { data, rows, cols } = await this.embedMatrix(inputs, options);
-    return Array.from({ length: rows }, (_, i) => data.slice(i * cols, (i + 1) * cols));
+    return Array.from({ length: rows }, (_, i) => data.slice(i * cols, (i + 1) * cols)) as Float32Array[] | Int8Array[] | Uint8Array[];
   }
 
-  embedMatrix(inputs: Inputs, options: EmbedOptions = {}): Promise<EmbeddingMatrix> {
-    return this.call('embedMatrix', [inputs, plain(options)], options) as Promise<EmbeddingMatrix>;
+  embedMatrix(inputs: Inputs, options: EmbedOptions & { precision: 'int8' | 'binary' }): Promise<EmbeddingMatrix<Int8Array>>;
+  embedMatrix(inputs: Inputs, options: EmbedOptions & { precision: 'uint8' | 'ubinary' }): Promise<EmbeddingMatrix<Uint8Array>>;
+  embedMatrix(inputs: Inputs, options?: EmbedOptions & { precision?: 'float32' }): Promise<EmbeddingMatrix>;
+  embedMatrix(inputs: Inputs, options?: EmbedOptions): Promise<EmbeddingMatrix<Float32Array | Int8Array | Uint8Array>>;
+  embedMatrix(inputs: Inputs, options: EmbedOptions = {}): Promise<EmbeddingMatrix<Float32Array | Int8Array | Uint8Array>> {
+    return this.call('embedMatrix', [inputs, plain(options)], options) as Promise<EmbeddingMatrix<Float32Array | Int8Array | Uint8Array>>;
+  }
+
+  /** As NeoBERT.predict (CrossEncoder.predict): the folder's activation of the logits, applySoftmax. */
+  predict(inputs: ClassifyInputs, options: PredictOptions = {}): Promise<number[] | number[][]> {
+    return this.call('predict', [inputs, plain(options)], options) as Promise<number[] | number[][]>;
   }
 
   fillMask(input: string | TokenIds, options: FillMaskOptions = {}): Promise<FillMaskPrediction[][]> {

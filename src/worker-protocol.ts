@@ -25,7 +25,7 @@ export interface WorkerEndpoint {
   start?(): void;
 }
 
-export type WorkerMethod = 'load' | 'embedMatrix' | 'fillMask' | 'classify' | 'guard' | 'rank' | 'forward' | 'dispose';
+export type WorkerMethod = 'load' | 'embedMatrix' | 'fillMask' | 'classify' | 'guard' | 'rank' | 'predict' | 'forward' | 'dispose';
 
 export interface CallMessage {
   kind: 'call';
@@ -91,12 +91,12 @@ export function deserializeError(e: SerializedError): Error {
   return error;
 }
 
-/** The buffers of the Float32Arrays in a result, to transfer instead of copying. */
+/** The buffers of the Float32Arrays (and quantized Int8 / Uint8 embeddings) in a result, to transfer instead of copying. */
 export function transferablesOf(value: unknown): Transferable[] {
   const found = new Set<ArrayBuffer>();
   const visit = (v: unknown, depth: number) => {
     if (depth > 3 || v === null || typeof v !== 'object') return;
-    if (v instanceof Float32Array) {
+    if (v instanceof Float32Array || v instanceof Int8Array || v instanceof Uint8Array) {
       if (v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) found.add(v.buffer);
       return;
     }

@@ -54,6 +54,7 @@ export function serveNeoBERT(endpoint: WorkerEndpoint, serveOptions: ServeOption
     else if (method === 'fillMask') value = await m.fillMask(args[0] as Parameters<NeoBERT['fillMask']>[0], options);
     else if (method === 'classify') value = await m.classify(args[0] as Parameters<NeoBERT['classify']>[0], options);
     else if (method === 'guard') value = await m.guard(args[0] as Parameters<NeoBERT['guard']>[0], options);
+    else if (method === 'predict') value = await m.predict(args[0] as Parameters<NeoBERT['predict']>[0], options);
     else if (method === 'rank') value = await m.rank(args[0] as string, args[1] as string[], { ...(args[2] as object), onTimings: options.onTimings, onBatch: options.onBatch });
     else throw new NeoBERTError(`unknown worker method ${JSON.stringify(method)}`);
     return { value, timings };

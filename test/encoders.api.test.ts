@@ -87,7 +87,17 @@ describe('sentence-transformers folders', () => {
   it('take pooling and normalisation from modules.json and 1_Pooling, overridable per call', async () => {
     const model = await Encoder.load(fixtureSource('bert/bert-st-minilm-f32'), { gpu, tokenizer: { vocabTxt: smallVocab(1024) } });
     try {
-      expect(model.info().sentenceTransformers).toEqual({ pooling: 'mean', normalize: true, maxSeqLength: 256, prompts: {}, defaultPromptName: null });
+      expect(model.info().sentenceTransformers).toMatchObject({
+        pooling: { modes: ['mean'], embeddingDimension: 64, includePrompt: true },
+        steps: [{ kind: 'normalize' }],
+        normalize: true,
+        dimension: 64,
+        maxSeqLength: 256,
+        prompts: {},
+        defaultPromptName: null,
+        truncateDim: null,
+        similarity: 'cosine',
+      });
       expect(model.embeddingDefaults()).toEqual({ pooling: 'mean', normalize: true });
       const [v] = await model.embed(['the cat sat on the mat']);
       expect(Math.hypot(...v)).toBeCloseTo(1, 5);
@@ -118,11 +128,11 @@ describe('sentence-transformers folders', () => {
     }
   });
 
-  it('reject an unsupported pooling mode naming the file', async () => {
-    const pooling = JSON.stringify({ word_embedding_dimension: 64, pooling_mode_max_tokens: true });
+  it('reject an unknown pooling mode naming the file and field', async () => {
+    const pooling = JSON.stringify({ word_embedding_dimension: 32, pooling_mode_median_tokens: true });
     const error = await Encoder.load(fixtureSource('bert/bert-st-minilm-f32', { '1_Pooling/config.json': pooling }), { gpu }).catch((e) => e);
     expect(error).toBeInstanceOf(CheckpointError);
-    expect(error.message).toMatch(/1_Pooling\/config\.json: pooling max_tokens is not supported/);
+    expect(error.message).toMatch(/1_Pooling\/config\.json: pooling_mode_median_tokens is not a pooling mode/);
   });
 });
 
@@ -218,7 +228,7 @@ describe('Hub model ids', () => {
     try {
       const model = await Encoder.load('sentence-transformers/all-MiniLM-L6-v2', { gpu, tokenizer: { vocabTxt: smallVocab(1024) } });
       expect(model.info().label).toBe(base);
-      expect(model.info().sentenceTransformers?.pooling).toBe('mean');
+      expect(model.info().sentenceTransformers?.pooling?.modes).toEqual(['mean']);
       expect(requested).toContain(`${base}1_Pooling/config.json`);
       await model.dispose();
     } finally {

@@ -8,6 +8,7 @@ import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
 import type { EncoderModel } from '../src/models/types';
 import { folderSource } from '../src/node/folder-source';
 import { Runner, type ForwardResult, type OutputName } from '../src/runner';
+import { SentenceTransformersHead } from '../src/sentence-head';
 import type { SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, encoderFixtureCases, readEncoderExpected } from './fixtures';
@@ -15,7 +16,7 @@ import { testGPU } from './gpu-context';
 
 const ARCHS = (process.env.ENCODER_ARCHS ?? 'bert,roberta,xlm-roberta,modernbert').split(',');
 
-/** Fixture output name -> runner output (sentence_embedding: the folder's pooling, then L2). */
+/** Fixture output name -> runner output (sentence_embedding: the folder's modules, SentenceTransformersHead). */
 function outputsFor(expected: SafetensorsFile, loaded: LoadedCheckpoint): [string, OutputName][] {
   const st = loaded.sentenceTransformers;
   const all: [string, OutputName][] = [
@@ -25,7 +26,7 @@ function outputsFor(expected: SafetensorsFile, loaded: LoadedCheckpoint): [strin
     ['pooler_output', 'poolerOutput'],
     ['logits', 'logits'],
   ];
-  if (st) all.push(['sentence_embedding', `${st.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${st.normalize ? 'Normalized' : ''}` as OutputName]);
+  if (st?.pooling) all.push(['sentence_embedding', 'sentenceEmbedding']);
   return all.filter(([name]) => expected.has(name));
 }
 
@@ -55,11 +56,14 @@ describe.each(encoderFixtureCases(ARCHS))('fixture %s', (caseName) => {
     const { device } = await testGPU();
     loaded = await loadCheckpoint(folderSource(path.join(ENCODER_FIXTURES_DIR, caseName)));
     const model: EncoderModel = await loaded.architecture.createModel(device, loaded.config, loaded.weights);
-    runner = new Runner(model);
+    const st = loaded.sentenceTransformers;
+    const head = st?.pooling ? await SentenceTransformersHead.create(device, st, loaded.sentenceTransformersDense, loaded.config.hiddenSize) : null;
+    runner = new Runner(model, head);
     expected = await readEncoderExpected(caseName);
   });
   afterAll(() => {
     runner?.destroy();
+    runner?.head?.destroy();
     runner?.model.destroy();
   });
 

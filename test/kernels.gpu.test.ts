@@ -13,6 +13,9 @@ import {
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
+  SentencePoolingKernel,
+  SENTENCE_POOLING_MODES,
+  type SentencePoolingMode,
   type GPUTensor,
   type MatmulActivation,
   type MatmulOptions,
@@ -34,6 +37,7 @@ import {
   matmulRef,
   poolingRef,
   rmsnormRef,
+  sentencePoolingRef,
   ropeQkvRef,
   ropeRotateHalfRef,
   ropeTable,
@@ -880,6 +884,58 @@ describe('pooling', () => {
     const ref = poolingRef(x, mask, sequences, C);
     expectClose((await readTensor(device, mean)).subarray(0, 3 * C), ref.mean, { atol: 1e-5, rtol: 1e-4, label: 'mean' });
     expectClose((await readTensor(device, cls)).subarray(0, 3 * C), ref.cls, { atol: 0, rtol: 0, label: 'cls' });
+  });
+});
+
+describe('sentence pooling (sentence-transformers modes)', () => {
+  const modes = Object.keys(SENTENCE_POOLING_MODES) as SentencePoolingMode[];
+  it.each([
+    [1, 1, 64, [1], [0]],
+    [3, 57, 60, [57, 1, 30], [3, 0, 29]],
+    [2, 1001, 68, [1001, 500], [9, 0]],
+  ])('padded B=%i L=%i C=%i, every mode concatenated, leading tokens excluded', async (B, L, C, lengths, excluded) => {
+    const x = randomArray(B * L * C, 31, 5);
+    const mask = paddedMask(lengths as number[], L);
+    const sequences = packedSequences(Array(B).fill(L));
+    const W = modes.length * C + 3; // odd width: the other columns stay untouched
+    const out = emptyTensor(device, 'out', [B, W]);
+    const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, B, excluded as number[]), [B, 4]);
+    const xs = tensorFrom(device, 'x', x, [B * L, C]);
+    const ms = tensorFrom(device, 'mask', mask, [B * L]);
+    const kernels = await Promise.all(modes.map((m) => SentencePoolingKernel.create(device, m)));
+    await runDispatches(device, kernels.map((k, i) => k.createDispatch(modes[i], xs, ms, table, out, i * C)));
+    const got = await readTensor(device, out);
+    for (const [i, mode] of modes.entries()) {
+      const ref = sentencePoolingRef(x, mask, sequences, C, mode, excluded as number[]);
+      const cols = new Float32Array(B * C);
+      for (let b = 0; b < B; b++) cols.set(got.subarray(b * W + i * C, b * W + (i + 1) * C), b * C);
+      const exact = mode === 'cls' || mode === 'max' || mode === 'lasttoken';
+      expectClose(cols, ref, { atol: exact ? 0 : 1e-5, rtol: exact ? 0 : 1e-4, label: mode });
+    }
+    for (let b = 0; b < B; b++) expect(Array.from(got.subarray(b * W + modes.length * C, (b + 1) * W))).toEqual([0, 0, 0]);
+  });
+
+  it('packed sequences, table with unused rows', async () => {
+    const lengths = [3, 1, 57];
+    const N = 61;
+    const C = 36;
+    const x = randomArray(N * C, 32, 5);
+    const mask = new Uint32Array(N).fill(1);
+    const sequences = packedSequences(lengths);
+    const excluded = [2, 0, 5];
+    const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(sequences, 8, excluded), [8, 4]);
+    for (const mode of modes) {
+      const kernel = await SentencePoolingKernel.create(device, mode);
+      const out = emptyTensor(device, 'out', [8, C]);
+      await runDispatches(device, [kernel.createDispatch(mode, tensorFrom(device, 'x', x, [N, C]), tensorFrom(device, 'mask', mask, [N]), table, out)]);
+      expectClose((await readTensor(device, out)).subarray(0, 3 * C), sentencePoolingRef(x, mask, sequences, C, mode, excluded), { atol: 1e-5, rtol: 1e-4, label: mode });
+    }
+  });
+
+  it('rejects columns outside the output', async () => {
+    const kernel = await SentencePoolingKernel.create(device, 'max');
+    const table = tensorFrom(device, 'seqs', PoolingKernel.sequenceTable(packedSequences([4]), 8), [8, 4]);
+    expect(() => kernel.createDispatch('t', emptyTensor(device, 'x', [4, 16]), emptyTensor(device, 'm', [4]), table, emptyTensor(device, 'o', [8, 24]), 16)).toThrow(/columns \[16, 32\) do not fit/);
   });
 });
 

@@ -2,7 +2,10 @@
 import type { TokenizerFiles, ProgressFn } from '../checkpoint';
 import type { GPUContext, AdapterDescription } from '../gpu';
 import type { EncoderConfig } from '../models/types';
-import type { SentenceTransformersConfig } from '../sentence-transformers';
+import type { CrossEncoderActivation, SentenceTransformersConfig } from '../sentence-transformers';
+import type { Precision } from './postprocess';
+
+export type { Precision };
 import type { EncoderTokenizer } from '../tokenizer';
 
 export type Pooling = 'cls' | 'mean';
@@ -94,21 +97,43 @@ interface BatchOptions extends TokenOptions {
 
 export interface EmbedOptions extends BatchOptions, CallOptions {
   /**
-   * 'cls' (first token) or 'mean' (masked mean over tokens). Default: the sentence-transformers
-   * folder's Pooling module when the checkpoint has one, else 'cls'.
+   * 'cls' (first token) or 'mean' (masked mean over tokens) of the transformer's output, instead
+   * of the sentence-transformers modules (refused for a folder whose chain is more than one such
+   * Pooling + Normalize: its Dense modules or other modes would be skipped). Default: the folder's
+   * modules when the checkpoint has them, else 'cls'.
    */
   pooling?: Pooling;
-  /** L2-normalise each embedding (then a dot product is the cosine similarity). Default: true when the folder lists a Normalize module. */
+  /**
+   * sentence-transformers folders: L2-normalise after every module and truncateDim, as
+   * normalize_embeddings=True (the folder's Normalize module applies either way). Other
+   * checkpoints (or with `pooling`): normalise the pooled vector; default there: true when the
+   * folder lists a Normalize module.
+   */
   normalize?: boolean;
-  /** Text put before every input text (e5: 'query: '), as SentenceTransformer.encode's prompt. */
+  /**
+   * Text put before every input text (e5: 'query: '), as SentenceTransformer.encode's prompt;
+   * wins over promptName. '' is a prompt given: it disables the folder's default_prompt_name.
+   */
   prompt?: string;
   /** One of the folder's named prompts (config_sentence_transformers.json), e.g. 'query'. */
   promptName?: string;
+  /**
+   * Keep the first N dimensions (Matryoshka), after every module of the folder and before
+   * `normalize`. Default: the folder's config_sentence_transformers.json truncate_dim, else all.
+   */
+  truncateDim?: number;
+  /**
+   * 'float32' (default), or quantized as sentence-transformers' quantize_embeddings: 'int8' /
+   * 'uint8' (per-dimension min / max over this call's embeddings, 256 steps; Int8Array /
+   * Uint8Array rows), 'binary' / 'ubinary' (one bit per dimension, x > 0, 8 per byte MSB first:
+   * ceil(D / 8) values per row; Int8Array = bytes - 128 / Uint8Array).
+   */
+  precision?: Precision;
 }
 
 /** Embeddings as one row-major [rows, cols] matrix (rows in input order). */
-export interface EmbeddingMatrix {
-  data: Float32Array;
+export interface EmbeddingMatrix<T extends Float32Array | Int8Array | Uint8Array = Float32Array> {
+  data: T;
   rows: number;
   cols: number;
 }
@@ -160,23 +185,37 @@ export interface GuardDecision {
 export interface RankOptions extends BatchOptions, CallOptions {
   /** Keep the K best documents (default: all, best first). */
   topK?: number;
+  /** score = the raw logit, without the cross-encoder's activation. */
+  rawScores?: boolean;
+  /** Put each document's text in its result (CrossEncoder.rank return_documents). */
+  returnDocuments?: boolean;
+}
+
+export interface PredictOptions extends BatchOptions, CallOptions {
+  /** Softmax over the labels after the activation (multi-label heads), as CrossEncoder.predict(apply_softmax=True). */
+  applySoftmax?: boolean;
 }
 
 /** One document's relevance to the query, from a cross-encoder. */
 export interface RankResult {
   /** Index of the document in the list given to rank(). */
   index: number;
-  /** sigmoid(logit) for a one-label cross-encoder; the softmax probability of the last label otherwise. */
+  /**
+   * The cross-encoder's activation of its logit, as CrossEncoder.rank: the folder's activation_fn
+   * (ms-marco: Identity, so the logit), else sigmoid; the logit with rawScores.
+   */
   score: number;
-  /** The raw logit (of the last label for multi-label heads). */
+  /** The raw logit. */
   logit: number;
+  /** The document, with returnDocuments. */
+  document?: string;
 }
 
 export interface LabelScore {
   /** config.json id2label name, or LABEL_<id>. */
   label: string;
   id: number;
-  /** Softmax probability over the labels. */
+  /** Probability: softmax over the labels, or a sigmoid per label for a multi_label_classification problem_type. */
   score: number;
   logit: number;
 }
@@ -195,5 +234,7 @@ export interface ModelInfo {
   tokenizer: string | null;
   /** The sentence-transformers modules (pooling, normalisation, prompts), when the folder has them. */
   sentenceTransformers: SentenceTransformersConfig | null;
+  /** A classifier's activation as sentence-transformers' CrossEncoder picks it (rank / predict scores). */
+  crossEncoder: CrossEncoderActivation | null;
 }
 

@@ -2,7 +2,7 @@
 // (for classification checkpoints) classify. Pooling and normalisation are the model's own
 // (a sentence-transformers folder's Pooling module, else the engine's default), unless the pooling
 // selector overrides them; scores are cosine similarities (embeddings L2-normalised).
-import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type NeoBERTWorker, type Pooling } from '../index';
+import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type NeoBERTWorker } from '../index';
 import { EMBEDDERS, known } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, badge, bar, el, lines, modelFacts, showFacts, withData, type FactRow, type Timed } from './ui';
@@ -28,8 +28,16 @@ export const embedder = new PanelModel('', {
     (window as unknown as { neobert?: NeoBERTWorker }).neobert = model;
     prompts = promptsFor(info, embedder.loadedFrom);
     const st = info.sentenceTransformers;
-    const defaultPooling: Pooling = st?.pooling ?? 'cls';
+    const defaultPooling: string = st?.pooling ? st.pooling.modes.join(' + ') : 'cls';
     $<HTMLOptionElement>('pooling-default').textContent = `model default: ${defaultPooling}${st ? ' (sentence-transformers config)' : ''}`;
+    // Matryoshka dimensions: all, then halves down to 8 (each renormalised, as normalize after truncate_dim).
+    const width = st?.dimension ?? info.config.hiddenSize;
+    const dims: number[] = [];
+    for (let d = Math.floor(width / 2); d >= 8 && Number.isInteger(d); d = d / 2) dims.push(d);
+    $<HTMLOptionElement>('dims-default').textContent = st?.truncateDim ? `model default: ${st.truncateDim} (truncate_dim)` : `all ${width}`;
+    $('dims').replaceChildren($('dims-default'), ...dims.map((d) => el('option', { value: String(d), textContent: String(d) })));
+    $<HTMLSelectElement>('dims').value = '';
+    $('index-size').textContent = '';
     const { adapter } = info;
     const has = (f: string) => adapter.features.includes(f);
     const extra: FactRow[] = [
@@ -70,10 +78,17 @@ function promptText(options: EmbedOptions): string {
   return '';
 }
 
-/** The pooling override, or nothing (the model's default). Always normalised: scores are cosines. */
-function embedOptions(): EmbedOptions {
+/** The pooling override and Matryoshka dimensions, or nothing (the model's defaults). Always normalised: scores are cosines. */
+function embedOptions(): EmbedOptions & { precision?: 'float32' } {
   const pooling = $<HTMLSelectElement>('pooling').value;
-  return pooling === 'cls' || pooling === 'mean' ? { pooling, normalize: true } : { normalize: true };
+  const dims = $<HTMLSelectElement>('dims').value;
+  return { ...(pooling === 'cls' || pooling === 'mean' ? { pooling } : {}), ...(dims ? { truncateDim: Number(dims) } : {}), normalize: true };
+}
+
+/** The size of the corpus as float32 vectors and as a binary index (precision 'ubinary': 1 bit per dimension). */
+function indexSize(texts: number, dims: number): string {
+  const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`);
+  return `Index of ${texts} texts x ${dims} dimensions: ${kib(texts * dims * 4)} as float32, ${kib(texts * Math.ceil(dims / 8))} as a binary index (precision "ubinary", 32x smaller).`;
 }
 
 function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, n: number): number {
@@ -97,13 +112,14 @@ async function search(): Promise<void> {
     const options = embedOptions();
     const key = `${JSON.stringify(options)}\n${corpus.join('\n')}`;
     if (corpusCache?.key !== key) {
-      const m = await model.embedMatrix(corpus, { ...options, ...prompts.passage, onTimings: timed(`corpus (${corpus.length} texts, embedded once)`) });
+      const m = await model.embedMatrix(corpus, { ...options, ...prompts.passage, precision: 'float32', onTimings: timed(`corpus (${corpus.length} texts, embedded once)`) });
       corpusCache = { key, ...m };
     }
-    const q = await model.embedMatrix([query], { ...options, ...prompts.query, onTimings: timed('query') });
+    const q = await model.embedMatrix([query], { ...options, ...prompts.query, precision: 'float32', onTimings: timed('query') });
     const { data, cols } = corpusCache;
     const ranked = corpus.map((text, i) => ({ text, score: dot(data, i, q.data, 0, cols) })).sort((a, b) => b.score - a.score);
     lastSearchResults = ranked.map((r) => r.text);
+    $('index-size').textContent = indexSize(corpus.length, cols);
     $('results').replaceChildren(
       ...ranked.map(({ text, score }) =>
         withData(el('li', {}, el('span', { className: 'score', textContent: score.toFixed(3) }), text, bar(score)), { score: String(score), text }),
@@ -123,7 +139,7 @@ async function compare(): Promise<void> {
     const sentences = lines('sentences').slice(0, 8);
     if (sentences.length < 2) throw new Error('Write at least two sentences, one per line.');
     // Symmetric similarity: every sentence as a query (e5's advice for its prompts).
-    const { data, rows, cols } = await model.embedMatrix(sentences, { ...embedOptions(), ...prompts.query, onTimings: timed(`${sentences.length} sentences`) });
+    const { data, rows, cols } = await model.embedMatrix(sentences, { ...embedOptions(), ...prompts.query, precision: 'float32', onTimings: timed(`${sentences.length} sentences`) });
     const header = el('tr', {}, el('th'), ...sentences.map((_, j) => el('th', { scope: 'col', textContent: String(j + 1) })));
     const body = sentences.map((s, i) =>
       el(
@@ -191,6 +207,7 @@ export function initEmbedder(): void {
   $('search').addEventListener('click', search);
   $('query').addEventListener('keydown', (e) => e.key === 'Enter' && search());
   $('pooling').addEventListener('change', () => (corpusCache = null));
+  $('dims').addEventListener('change', () => (corpusCache = null));
   $('compare').addEventListener('click', compare);
   $('fill').addEventListener('click', fill);
   $('masked').addEventListener('keydown', (e) => e.key === 'Enter' && fill());

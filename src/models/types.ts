@@ -91,6 +91,8 @@ export interface ForwardPlan {
     /** (S, C) the checkpoint's pooler (dense + tanh on the first token); null without one. */
     poolerOutput: GPUTensor | null;
     logits: GPUTensor | null; // (N, V) MLM ((R, V) with options.logitRows) or (S, labels) classification
+    /** (S, D) the sentence-transformers modules' output; added by the Runner's SentenceTransformersHead, never by a model. */
+    sentenceEmbedding?: GPUTensor | null;
   };
   /** In order; each owns its params buffer, which destroy() frees. */
   dispatches: Dispatch[];

@@ -237,6 +237,28 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     expect(await page.textContent('#search-timings')).toMatch(/tokenize [\d.]+ ms · GPU [\d.]+ ms · readback [\d.]+ ms .* tokens\/s/);
   });
 
+  it('Matryoshka dimensions: the first N, renormalised, like the Node path; the binary index size is shown', async () => {
+    const width = node.info().sentenceTransformers?.dimension ?? node.config.hiddenSize;
+    const half = width / 2;
+    expect(await page.$$eval('#dims option', (o) => o.map((x) => (x as HTMLOptionElement).value))).toContain(String(half));
+    await page.selectOption('#dims', String(half));
+    const query = 'a kitten sleeping on a rug';
+    await page.fill('#query', query);
+    await runTask(page, 'search', 'search-section');
+    const shown = await page.$$eval('#results li', (items) => items.map((li) => ({ text: li.dataset.text!, score: Number(li.dataset.score) })));
+    const corpus = (await page.inputValue('#corpus')).split('\n').map((s) => s.trim()).filter(Boolean);
+    const docs = await node.embedMatrix(corpus, { truncateDim: half, normalize: true });
+    const [q] = await node.embed([query], { truncateDim: half, normalize: true });
+    expect(docs.cols).toBe(half);
+    for (const r of shown) {
+      const i = corpus.indexOf(r.text);
+      const score = q.reduce((s, v, k) => s + v * docs.data[i * half + k], 0);
+      expect(Math.abs(r.score - score), `score of "${r.text}"`).toBeLessThan(SCORE_TOLERANCE);
+    }
+    expect(await page.textContent('#index-size')).toMatch(new RegExp(`Index of ${corpus.length} texts x ${half} dimensions: .* as float32, .* as a binary index`));
+    await page.selectOption('#dims', '');
+  });
+
   it('draws the similarity heatmap and fills a [MASK] like the Node path', async () => {
     await runTask(page, 'compare', 'similarity-section');
     const sentences = (await page.inputValue('#sentences')).split('\n').filter((s) => s.trim());
