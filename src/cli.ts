@@ -224,7 +224,15 @@ async function forwardCommand(options: Options): Promise<void> {
     if (hasPooler) outputs.push('poolerOutput');
     if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
     if (head !== 'none') outputs.push('logits');
-    const result = await model.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs });
+    // Per-sequence inputs the model reads (EncoderModel.sequenceInputs, e.g. adapter_mask): [B] tensors of the input file.
+    const sequenceInputs: Record<string, Int32Array> = {};
+    for (const name of model.model.sequenceInputs ?? []) {
+      if (!input.has(name)) continue;
+      const shape = input.entry(name).shape;
+      if (shape.length !== 1 || shape[0] !== batch) throw new NeoBERTError(`${options.input}: ${name} has shape [${shape}], expected [${batch}] (one value per row)`);
+      sequenceInputs[name] = input.toInt32(name);
+    }
+    const result = await model.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs, sequenceInputs });
     const C = model.config.hiddenSize;
     const f32 = (shape: number[], data: Float32Array): SerializableTensor => ({ dtype: 'F32', shape, data });
     const tensors: Record<string, SerializableTensor> = {
@@ -236,6 +244,9 @@ async function forwardCommand(options: Options): Promise<void> {
     if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
+    if (head === 'token-classification') {
+      tensors.logits = f32(model.model.tokenLogitsSqueezed ? [batch, seqLen] : [batch, seqLen, result.logits!.length / (batch * seqLen)], result.logits!);
+    }
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
     process.stderr.write(`neobert: wrote ${Object.keys(tensors).join(', ')} for ${batch} x ${seqLen} tokens to ${options.output}\n`);
   } finally {

@@ -8,7 +8,7 @@
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
 import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
-import type { EncoderConfig, EncoderModel } from './models/types';
+import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
@@ -287,7 +287,7 @@ export class Encoder {
     return this.exclusive(async (timer) => {
       if (this.model.headKind !== 'mlm') {
         throw new NeoBERTError(
-          `fillMask needs an MLM head; ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'a classification head'}`,
+          `fillMask needs an MLM head; ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
         );
       }
       const V = this.config.vocabSize;
@@ -453,7 +453,7 @@ export class Encoder {
     const labels = this.labels;
     if (!labels) {
       throw new NeoBERTError(
-        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'an MLM head'}`,
+        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
       );
     }
     return labels;
@@ -595,3 +595,8 @@ export class Encoder {
 
 /** The first name of the API; the same class. */
 export { Encoder as NeoBERT };
+
+/** A head kind in words, for messages. */
+function describeHead(kind: HeadKind): string {
+  return { none: 'no head', mlm: 'an MLM head', classification: 'a classification head', 'token-classification': 'a token classification head' }[kind];
+}

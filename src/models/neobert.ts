@@ -135,7 +135,7 @@ export interface NeoBERTWeights {
  * NeoBERTLMHead / NeoBERTForSequenceClassification exports, "" in encoder-only NeoBERT exports);
  * head names are always top-level.
  */
-function tensorTable(config: NeoBERTConfig, prefix: string, head: HeadKind) {
+function tensorTable(config: NeoBERTConfig, prefix: string, head: 'none' | 'mlm' | 'classification') {
   const { hiddenSize: C, ffnWidth: F, vocabSize: V, numLabels } = config;
   const hidden = `hidden_size=${C}`;
   const ffn = `intermediate_size=${config.intermediateSize} (FFN width ${F})`;

@@ -8,7 +8,12 @@ import type { TensorLookup } from '../tensor-table';
 /** Storage of the matmul weights; everything else (norms, biases, residual stream) stays f32. */
 export type ModelDtype = 'f32' | 'f16';
 
-export type HeadKind = 'none' | 'mlm' | 'classification';
+/**
+ * 'mlm': per-token vocabulary logits (N, V); 'classification': per-sequence logits (S, labels);
+ * 'token-classification': per-token logits (N, labels) that are not a vocabulary (NER, ELECTRA's
+ * replaced-token discriminator).
+ */
+export type HeadKind = 'none' | 'mlm' | 'classification' | 'token-classification';
 
 /** The config fields every architecture has (each file extends it with its own). */
 export interface EncoderConfig {
@@ -141,8 +146,13 @@ export interface EncoderModel {
   readonly config: EncoderConfig;
   readonly dtype: ModelDtype;
   readonly headKind: HeadKind;
-  /** Classification labels (0 without a classification head). */
+  /** Classification labels per sequence, or per token for 'token-classification' (0 without either head). */
   readonly numLabels: number;
+  /**
+   * 'token-classification' heads whose reference returns logits without the label axis ([B, T],
+   * ELECTRA's discriminator with its one score per token); absent: [B, T, labels].
+   */
+  readonly tokenLogitsSqueezed?: boolean;
   readonly hasPooler: boolean;
   /** Position id of a sequence's first token; token i gets positionOffset + i (RoBERTa: pad + 1). */
   readonly positionOffset: number;
