@@ -8,7 +8,7 @@ import { readdirSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import { createGPU } from '../src/gpu';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner, type OutputName } from '../src/runner';
 import { parseSafetensors } from '../src/safetensors';
 import { readFileSync } from 'node:fs';

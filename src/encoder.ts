@@ -1,16 +1,17 @@
 // The engine as a user meets it: a loaded checkpoint of any supported architecture on a GPU
 // device, its tokenizer, and the task calls (embed, rank, fillMask, classify, forward).
 // Browser-safe; Node-only helpers (folders, files) live in src/node/ and are reached through
-// src/source.ts.
+// src/sources/resolve.ts.
 //
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
-import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
-import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
+import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import type { CheckpointSource } from './sources/types';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, EncoderError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
-import { resolveSource, type ModelSource } from './source';
+import { resolveSource, type ModelSource } from './sources/resolve';
 import { EncoderTokenizer } from './tokenizer';
 import { positiveInt } from './validate';
 import { CallTimer, now } from './api/timing';
@@ -179,7 +180,7 @@ export class Encoder {
 
   get tokenizer(): EncoderTokenizer {
     if (!this.tokenizerOrNull) {
-      throw new NeoBERTError(
+      throw new EncoderError(
         `${this.checkpoint.label} has no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt): pass token ids instead of text, or a tokenizer in the load options`,
       );
     }
@@ -286,7 +287,7 @@ export class Encoder {
   fillMask(input: string | TokenIds, options: FillMaskOptions = {}): Promise<FillMaskPrediction[][]> {
     return this.exclusive(async (timer) => {
       if (this.model.headKind !== 'mlm') {
-        throw new NeoBERTError(
+        throw new EncoderError(
           `fillMask needs an MLM head; ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
         );
       }
@@ -452,7 +453,7 @@ export class Encoder {
   private requireLabels(what: string): string[] {
     const labels = this.labels;
     if (!labels) {
-      throw new NeoBERTError(
+      throw new EncoderError(
         `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
       );
     }
@@ -478,7 +479,7 @@ export class Encoder {
         result = await body(timer);
       } catch (error) {
         // A lost device makes the call in flight fail with a GPU error; say what happened.
-        if (!this.lostInfo && !(error instanceof NeoBERTError || error instanceof RangeError || error instanceof TypeError)) {
+        if (!this.lostInfo && !(error instanceof EncoderError || error instanceof RangeError || error instanceof TypeError)) {
           await Promise.race([this.gpu.lost, new Promise((resolve) => setTimeout(resolve, 0))]);
         }
         if (this.lostInfo && !this.disposed) throw this.lostError();

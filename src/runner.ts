@@ -18,7 +18,7 @@
 // table, per-token adapter indices from a per-sequence input, ...) declare them in the plan as
 // host inputs (ForwardPlan.hostInputs): before each forward the runner fills them from the
 // batch's layout (BatchLayout: sequence ranges, padded length, the request's sequenceInputs).
-import { InputError, NeoBERTError } from './errors';
+import { InputError, EncoderError } from './errors';
 import { readBuffer, withErrorScope } from './gpu';
 import { AttentionKernel, PoolingKernel } from './kernels';
 import type { BatchLayout, EncoderModel, ForwardPlan } from './models/types';
@@ -167,7 +167,7 @@ export class Runner {
   profile(request: ForwardRequest): Promise<{ result: ForwardResult; timings: DispatchTiming[] }> {
     return this.enqueue(async () => {
       if (!this.model.device.features.has('timestamp-query')) {
-        throw new NeoBERTError('profiling needs the timestamp-query feature, which this adapter does not offer');
+        throw new EncoderError('profiling needs the timestamp-query feature, which this adapter does not offer');
       }
       const timings: DispatchTiming[] = [];
       const result = await this.forwardNow(request, timings);
@@ -367,7 +367,7 @@ export class Runner {
     write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
     write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
     if (rowCapacity) {
-      if (!plan.logitRows) throw new NeoBERTError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
+      if (!plan.logitRows) throw new EncoderError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
       const rows = new Uint32Array(rowCapacity);
       rows.set(chunk.logitRows!);
       write(plan.logitRows.buffer, rows);
@@ -376,7 +376,7 @@ export class Runner {
       const layout: BatchLayout = { ranges, tokens, capacity, paddedLength: chunk.paddedLength, sequenceInputs: chunk.sequenceInputs };
       for (const { tensor, fill } of plan.hostInputs) {
         const data = fill(layout);
-        if (data.byteLength > tensor.buffer.size) throw new NeoBERTError(`host input ${tensor.label}: ${data.length} values do not fit its [${tensor.shape}] buffer`);
+        if (data.byteLength > tensor.buffer.size) throw new EncoderError(`host input ${tensor.label}: ${data.length} values do not fit its [${tensor.shape}] buffer`);
         write(tensor.buffer, data);
       }
     }
@@ -398,7 +398,7 @@ export class Runner {
     const reads: [OutputName, GPUBuffer, number][] = [];
     for (const name of outputs) {
       const tensor = plan.outputs[name];
-      if (!tensor) throw new NeoBERTError(`output ${name} is not produced by this model`);
+      if (!tensor) throw new EncoderError(`output ${name} is not produced by this model`);
       // Only the real rows come back: per-sequence outputs have one row per sequence.
       const rows =
         PER_SEQUENCE.has(name) || (name === 'logits' && this.model.headKind === 'classification')
@@ -441,7 +441,7 @@ export class Runner {
   async readIntermediate(label: string): Promise<Float32Array> {
     const entry = [...this.plans.values()].at(-1);
     const tensor = entry?.plan.tensors.get(label);
-    if (!tensor) throw new NeoBERTError(`no intermediate "${label}" in the last plan`);
+    if (!tensor) throw new EncoderError(`no intermediate "${label}" in the last plan`);
     const bytes = tensor.shape.reduce((a, b) => a * b, 1) * 4;
     return new Float32Array(await readBuffer(this.model.device, tensor.buffer, bytes));
   }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
 import { AttentionKernel, MatmulKernel, RopeQkvKernel } from '../src/kernels';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner } from '../src/runner';
 import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';

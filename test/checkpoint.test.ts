@@ -7,7 +7,7 @@ import { loadCheckpoint, memorySource, urlSource, filesSource, type CheckpointSo
 import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
 import { f16ToF32, bf16ToF32 } from '../src/dtype';
 import { CheckpointError } from '../src/errors';
-import { folderSource, writeFileAtomic } from '../src/node/folder-source';
+import { folderSource, writeFileAtomic } from '../src/sources/folder';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type SerializableTensor } from '../src/safetensors';
 import { FIXTURES_DIR, fixtureCases } from './fixtures';
 

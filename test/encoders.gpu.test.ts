@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
 import { CheckpointError } from '../src/errors';
 import type { EncoderModel } from '../src/models/types';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner, type ForwardResult, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
 import { parseSafetensors } from '../src/safetensors';

@@ -1,5 +1,6 @@
 // The public API's types: inputs, options and results of the Encoder calls.
-import type { TokenizerFiles, ProgressFn } from '../checkpoint';
+import type { TokenizerFiles } from '../checkpoint';
+import type { ProgressFn } from '../sources/types';
 import type { GPUContext, AdapterDescription } from '../gpu';
 import type { EncoderConfig, HeadKind } from '../models/types';
 import type { SentenceTransformersConfig } from '../sentence-transformers';

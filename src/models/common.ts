@@ -8,19 +8,11 @@
 // plus the shared pieces of a forward: embedding chunks, row-chunked decoders, pooled outputs.
 import { encodeF16 } from '../dtype';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { AttentionKernel, elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type MatmulKernel, type PoolingKernel } from '../kernels';
-import { matmulStrategy } from '../capabilities';
+import { AttentionKernel, elementCount, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type MatmulKernel, type PoolingKernel } from '../kernels';
 import type { BatchLayout, ForwardPlan, HostInput, ModelDtype, ModelOptions, PlanOptions } from './types';
 
-/**
- * The arithmetic of a model's matmul and attention kernels: options.arithmetic, else 'f16' when the
- * weights are f16, the device has shader-f16 and the matmul strategy is the GPU one ('tiled').
- */
-export function modelArithmetic(device: GPUDevice, options: ModelOptions): Arithmetic {
-  if (options.arithmetic) return options.arithmetic;
-  const strategy = options.matmulStrategy ?? matmulStrategy(device);
-  return options.dtype === 'f16' && device.features.has('shader-f16') && strategy === 'tiled' ? 'f16' : 'f32';
-}
+// The arithmetic default is device policy (src/capabilities.ts); re-exported for the model files.
+export { modelArithmetic } from '../capabilities';
 
 /** An f32 (or u32) tensor uploaded once. */
 export function uploadTensor(device: GPUDevice, label: string, data: Float32Array | Uint32Array, shape: number[]): GPUTensor {
