@@ -1,7 +1,7 @@
 // The engine as a user meets it: a loaded checkpoint of any supported architecture on a GPU
 // device, its tokenizer, and the task calls (embed, rank, fillMask, classify, forward).
 // Browser-safe; Node-only helpers (folders, files) live in src/node/ and are reached through
-// src/sources/resolve.ts.
+// src/source.ts.
 //
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
@@ -11,7 +11,7 @@ import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, Encod
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
-import { resolveSource, type ModelSource } from './sources/resolve';
+import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
 import { positiveInt } from './validate';
 import { CallTimer, now } from './api/timing';

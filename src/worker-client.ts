@@ -24,7 +24,7 @@ import type {
 import { ModelDisposedError } from './encoder';
 import type { ForwardRequest, ForwardResult } from './runner';
 import type { TokenizerFiles } from './checkpoint';
-import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, isHubModelId, type ModelSource } from './sources/resolve';
+import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, isHubModelId, type ModelSource } from './source';
 import { deserializeError, type CallMessage, type ReplyMessage, type WorkerEndpoint, type WorkerMethod } from './worker-protocol';
 
 export type { WorkerEndpoint } from './worker-protocol';

@@ -285,7 +285,7 @@ describe('checkpoint errors', () => {
   it('rejects a checkpoint without a token embedding', async () => {
     await expectCheckpointError(
       loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(modifiedFixture('odd-base-f32', { 'model.safetensors': withoutTensors('odd-base-f32', 'encoder.weight') })),
-      /no token embedding \(neither model\.encoder\.weight nor encoder\.weight\)/,
+      /no model\.encoder\.weight \/ encoder\.weight; is this a NeoBERT checkpoint\?/,
     );
   });
 

@@ -10,7 +10,7 @@ import { Encoder } from '../src/encoder';
 import { CheckpointError, InputError } from '../src/errors';
 import { folderSource } from '../src/sources/folder';
 import { sigmoid } from '../src/api/postprocess';
-import { resolveSource, hubModelUrl } from '../src/sources/resolve';
+import { resolveSource, hubModelUrl } from '../src/source';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from '../src/safetensors';
 import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, readEncoderExpected } from './fixtures';

@@ -1,10 +1,11 @@
 // What NeoBERT.load accepts, turned into a CheckpointSource. Browser-safe: the Node helpers
 // (folders, the bundled checkpoint's path) are reached by a dynamic import that bundlers leave
-// alone, and only when running under Node.
-import { filesSource } from './files';
-import type { CheckpointSource, NamedBlob } from './types';
-import { urlSource } from './url';
-import { CheckpointError } from '../errors';
+// alone, and only when running under Node. This file stays in src/ (not src/sources/): that
+// relative specifier ('./node/index.js') must name the Node entry both from src/ and from dist/.
+import { filesSource } from './sources/files';
+import type { CheckpointSource, NamedBlob } from './sources/types';
+import { urlSource } from './sources/url';
+import { CheckpointError } from './errors';
 
 /** Pass this to NeoBERT.load for the small bundled checkpoint (untrained weights, real vocabulary). */
 export const BUNDLED_MODEL = 'bundled';
@@ -66,7 +67,7 @@ export function baseHref(): string | undefined {
   return g.document?.baseURI ?? g.location?.href;
 }
 
-type NodeEntry = typeof import('../node/index');
+type NodeEntry = typeof import('./node/index');
 
 async function nodeEntry(): Promise<NodeEntry> {
   // A variable specifier: bundlers do not follow it, so no node: import reaches a browser bundle.
