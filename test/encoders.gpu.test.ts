@@ -30,7 +30,7 @@ function check(caseName: string, name: string, got: Float32Array, ref: Float32Ar
 const fixtures = modelFixtures();
 
 it('finds the model fixtures', () => {
-  expect(fixtures.length).toBeGreaterThan(20);
+  expect(fixtures.length).toBeGreaterThan(process.env.FIXTURE_FAMILIES ? 0 : 20); // FIXTURE_FAMILIES narrows the run
 });
 
 describe.each(fixtures.filter((f) => f.notYetSupported).map((f): [string, ModelFixture] => [f.id, f]))('fixture %s (family NOT_YET_SUPPORTED)', (_, fixture) => {

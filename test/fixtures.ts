@@ -1,7 +1,7 @@
 // Locations of the shared read-only fixtures (../shared beside the repo, or $NEOBERT_SHARED_DIR),
 // resolved relative to this file so tests run from any cwd. Missing fixtures are a failure with
 // a clear message, never a silent skip.
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,7 @@ const NON_MODEL_FAMILIES: ReadonlySet<string> = new Set(['tokenizers', 'tokenize
  * must be REFUSED (a CheckpointError), and the test fails once one loads, so this list stays true.
  * Delete a family here in the change that registers its architecture.
  */
-export const NOT_YET_SUPPORTED: readonly string[] = ['nomic-bert', 'gte', 'jina-xlm-roberta', 'mpnet', 'deberta-v2', 'distilbert', 'electra'];
+export const NOT_YET_SUPPORTED: readonly string[] = ['nomic-bert', 'gte', 'jina-xlm-roberta', 'mpnet', 'deberta-v2', 'electra'];
 
 export interface ModelFixture {
   /** `<family>/<case>`, e.g. "bert/bert-base-pooler-f32". */
@@ -127,4 +127,28 @@ export function realRows(data: Float32Array, mask: Int32Array, width: number): F
     if (m === 1) out.set(data.subarray(i * width, (i + 1) * width), r++ * width);
   });
   return out;
+}
+
+/** Tensor names of a safetensors file, from its header alone (no data read). */
+export function safetensorsNames(file: string): string[] {
+  const fd = openSync(file, 'r');
+  try {
+    const size = Buffer.alloc(8);
+    readSync(fd, size, 0, 8, 0);
+    const header = Buffer.alloc(Number(size.readBigUInt64LE(0)));
+    readSync(fd, header, 0, header.length, 8);
+    return Object.keys(JSON.parse(header.toString('utf8'))).filter((n) => n !== '__metadata__');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Inputs of a fixture's expected.safetensors (everything else is a reference output). */
+export const FIXTURE_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'adapter_mask']);
+
+/** One fixture per registered family (the first with logits, else the first): the CLI's per-architecture checks. */
+export function oneFixturePerFamily(): ModelFixture[] {
+  const byFamily = new Map<string, ModelFixture[]>();
+  for (const f of modelFixtures()) if (!f.notYetSupported) byFamily.set(f.family, [...(byFamily.get(f.family) ?? []), f]);
+  return [...byFamily.values()].map((cases) => cases.find((c) => safetensorsNames(path.join(c.dir, 'expected.safetensors')).includes('logits')) ?? cases[0]);
 }

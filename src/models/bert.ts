@@ -27,7 +27,7 @@ import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, 
 // Config
 
 /** hidden_act values and the matmul epilogue that computes each (exact erf GELU for "gelu"). */
-const ACTIVATIONS: Record<string, MatmulActivation> = {
+export const ACTIVATIONS: Record<string, MatmulActivation> = {
   gelu: 'gelu',
   gelu_new: 'gelu_tanh',
   gelu_pytorch_tanh: 'gelu_tanh',
@@ -141,12 +141,7 @@ export type BertHeadWeights =
       bias: Float32Array; // [labels]
     };
 
-export interface BertWeights {
-  wordEmbeddings: Float32Array; // [V, C]
-  positionEmbeddings: Float32Array; // [P, C]
-  tokenTypeEmbeddings: Float32Array; // [T, C]
-  embeddingNorm: Float32Array; // [C]
-  embeddingNormBias: Float32Array; // [C]
+export interface BertWeights extends BertEmbeddingWeights {
   layers: BertLayerWeights[];
   pooler: { weight: Float32Array; bias: Float32Array } | null; // [C, C], [C]
   head: BertHeadWeights;
@@ -191,11 +186,17 @@ export interface PostLNDims {
 }
 
 /** The specs of every post-LN layer: `${layerPrefix(i)}${names.role}.weight` / `.bias`. */
-export function postLNLayerTable(lookup: TensorLookup, dims: PostLNDims, layerPrefix: (layer: number) => string, names: PostLNLayerNames) {
+export function postLNLayerTable(
+  lookup: TensorLookup,
+  dims: PostLNDims,
+  layerPrefix: (layer: number) => string,
+  names: PostLNLayerNames,
+  fields = { hidden: 'hidden_size', intermediate: 'intermediate_size', layers: 'num_hidden_layers' }, // config.json names, for messages
+) {
   const { hiddenSize: C, intermediateSize: I } = dims;
-  const hidden = `hidden_size=${C}`;
-  const inter = `intermediate_size=${I}`;
-  const hint = ` (config.json num_hidden_layers=${dims.numLayers})`;
+  const hidden = `${fields.hidden}=${C}`;
+  const inter = `${fields.intermediate}=${I}`;
+  const hint = ` (config.json ${fields.layers}=${dims.numLayers})`;
   return Array.from({ length: dims.numLayers }, (_, i) => {
     const p = layerPrefix(i);
     const linear = (role: keyof PostLNLayerNames, out: number, inp: number, because: string[]) => linearSpec(`${p}${names[role]}`, out, inp, because, { hint }) as { weight: TensorSpec; bias: TensorSpec };
@@ -235,6 +236,35 @@ export function lazyPostLNLayer(lookup: TensorLookup, l: ReturnType<typeof postL
   });
 }
 
+/**
+ * BERT-style embeddings under `base` ("embeddings", "bert.embeddings", ...): word [V, E],
+ * absolute position [P, E], token type [T, E] (types 0: none, DistilBERT), LayerNorm [E]; E is
+ * hidden_size, or ELECTRA's embedding_size (`width` names the config field).
+ */
+export function bertEmbeddingSpecs(lookup: TensorLookup, base: string, dims: { vocab: number; positions: number; types: number; width: number; widthField?: string }) {
+  const { vocab: V, positions: P, types: T, width: E } = dims;
+  const width = `${dims.widthField ?? 'hidden_size'}=${E}`;
+  return {
+    word: spec(`${base}.word_embeddings.weight`, [V, E], [`vocab_size=${V}`, width]),
+    position: spec(`${base}.position_embeddings.weight`, [P, E], [`max_position_embeddings=${P}`, width]),
+    tokenType: T > 0 ? spec(`${base}.token_type_embeddings.weight`, [T, E], [`type_vocab_size=${T}`, width]) : null,
+    norm: normSpec(lookup, `${base}.LayerNorm`, E, [width]) as { weight: TensorSpec; bias: TensorSpec },
+  };
+}
+
+/** Host weights of BERT-style embeddings (lazy: each read when uploaded). */
+export interface BertEmbeddingWeights {
+  wordEmbeddings: Float32Array; // [V, E]
+  positionEmbeddings: Float32Array; // [P, E]
+  tokenTypeEmbeddings: Float32Array | null; // [T, E]
+  embeddingNorm: Float32Array; // [E]
+  embeddingNormBias: Float32Array; // [E]
+}
+
+export function lazyBertEmbeddings(lookup: TensorLookup, e: ReturnType<typeof bertEmbeddingSpecs>): BertEmbeddingWeights {
+  return lazySection(lookup, { wordEmbeddings: e.word, positionEmbeddings: e.position, tokenTypeEmbeddings: e.tokenType, embeddingNorm: e.norm.weight, embeddingNormBias: e.norm.bias });
+}
+
 /** Every tensor this checkpoint must have for its head, with the Hub names it uses. */
 function tensorTable(config: BertConfig, lookup: TensorLookup) {
   const { hiddenSize: C, vocabSize: V, numLabels } = config;
@@ -243,13 +273,7 @@ function tensorTable(config: BertConfig, lookup: TensorLookup) {
   const hidden = `hidden_size=${C}`;
   const linear = (base: string, out: number, inp: number, because: string[]) => linearSpec(base, out, inp, because) as { weight: TensorSpec; bias: TensorSpec };
   const norm = (base: string) => normSpec(lookup, base, C, [hidden]) as { weight: TensorSpec; bias: TensorSpec };
-  const e = `${prefix}embeddings`;
-  const embeddings = {
-    word: spec(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]),
-    position: spec(`${e}.position_embeddings.weight`, [config.maxPositionEmbeddings, C], [`max_position_embeddings=${config.maxPositionEmbeddings}`, hidden]),
-    tokenType: spec(`${e}.token_type_embeddings.weight`, [config.typeVocabSize, C], [`type_vocab_size=${config.typeVocabSize}`, hidden]),
-    norm: norm(`${e}.LayerNorm`),
-  };
+  const embeddings = bertEmbeddingSpecs(lookup, `${prefix}embeddings`, { vocab: V, positions: config.maxPositionEmbeddings, types: config.typeVocabSize, width: C });
   const layers = postLNLayerTable(lookup, config, (i) => `${prefix}encoder.layer.${i}.`, BERT_LAYER_NAMES);
   const pooler = lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, [hidden]) : null;
 
@@ -295,13 +319,7 @@ export function loadBertWeights(config: BertConfig, lookup: TensorLookup) {
   } else if (table.kind === 'classification') {
     head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, weight: h.weight, bias: h.bias }))) as BertHeadWeights;
   }
-  const e = lazySection(lookup, {
-    wordEmbeddings: table.embeddings.word,
-    positionEmbeddings: table.embeddings.position,
-    tokenTypeEmbeddings: table.embeddings.tokenType,
-    embeddingNorm: table.embeddings.norm.weight,
-    embeddingNormBias: table.embeddings.norm.bias,
-  });
+  const e = lazyBertEmbeddings(lookup, table.embeddings);
   const weights: BertWeights = Object.defineProperties(
     { layers: table.layers.map((l) => lazyPostLNLayer(lookup, l)), pooler: table.pooler ? lazySection(lookup, table.pooler) : null, head },
     Object.getOwnPropertyDescriptors(e),
@@ -434,10 +452,121 @@ export function postLNLayerMatmuls({ hiddenSize: C, intermediateSize: I }: { hid
   ];
 }
 
-type HeadTensors =
-  | { kind: 'none' }
-  | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear /* (V, C) + (V) */ }
-  | { kind: 'classification'; dense: GPUTensor | null; denseBias: GPUTensor | null; weight: GPUTensor; bias: GPUTensor };
+/** BERT-style embeddings on the GPU (word table in row chunks). */
+export interface BertEmbeddingTensors {
+  word: EmbeddingTable; // (V, E)
+  position: GPUTensor; // (P, E)
+  tokenType: GPUTensor | null; // (T, E)
+  norm: GPUTensor; // (E)
+  normBias: GPUTensor; // (E)
+}
+
+/** Uploads them; `dims` as given to bertEmbeddingSpecs (each lazy tensor is read once, here). */
+export function uploadBertEmbeddings(arena: WeightArena, w: BertEmbeddingWeights, dims: { vocab: number; positions: number; types: number; width: number }): BertEmbeddingTensors {
+  const E = dims.width;
+  return {
+    word: arena.embeddingTable('word_embeddings', w.wordEmbeddings, dims.vocab, E),
+    position: arena.tensor('position_embeddings', w.positionEmbeddings, [dims.positions, E]),
+    tokenType: dims.types > 0 ? arena.tensor('token_type_embeddings', w.tokenTypeEmbeddings!, [dims.types, E]) : null,
+    norm: arena.tensor('embeddings.norm', w.embeddingNorm, [E]),
+    normBias: arena.tensor('embeddings.norm.bias', w.embeddingNormBias, [E]),
+  };
+}
+
+/** out (N, E) = LayerNorm(word + position (+ token type)), via `sum` (N, E). `embedding` is compiled with positions (and token types when the table has them). */
+export function bertEmbeddingDispatches(
+  d: Dispatch[],
+  k: { embedding: EmbeddingKernel; layerNorm: LayerNormKernel },
+  e: BertEmbeddingTensors,
+  inputs: { inputIds: GPUTensor; positions: GPUTensor; tokenTypeIds: GPUTensor | null },
+  sum: GPUTensor,
+  out: GPUTensor,
+  eps: number,
+): void {
+  const types = e.tokenType ? { typeIds: inputs.tokenTypeIds!, typeTable: e.tokenType } : {};
+  d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, sum, { positions: inputs.positions, positionTable: e.position, ...types })); // (N, E)
+  d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, out, eps)); // (N, E)
+}
+
+/** BERT-style MLM head: dense (C -> E) -> act -> LayerNorm (E) -> decoder (V, E) + bias; E = C except ELECTRA's generator. */
+export interface MlmHeadTensors {
+  dense: GPUTensor; // (E, C)
+  denseBias: GPUTensor; // (E)
+  norm: GPUTensor; // (E)
+  normBias: GPUTensor; // (E)
+  decoder: RowChunkedLinear; // (V, E) + (V), in row chunks
+}
+
+/** Uploads an MLM head (decoder tied or not: `decoder` is whatever the table read). */
+export function uploadMlmHead(arena: WeightArena, w: { dense: Float32Array; denseBias: Float32Array; norm: Float32Array; normBias: Float32Array; decoder: Float32Array; decoderBias: Float32Array }, C: number, E: number, V: number): MlmHeadTensors {
+  return {
+    dense: arena.weight('mlm.dense', w.dense, [E, C]),
+    denseBias: arena.tensor('mlm.dense.bias', w.denseBias, [E]),
+    norm: arena.tensor('mlm.norm', w.norm, [E]),
+    normBias: arena.tensor('mlm.norm.bias', w.normBias, [E]),
+    decoder: arena.rowChunkedLinear('mlm.decoder', w.decoder, w.decoderBias, V, E),
+  };
+}
+
+/**
+ * The MLM head on `last` (N, C): the logit rows gathered first (options.logitRows), then
+ * act(x Wd^T + bd) (activation compiled into `act`), LayerNorm, decoder: logits (M, V).
+ */
+export function mlmHeadDispatches(
+  p: PlanBuilder,
+  k: { gather: EmbeddingKernel; act: MatmulKernel; layerNorm: LayerNormKernel; matmulBias: MatmulKernel },
+  head: MlmHeadTensors,
+  last: GPUTensor,
+  eps: number,
+): { logits: GPUTensor; logitRows: GPUTensor | null } {
+  const { alloc, dispatches: d } = p;
+  const rows = logitRowsInput(alloc, d, k.gather, last, p.options.logitRows); // (M = N or R, C)
+  const M = rows.input.shape[0];
+  const E = head.norm.shape[0];
+  const t = alloc('mlm_transform', [M, E]); // (M, E) act(last Wd^T + bd)
+  const tn = alloc('mlm_transform_norm', [M, E]); // (M, E)
+  const logits = alloc('logits', [M, head.decoder.rows]); // (M, V)
+  d.push(k.act.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
+  d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
+  d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
+  return { logits, logitRows: rows.rows };
+}
+
+/** A sequence classifier on a pooled row: [dense (C, C) -> act ->] out (labels, C). */
+export interface ClassifierTensors {
+  dense: GPUTensor | null;
+  denseBias: GPUTensor | null;
+  weight: GPUTensor;
+  bias: GPUTensor;
+}
+
+/** Uploads a classifier (dense absent for BERT's, which reads the pooler output). */
+export function uploadClassifier(arena: WeightArena, w: { dense: Float32Array | null; denseBias: Float32Array | null; weight: Float32Array; bias: Float32Array }, C: number): ClassifierTensors {
+  const labels = w.bias.length;
+  return {
+    dense: w.dense && arena.weight('classifier.dense', w.dense, [C, C]),
+    denseBias: w.denseBias && arena.tensor('classifier.dense.bias', w.denseBias, [C]),
+    weight: arena.weight('classifier', w.weight, [labels, C]),
+    bias: arena.tensor('classifier.bias', w.bias, [labels]),
+  };
+}
+
+/** logits (S, labels) = out(act(x Wd^T + bd)) with the dense layer, else out(x); x (S, C) a pooled row. */
+export function classifierDispatches(p: PlanBuilder, k: { act: MatmulKernel | null; matmulBias: MatmulKernel }, head: ClassifierTensors, x: GPUTensor): GPUTensor {
+  const { alloc, dispatches: d } = p;
+  const [S, C] = x.shape;
+  const logits = alloc('logits', [S, head.bias.shape[0]]); // (S, labels)
+  if (head.dense && head.denseBias) {
+    const dense = alloc('classifier_dense', [S, C]); // (S, C) act(x Wd^T + bd)
+    d.push(k.act!.createDispatch('classifier_dense', x, head.dense, dense, { bias: head.denseBias }));
+    d.push(k.matmulBias.createDispatch('classifier', dense, head.weight, logits, { bias: head.bias }));
+  } else {
+    d.push(k.matmulBias.createDispatch('classifier', x, head.weight, logits, { bias: head.bias }));
+  }
+  return logits;
+}
+
+type HeadTensors = { kind: 'none' } | ({ kind: 'mlm' } & MlmHeadTensors) | ({ kind: 'classification' } & ClassifierTensors);
 
 /** Every pipeline a forward of this checkpoint uses, compiled once (only the variants it needs). */
 function createKernels(arena: WeightArena, config: BertConfig, weights: BertWeights) {
@@ -449,8 +578,8 @@ function createKernels(arena: WeightArena, config: BertConfig, weights: BertWeig
     ...postLNKernelSpecs(arena, config, config.activation),
     embedding: EmbeddingKernel.create(device, config.hiddenSize, { positions: true, tokenTypes: true }), // word + position + token type
     matmulBiasTanh: tanh ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
-    // RoBERTa lm_head: exact GELU whatever hidden_act says
-    matmulBiasGelu: head === 'mlm' && config.flavour === 'roberta' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }) : null,
+    // RoBERTa lm_head: exact GELU whatever hidden_act says (matmulBiasAct when that is gelu)
+    matmulBiasGelu: head === 'mlm' && config.flavour === 'roberta' && config.activation !== 'gelu' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }) : null,
     gather: head === 'mlm' ? EmbeddingKernel.create(device, config.hiddenSize) : null, // plain row gather (the MLM head's logit rows)
   });
 }
@@ -463,7 +592,7 @@ export class BertModel implements EncoderModel {
     readonly config: BertConfig,
     private readonly arena: WeightArena, // owns every tensor and kernel below
     private readonly kernels: Awaited<ReturnType<typeof createKernels>>,
-    private readonly embeddings: { word: EmbeddingTable; position: GPUTensor; tokenType: GPUTensor; norm: GPUTensor; normBias: GPUTensor },
+    private readonly embeddings: BertEmbeddingTensors,
     private readonly layers: PostLNLayerTensors[],
     private readonly pooler: { weight: GPUTensor; bias: GPUTensor } | null,
     private readonly head: HeadTensors,
@@ -491,35 +620,12 @@ export class BertModel implements EncoderModel {
     const arena = new WeightArena(device, dtype, options);
     const kernels = await createKernels(arena, config, weights);
     const layers = await uploadPostLNLayers(arena, config, weights.layers);
-    const embeddings = {
-      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
-      position: arena.tensor('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
-      tokenType: arena.tensor('token_type_embeddings', weights.tokenTypeEmbeddings, [config.typeVocabSize, C]),
-      norm: arena.tensor('embeddings.norm', weights.embeddingNorm, [C]),
-      normBias: arena.tensor('embeddings.norm.bias', weights.embeddingNormBias, [C]),
-    };
+    const embeddings = uploadBertEmbeddings(arena, weights, { vocab: V, positions: config.maxPositionEmbeddings, types: config.typeVocabSize, width: C });
     const pooler = weights.pooler && { weight: arena.weight('pooler', weights.pooler.weight, [C, C]), bias: arena.tensor('pooler.bias', weights.pooler.bias, [C]) };
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
-    if (w.kind === 'mlm') {
-      head = {
-        kind: 'mlm',
-        dense: arena.weight('mlm.dense', w.dense, [C, C]),
-        denseBias: arena.tensor('mlm.dense.bias', w.denseBias, [C]),
-        norm: arena.tensor('mlm.norm', w.norm, [C]),
-        normBias: arena.tensor('mlm.norm.bias', w.normBias, [C]),
-        decoder: arena.rowChunkedLinear('mlm.decoder', w.decoder, w.decoderBias, V, C),
-      };
-    } else if (w.kind === 'classification') {
-      const labels = w.bias.length;
-      head = {
-        kind: 'classification',
-        dense: w.dense && arena.weight('classifier.dense', w.dense, [C, C]),
-        denseBias: w.denseBias && arena.tensor('classifier.dense.bias', w.denseBias, [C]),
-        weight: arena.weight('classifier', w.weight, [labels, C]),
-        bias: arena.tensor('classifier.bias', w.bias, [labels]),
-      };
-    }
+    if (w.kind === 'mlm') head = { kind: 'mlm', ...uploadMlmHead(arena, w, C, C, V) };
+    else if (w.kind === 'classification') head = { kind: 'classification', ...uploadClassifier(arena, w, C) };
     return new BertModel(device, config, arena, kernels, embeddings, layers, pooler, head, dtype);
   }
 
@@ -540,11 +646,7 @@ export class BertModel implements EncoderModel {
     const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: true });
     const { alloc, dispatches: d, inputs } = p;
     const buf = allocPostLNBuffers(alloc, N, this.config);
-    const e = this.embeddings;
-
-    const extras = { positions: inputs.positions, positionTable: e.position, typeIds: inputs.tokenTypeIds!, typeTable: e.tokenType };
-    d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, buf.sum, extras)); // (N, C)
-    d.push(k.layerNorm.createDispatch('embedding_norm', buf.sum, e.norm, e.normBias, buf.xA, eps)); // (N, C)
+    bertEmbeddingDispatches(d, k, this.embeddings, inputs, buf.sum, buf.xA, eps); // (N, C)
     postLNLayerDispatches(d, k, this.layers, buf, inputs, eps); // (N, C) last
     const last = buf.last;
     const pooled = pooledOutputs(alloc, d, k, last, inputs.attentionMask, inputs.sequenceTable); // (S, C) x4
@@ -559,25 +661,12 @@ export class BertModel implements EncoderModel {
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
-      logitRows = rows.rows;
-      const M = rows.input.shape[0];
-      const t = alloc('mlm_transform', [M, C]); // (M, C) act(last Wd^T + bd)
-      const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
-      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu! : k.matmulBiasAct;
-      d.push(act.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
-      d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
-      d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
+      // RoBERTa's lm_head: exact GELU whatever hidden_act says; BERT's: hidden_act.
+      const act = this.config.flavour === 'roberta' ? (k.matmulBiasGelu ?? k.matmulBiasAct) : k.matmulBiasAct;
+      ({ logits, logitRows } = mlmHeadDispatches(p, { ...k, gather: k.gather!, act }, head, last, eps));
     } else if (options.logits && head.kind === 'classification') {
-      logits = alloc('logits', [S, this.numLabels]); // (S, labels)
-      if (head.dense && head.denseBias) {
-        const dense = alloc('classifier_dense', [S, C]); // (S, C) tanh(cls Wd^T + bd)
-        d.push(k.matmulBiasTanh!.createDispatch('classifier_dense', cls, head.dense, dense, { bias: head.denseBias }));
-        d.push(k.matmulBias.createDispatch('classifier', dense, head.weight, logits, { bias: head.bias }));
-      } else {
-        d.push(k.matmulBias.createDispatch('classifier', poolerOutput!, head.weight, logits, { bias: head.bias }));
-      }
+      // BERT: classifier on the pooler output; RoBERTa: dense -> tanh -> out_proj on <s>.
+      logits = classifierDispatches(p, { act: k.matmulBiasTanh, matmulBias: k.matmulBias }, head, head.dense ? cls : poolerOutput!);
     }
     return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
