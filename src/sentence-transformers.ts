@@ -6,7 +6,7 @@
 // activation_fn) and config.json's cross-encoder activation keys. Every module of the folder is
 // either applied or refused with a CheckpointError naming its file and field; none is skipped.
 import { CheckpointError } from './errors';
-import type { CheckpointSource } from './checkpoint';
+import type { CheckpointSource } from './sources/types';
 import { parseSafetensors } from './safetensors';
 import type { MatmulActivation, SentencePoolingMode } from './kernels';
 

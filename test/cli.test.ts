@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
-import { FIXTURES_DIR, TOKENIZER_FIXTURES_DIR } from './fixtures';
+import { FIXTURES_DIR, FIXTURE_INPUTS, TOKENIZER_FIXTURES_DIR, oneFixturePerFamily, safetensorsNames } from './fixtures';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -311,12 +311,13 @@ describe('every architecture: forward, tokenize --pair, rank, classify --thresho
     return Float32Array.from(Array.from(mask).flatMap((m, i) => (m === 1 ? Array.from(data.subarray(i * width, (i + 1) * width)) : [])));
   }
 
-  it.each([
+  // Fixed cases (pooler, sentence-transformers folder) plus one fixture of every registered family.
+  const cases = new Map<string, string[]>([
     ['bert/bert-cross-encoder-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'logits']],
     ['bert/bert-st-minilm-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'sentence_embedding']],
-    ['roberta/roberta-mlm-3heads-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']],
-    ['modernbert/modernbert-cls-mean-bf16', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']],
-  ])('forward %s writes the outputs the fixture names (token_type_ids read when present)', async (caseName, outputs) => {
+  ]);
+  for (const f of oneFixturePerFamily()) if (!cases.has(f.id)) cases.set(f.id, safetensorsNames(path.join(f.dir, 'expected.safetensors')).filter((n) => !FIXTURE_INPUTS.has(n)));
+  it.each([...cases])('forward %s writes the outputs the fixture names (token_type_ids read when present)', async (caseName, outputs) => {
     const dir = path.join(ENCODERS, caseName);
     const out = path.join(tmp, `${caseName.replace('/', '-')}.safetensors`);
     const result = await runCli(['forward', '--model', dir, '--input', path.join(dir, 'expected.safetensors'), '--output', out]);

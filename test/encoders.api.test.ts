@@ -8,7 +8,7 @@ import path from 'node:path';
 import { memorySource, type CheckpointSource } from '../src/checkpoint';
 import { Encoder } from '../src/encoder';
 import { CheckpointError, InputError } from '../src/errors';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { sigmoid } from '../src/api/postprocess';
 import { resolveSource, hubModelUrl } from '../src/source';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from '../src/safetensors';
@@ -57,6 +57,8 @@ describe('texts end to end: tokenizer files -> ids -> outputs equal to the refer
     { fixture: 'bert/bert-minilm-vocab-f16', tokenizer: 'minilm', output: 'sentence_embedding' },
     { fixture: 'roberta/roberta-base-vocab-f16', tokenizer: 'roberta-base', output: 'pooled_cls' },
     { fixture: 'modernbert/modernbert-base-vocab-f16', tokenizer: 'modernbert-base', output: 'pooled_mean' },
+    // distilbert-base-uncased ships bert-base-uncased's vocab.txt and rules, which minilm's are.
+    { fixture: 'distilbert/distilbert-uncased-vocab-f16', tokenizer: 'minilm', output: 'pooled_mean' },
   ];
   it.each(cases)('$fixture with the real $tokenizer tokenizer.json', async ({ fixture, tokenizer, output }) => {
     const expected = await readEncoderExpected(fixture);

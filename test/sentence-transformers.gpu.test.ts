@@ -9,7 +9,7 @@ import path from 'node:path';
 import { memorySource, type CheckpointSource } from '../src/checkpoint';
 import { Encoder } from '../src/encoder';
 import { CheckpointError, InputError } from '../src/errors';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner } from '../src/runner';
 import { serializeSafetensors } from '../src/safetensors';
 import { quantizeEmbeddings } from '../src/api/postprocess';

@@ -34,5 +34,10 @@ export const RERANKERS: HubModel[] = [
   { id: 'BAAI/bge-reranker-base', size: '1.11 GB', note: 'XLM-RoBERTa, English and Chinese' },
 ];
 
+/** Sequence classifiers for the guardrail panel (any *ForSequenceClassification checkpoint; pick its block labels). */
+export const CLASSIFIERS: HubModel[] = [
+  { id: 'distilbert/distilbert-base-uncased-finetuned-sst-2-english', size: '268 MB', note: 'DistilBERT, the classic SST-2 sentiment classifier (NEGATIVE / POSITIVE)' },
+];
+
 /** The catalog entry of a Hub id, if the page knows it. */
-export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS].find((m) => m.id === id);
+export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS, ...CLASSIFIERS].find((m) => m.id === id);

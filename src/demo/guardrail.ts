@@ -4,6 +4,7 @@
 // block labels and blocks at or above the threshold. Changing the threshold or the block labels
 // re-decides the queries already shown from their label probabilities, without running the model.
 import type { GuardDecision, LabelScore } from '../index';
+import { CLASSIFIERS } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, el, lines, modelFacts, ms, showFacts, withData } from './ui';
 
@@ -156,7 +157,7 @@ async function runBatch(): Promise<void> {
 }
 
 export function initGuardrail(): void {
-  guardrail.init([]);
+  guardrail.init(CLASSIFIERS);
   const slider = $<HTMLInputElement>('guard-threshold');
   const number = $<HTMLInputElement>('guard-threshold-value');
   slider.addEventListener('input', () => {

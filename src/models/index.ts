@@ -3,12 +3,13 @@
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
+import { distilbert } from './distilbert';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -22,6 +23,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^Roberta/, 'roberta'],
   [/^ModernBert/, 'modernbert'],
   [/^Bert/, 'bert'],
+  [/^DistilBert/, 'distilbert'],
 ];
 
 /** The architecture that runs a parsed config.json. */
@@ -42,9 +44,16 @@ export function architectureFor(json: unknown, where: string): Architecture<any,
   return architecture;
 }
 
+/** The architecture of a parsed config (its `modelType`), for code that holds only the config (the bench). */
+export function architectureOfConfig(config: EncoderConfig): Architecture<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const architecture = ARCHITECTURES.find((a) => a.modelTypes.includes(config.modelType));
+  if (!architecture) throw new CheckpointError(`model_type ${JSON.stringify(config.modelType)} has no architecture file; supported: ${supportedModelTypes().join(', ')}`);
+  return architecture;
+}
+
 /** config.json parsed by the architecture its model_type names. */
 export function parseConfig(json: unknown, where: string): EncoderConfig {
   return architectureFor(json, where).parseConfig(json as Record<string, unknown>, where);
 }
 
-export type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+export type { Architecture, BatchLayout, EncoderConfig, HostInput, LayerMatmul, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';

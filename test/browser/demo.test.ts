@@ -200,6 +200,7 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     const hub = await page.locator('#hub-models li').allTextContents();
     expect(hub.join('\n')).toMatch(/all-MiniLM-L6-v2 · 90\.9 MB.*\n.*bge-small-en-v1\.5 · 133 MB.*\n.*e5-small-v2 · 133 MB.*query: .*\n.*NeoBERT · 981 MB/);
     expect((await page.locator('#rerank-hub-models li').allTextContents()).join('\n')).toMatch(/ms-marco-MiniLM-L-6-v2 · 90\.9 MB.*\n.*bge-reranker-base · 1\.11 GB/);
+    expect((await page.locator('#guard-hub-models li').allTextContents()).join('\n')).toMatch(/distilbert-base-uncased-finetuned-sst-2-english · 268 MB/);
     expect(await page.getAttribute('#rerank-section', 'data-state')).toBe('empty');
     expect(await page.getAttribute('#guard-section', 'data-state')).toBe('empty');
     expect(requestsFor('model.safetensors')).toBe(1);
