@@ -10,6 +10,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // default + each file's duration and the run's wall time at the end (CI output).
+    reporters: ['default', './test/reporters/file-durations.ts'],
   },
 });

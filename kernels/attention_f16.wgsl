@@ -24,15 +24,19 @@ const WG = 64u;
 const NEG_BIG = -3.0e38;
 const WINDOW_GLOBAL = 0xFFFFFFFFu;
 
+// BEGIN shared: attention-params (identical in every kernel that has it: test/wgsl-shared.test.ts)
 struct Params { tokens: u32, scale: f32, window: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+// END shared: attention-params
 @group(0) @binding(1) var<storage, read> q: array<vec4<f16>>;
 @group(0) @binding(2) var<storage, read> k: array<vec4<f16>>;
 @group(0) @binding(3) var<storage, read> v: array<vec4<f16>>;
+// BEGIN shared: attention-tables (identical in every kernel that has it: test/wgsl-shared.test.ts)
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;
 @group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
+// END shared: attention-tables
 
 var<workgroup> queryTile: array<vec4<f16>, BLOCK_Q * HEAD_DIM / 4u>;  // as stored (scores are scaled in f32)
 // Keys are stored dim-major (keyTile[d4 * BLOCK_K + j]) so that invocations working on
@@ -46,13 +50,16 @@ var<workgroup> rowMax: array<f32, BLOCK_Q>;
 var<workgroup> rowSum: array<f32, BLOCK_Q>;
 var<workgroup> rowCorrection: array<f32, BLOCK_Q>;
 
+// BEGIN shared: attention-window-rule (identical in every kernel that has it: test/wgsl-shared.test.ts)
 // Whether query row `row` may attend key `key` (same sequence) whose mask bit is `valid`.
 fn attends(valid: u32, row: u32, key: u32) -> bool {
   return valid != 0u && (params.window == WINDOW_GLOBAL || max(row, key) - min(row, key) <= params.window);
 }
+// END shared: attention-window-rule
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // BEGIN shared: attention-tile (identical in every kernel that has it: test/wgsl-shared.test.ts)
   let tile = tiles[wid.x];
   // The whole workgroup reads the same tile: this exit is uniform, before any barrier.
   if (tile.w == 0u) { return; }
@@ -62,6 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let q0 = tile.z;    // first query row (within the sequence) of this tile
   let h = wid.y;
   let headBase = h * params.tokens + start; // row of (h, sequence position 0) in q/k/v
+  // END shared: attention-tile
 
   for (var i = lid; i < BLOCK_Q * quads; i += WG) {
     let row = q0 + i / quads;
@@ -70,6 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     queryTile[i] = value;
     accTile[i] = vec4<f32>(0.0);
   }
+  // BEGIN shared: attention-key-range (identical in every kernel that has it: test/wgsl-shared.test.ts)
   if (lid < BLOCK_Q) {
     rowMax[lid] = NEG_BIG;
     rowSum[lid] = 0.0;
@@ -83,6 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     keyLo = select(0u, q0 - w, q0 > w);
     keyHi = min(L, min(q0 + BLOCK_Q, L) + w);
   }
+  // END shared: attention-key-range
 
   for (var key0 = keyLo; key0 < keyHi; key0 += BLOCK_K) {
     for (var i = lid; i < BLOCK_K * quads; i += WG) {
@@ -96,11 +106,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       keyTile[(i % quads) * BLOCK_K + i / quads] = kv;
       valueTile[i] = vv;
     }
+    // BEGIN shared: attention-key-valid (identical in every kernel that has it: test/wgsl-shared.test.ts)
     if (lid < BLOCK_K) {
       var valid = 0u;
       if (key0 + lid < keyHi) { valid = keyMask[start + key0 + lid]; }
       keyValid[lid] = valid;
     }
+    // END shared: attention-key-valid
     workgroupBarrier();
 
     // Phase 1: scores s[i, j] = (q_i . k_j) / sqrt(D): products of halves are exact in f32.
@@ -113,6 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
+    // BEGIN shared: attention-softmax-update (identical in every kernel that has it: test/wgsl-shared.test.ts)
     // Phase 2: online softmax update per query row; masked keys (and keys outside the row's
     // window) get probability 0.
     if (lid < BLOCK_Q) {
@@ -134,6 +147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       rowSum[lid] = sum;
       rowCorrection[lid] = correction;
     }
+    // END shared: attention-softmax-update
     workgroupBarrier();
 
     // Phase 3: acc[i, :] = acc[i, :] * correction_i + sum_j p[i, j] v_j.
@@ -147,6 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
 
+  // BEGIN shared: attention-output (identical in every kernel that has it: test/wgsl-shared.test.ts)
   for (var e = lid; e < BLOCK_Q * quads; e += WG) {
     let row = q0 + e / quads;
     if (row < L) {
@@ -154,4 +169,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       out[((start + row) * NUM_HEADS + h) * quads + e % quads] = select(vec4<f32>(0.0), accTile[e] / sum, sum > 0.0);
     }
   }
+  // END shared: attention-output
 }

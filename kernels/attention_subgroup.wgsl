@@ -26,8 +26,8 @@
 //           memory, no barriers; memory is O(L). Every private-array index is a constant once
 //           the HEAD_DIM / 4 and ROWS loops unroll (override values are substituted before
 //           compilation).
-//           Measured on lavapipe, 2 cores (bench/attention.ts, batch 8): 4.8-6.8 GFLOP/s, 7.4-9.4x
-//           the tiled kernel (H=4 D=16 and H=12 D=64, L = 128..2048). Variants tried and dropped
+//           Measured on lavapipe (bench/attention.ts): 9.9-17x the tiled kernel's speed at H=4 D=16
+//           and H=12 D=64, L = 128 / 512 (bench/results/attention-ladder-mesa-llvmpipe-2026-11-29.txt). Variants tried and dropped
 //           (each within noise or slower): vec4 fma accumulators for the scores, explicit fma in
 //           the value update, 16 or 32 keys per step (fewer softmax/rescale steps). Per query row
 //           a workgroup of 32 rows (ROWS = 4) is 1.25x cheaper and one of 8 (ROWS = 1) 1.2x dearer,
@@ -53,15 +53,19 @@ const NEG_BIG = -3.0e38;
 const LOG2E = 1.4426950408889634;
 const WINDOW_GLOBAL = 0xFFFFFFFFu;
 
+// BEGIN shared: attention-params (identical in every kernel that has it: test/wgsl-shared.test.ts)
 struct Params { tokens: u32, scale: f32, window: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+// END shared: attention-params
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+// BEGIN shared: attention-tables (identical in every kernel that has it: test/wgsl-shared.test.ts)
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;
 @group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
+// END shared: attention-tables
 
 @compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {

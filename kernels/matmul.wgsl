@@ -11,8 +11,9 @@
 //   FFN's first projection and its GLU in one pass. SwiGLU (NeoBERT: silu(w1 x) * (w2 x)) is
 //   GLU with silu; GeGLU (ModernBERT: input, gate = Wi(x).chunk(2); gelu(input) * gate) with gelu.
 //   kernels/matmul_subgroup.wgsl computes the same for CPU adapters (lavapipe), where every
-//   workgroup-memory access here is a per-lane scalar loop: this kernel runs at 1.8 GFLOP/s on
-//   lavapipe, the subgroup one at 8.2 (bench/matmul.ts). On GPUs this is the one to use.
+//   workgroup-memory access here is a per-lane scalar loop: the subgroup one runs 5.5x this one's
+//   GFLOP/s on lavapipe (geomean, bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
+//   On GPUs this is the one to use.
 // Layout:   x f32 [M, K]; w [N, K] as raw 32-bit words: f32, or (W_F16) IEEE halves two per
 //           u32, element 2i in the low half; bias, residual, out f32; all row-major.
 // Dispatch: (ceil(N / 64), ceil(M / 64)) workgroups of 16 x 16 threads; each thread owns a
@@ -33,6 +34,7 @@ override GLU: bool = false;      // out[m, f] = act(y[m, 2f]) * y[m, 2f + 1]
 const TILE = 64u;
 const TILE_K = 16u;
 
+// BEGIN shared: matmul-params (identical in every kernel that has it: test/wgsl-shared.test.ts)
 // out_stride / out_col0: out is [M, out_stride] and this dispatch writes its columns
 // [out_col0, out_col0 + N) (a weight split in row chunks, e.g. a vocabulary-sized decoder); N and 0
 // otherwise. Not combined with GLU or a residual (checked on the host).
@@ -44,9 +46,10 @@ struct Params { M: u32, N: u32, K: u32, eps: f32, out_stride: u32, out_col0: u32
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// END shared: matmul-params
 
-// The epilogue activation, the only place it is spelled out (kernels/matmul.wgsl and
-// kernels/matmul_subgroup.wgsl carry the same copy). ACTIVATION (Hugging Face names):
+// BEGIN shared: matmul-activation (identical in every kernel that has it: test/wgsl-shared.test.ts)
+// The epilogue activation. ACTIVATION (Hugging Face names):
 //   1 tanh; 2 gelu: exact 0.5 v (1 + erf(v / sqrt 2)) (nn.GELU(), BERT's 'gelu');
 //   3 gelu_tanh: 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) ('gelu_new',
 //   'gelu_pytorch_tanh'); 4 relu; 5 silu: v / (1 + exp(-v)); 0 none.
@@ -89,6 +92,7 @@ fn act(v: f32) -> f32 {
   if (ACTIVATION == 5u) { return v / (1.0 + exp(-v)); }
   return v;
 }
+// END shared: matmul-activation
 
 // w[n, 4q .. 4q+3] as f32, for i = n * K/4 + q.
 fn loadW(i: u32) -> vec4<f32> {

@@ -36,6 +36,7 @@ override TILE_N: u32 = 64u;      // output columns per workgroup (a multiple of 
 const TILE_K = 16u;
 const F16_MAX = 65504.0;
 
+// BEGIN shared: matmul-params (identical in every kernel that has it: test/wgsl-shared.test.ts)
 // out_stride / out_col0: out is [M, out_stride] and this dispatch writes its columns
 // [out_col0, out_col0 + N) (a weight split in row chunks, e.g. a vocabulary-sized decoder); N and 0
 // otherwise. Not combined with GLU or a residual (checked on the host).
@@ -47,9 +48,10 @@ struct Params { M: u32, N: u32, K: u32, eps: f32, out_stride: u32, out_col0: u32
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// END shared: matmul-params
 
-// The epilogue activation, the only place it is spelled out (kernels/matmul.wgsl,
-// kernels/matmul_subgroup.wgsl and kernels/matmul_f16.wgsl carry the same copy). ACTIVATION (Hugging Face names):
+// BEGIN shared: matmul-activation (identical in every kernel that has it: test/wgsl-shared.test.ts)
+// The epilogue activation. ACTIVATION (Hugging Face names):
 //   1 tanh; 2 gelu: exact 0.5 v (1 + erf(v / sqrt 2)) (nn.GELU(), BERT's 'gelu');
 //   3 gelu_tanh: 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) ('gelu_new',
 //   'gelu_pytorch_tanh'); 4 relu; 5 silu: v / (1 + exp(-v)); 0 none.
@@ -92,6 +94,7 @@ fn act(v: f32) -> f32 {
   if (ACTIVATION == 5u) { return v / (1.0 + exp(-v)); }
   return v;
 }
+// END shared: matmul-activation
 
 // w[n, 4q .. 4q+3] as halves, for i = n * K/4 + q.
 fn loadW(i: u32) -> vec4<f16> {

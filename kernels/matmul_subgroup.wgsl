@@ -24,8 +24,9 @@
 //           permute. Each group of 8 columns is one call of group() with constant offsets, so
 //           all accumulator indices are constants after inlining (past NIR's unroll limit a
 //           loop here would index the accumulators dynamically, through scratch memory).
-//           Measured on lavapipe, M = 128, NeoBERT shapes: 8.2 GFLOP/s geomean, 4.7x the tiled
-//           kernel (8.6 and 4.9x with f16 weights); about 5x at M = 512 and 1024 too.
+//           Measured on lavapipe, M = 128, NeoBERT shapes: 5.5x the tiled kernel's GFLOP/s
+//           (geomean; 6.0x with f16 weights), bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt;
+//           about 5x at M = 512 and 1024 too.
 // Numerics: f32 arithmetic and accumulation; f16 weights are widened on load. NORM_ROWS sums
 //           squares of the f32 x row (the residual stream reaches ~1300: never f16).
 //           gelu: erf through an erfc fit (erfcPositive), within 2e-7 abs + rel of float64.
@@ -44,6 +45,7 @@ override GLU: bool = false;      // out[m, f] = act(y[m, 2f]) * y[m, 2f + 1]
 const A = 8u;      // rows per lane: the tile has 8 * A = 64 rows
 const Q = 8u;      // vec4 accumulators per row: the tile has 4 * Q = 32 columns
 
+// BEGIN shared: matmul-params (identical in every kernel that has it: test/wgsl-shared.test.ts)
 // out_stride / out_col0: out is [M, out_stride] and this dispatch writes its columns
 // [out_col0, out_col0 + N) (a weight split in row chunks, e.g. a vocabulary-sized decoder); N and 0
 // otherwise. Not combined with GLU or a residual (checked on the host).
@@ -55,9 +57,10 @@ struct Params { M: u32, N: u32, K: u32, eps: f32, out_stride: u32, out_col0: u32
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// END shared: matmul-params
 
-// The epilogue activation, the only place it is spelled out (kernels/matmul.wgsl and
-// kernels/matmul_subgroup.wgsl carry the same copy). ACTIVATION (Hugging Face names):
+// BEGIN shared: matmul-activation (identical in every kernel that has it: test/wgsl-shared.test.ts)
+// The epilogue activation. ACTIVATION (Hugging Face names):
 //   1 tanh; 2 gelu: exact 0.5 v (1 + erf(v / sqrt 2)) (nn.GELU(), BERT's 'gelu');
 //   3 gelu_tanh: 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) ('gelu_new',
 //   'gelu_pytorch_tanh'); 4 relu; 5 silu: v / (1 + exp(-v)); 0 none.
@@ -100,6 +103,7 @@ fn act(v: f32) -> f32 {
   if (ACTIVATION == 5u) { return v / (1.0 + exp(-v)); }
   return v;
 }
+// END shared: matmul-activation
 
 // w[n, 4q .. 4q+3] as f32, for i = n * K/4 + q.
 fn loadW(i: u32) -> vec4<f32> {

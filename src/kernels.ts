@@ -1,5 +1,5 @@
 // The only place that knows each kernel's bindings, params layout and workgroup math.
-// Each kernel: a class built once per device/model (pipeline compiled at load), whose `createDispatch`
+// Each kernel: a class built per model (its pipeline compiled once per device, see compilePipeline), whose `createDispatch`
 // checks shapes on the host and returns a Dispatch that owns its uniform buffer and bind group,
 // so the same shape can be recorded again and again with no allocation.
 import embeddingWGSL from '../kernels/embedding.wgsl?raw';
@@ -88,6 +88,97 @@ function packParams(values: number[], floats: Set<number> = new Set()): ArrayBuf
   return bytes;
 }
 
+/** A compiled pipeline with the bind group layout it was made for (explicit, so bind groups fit any copy). */
+interface CompiledPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** What the pipeline cache did on one device (see pipelineStats). */
+export interface PipelineStats {
+  /** Pipelines compiled on this device (createComputePipeline[Async] calls). */
+  created: number;
+  /** Kernel creations served by an already compiled (or compiling) pipeline. */
+  reused: number;
+}
+
+/**
+ * Pipelines compiled once per device, shared by every model, plan and kernel on it: keyed by the
+ * WGSL source, the bindings (the layout) and the override constants (every kernel's entry point is
+ * `main`). The device owns them; a model's dispose() leaves them alone (WebGPU pipelines have no
+ * destroy(); they go with the device), so two models of one architecture, or a reload after
+ * dispose, compile nothing. A WeakMap: a destroyed device's pipelines are dropped with it.
+ */
+const pipelineCaches = new WeakMap<GPUDevice, { byKey: Map<string, Map<string, Promise<CompiledPipeline>>>; stats: PipelineStats }>();
+let pipelineCacheEnabled = true;
+
+function deviceCache(device: GPUDevice) {
+  let cache = pipelineCaches.get(device);
+  if (!cache) pipelineCaches.set(device, (cache = { byKey: new Map(), stats: { created: 0, reused: 0 } }));
+  return cache;
+}
+
+/** How many pipelines this device has compiled, and how many kernel creations reused one. */
+export function pipelineStats(device: GPUDevice): PipelineStats {
+  return { ...deviceCache(device).stats };
+}
+
+/**
+ * Turns the per-device pipeline cache off (every kernel creation compiles its own pipeline, as
+ * before the cache) or back on. For benchmarks of cold starts only (bench/cold-start.ts).
+ */
+export function setPipelineCacheEnabled(enabled: boolean): void {
+  pipelineCacheEnabled = enabled;
+}
+
+function compilePipeline(device: GPUDevice, name: string, code: string, bindings: BindingKind[], constants: Constants): Promise<CompiledPipeline> {
+  // WebGPU takes override values as numbers; a bool override reads 0 as false.
+  const overrides = Object.fromEntries(
+    Object.entries(constants)
+      .map(([k, v]) => [k, Number(v)] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+  const cache = deviceCache(device);
+  const key = `${bindings.join(',')}|${JSON.stringify(overrides)}`;
+  // Keyed by the source string itself (module constants: one hash per source, not per lookup).
+  let bySource = cache.byKey.get(code);
+  if (!bySource) cache.byKey.set(code, (bySource = new Map()));
+  const cached = pipelineCacheEnabled ? bySource.get(key) : undefined;
+  if (cached) {
+    cache.stats.reused++;
+    return cached;
+  }
+  cache.stats.created++;
+  const layout = device.createBindGroupLayout({
+    label: name,
+    entries: bindings.map((kind, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
+    })),
+  });
+  const module = device.createShaderModule({ label: name, code });
+  const descriptor: GPUComputePipelineDescriptor = {
+    label: name,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: 'main', constants: overrides },
+  };
+  // Async where the implementation has it, so a load does not block a page while shaders compile.
+  const compiled = (
+    typeof device.createComputePipelineAsync === 'function'
+      ? device.createComputePipelineAsync(descriptor)
+      : Promise.resolve(device.createComputePipeline(descriptor))
+  ).then((pipeline) => ({ pipeline, layout }));
+  if (pipelineCacheEnabled) {
+    bySource.set(key, compiled);
+    // A failed compile is not kept: the next creation tries again (and reports its own error).
+    compiled.catch(() => {
+      if (bySource.get(key) === compiled) bySource.delete(key);
+    });
+  }
+  return compiled;
+}
+
 class Kernel {
   /** Buffers the kernel itself created (placeholders for unused bindings); destroy() frees them. */
   private readonly owned: GPUBuffer[] = [];
@@ -112,29 +203,14 @@ class Kernel {
     this.owned.length = 0;
   }
 
-  protected static async build(
+  protected static build(
     device: GPUDevice,
     name: string,
     code: string,
     bindings: BindingKind[],
     constants: Constants,
-  ): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
-    const layout = device.createBindGroupLayout({
-      label: name,
-      entries: bindings.map((kind, binding) => ({
-        binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
-      })),
-    });
-    const module = device.createShaderModule({ label: name, code });
-    const pipeline = await device.createComputePipelineAsync({
-      label: name,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      // WebGPU takes override values as numbers; a bool override reads 0 as false.
-      compute: { module, entryPoint: 'main', constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)])) },
-    });
-    return { pipeline, layout };
+  ): Promise<CompiledPipeline> {
+    return compilePipeline(device, name, code, bindings, constants);
   }
 
   /** Binds params + buffers once; the returned Dispatch can be encoded any number of times. */

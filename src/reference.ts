@@ -231,6 +231,7 @@ export function attentionRef(
   const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
   const w = options.window ?? Infinity;
+  const acc = new Float64Array(headDim);
   for (const { start, length: L } of sequences) {
     const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
@@ -256,11 +257,14 @@ export function attentionRef(
           sum += scores[j];
         }
         const dst = ((start + i) * numHeads + h) * headDim;
-        for (let d = 0; d < headDim; d++) {
-          let acc = 0;
-          for (let j = lo; j <= hi; j++) acc += scores[j] * v[(base + j) * headDim + d];
-          out[dst + d] = acc / sum;
+        // sum_j p_j v_j per dim, keys in order (rows of v read contiguously).
+        acc.fill(0);
+        for (let j = lo; j <= hi; j++) {
+          const p = scores[j];
+          const row = (base + j) * headDim;
+          for (let d = 0; d < headDim; d++) acc[d] += p * v[row + d];
         }
+        for (let d = 0; d < headDim; d++) out[dst + d] = acc[d] / sum;
       }
     }
   }
@@ -382,6 +386,8 @@ export function referenceForward(
   attentionMask: ArrayLike<number>,
   batch: number,
   seqLen: number,
+  /** logits: false skips the head (an MLM decoder is most of the work at long lengths). */
+  options: { logits?: boolean } = {},
 ): ForwardOutputs {
   const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, normEps: eps } = config;
   const N = batch * seqLen;
@@ -403,10 +409,10 @@ export function referenceForward(
   const last = rmsnormRef(x, weights.finalNorm, N, C, eps); // (N, C)
   const { cls, mean } = poolingRef(last, attentionMask, sequences, C); // (B, C) x2
   let logits: Float32Array | null = null;
-  const head = weights.head;
-  if (head.kind === 'mlm') {
+  const head = options.logits === false ? null : weights.head;
+  if (head?.kind === 'mlm') {
     logits = matmulRef(last, head.weight, N, config.vocabSize, C, { bias: head.bias }); // (N, V)
-  } else if (head.kind === 'classification') {
+  } else if (head?.kind === 'classification') {
     const dense = matmulRef(cls, head.denseWeight, batch, C, C, { bias: head.denseBias, activation: 'tanh' }); // (B, C)
     logits = matmulRef(dense, head.weight, batch, head.bias.length, C, { bias: head.bias }); // (B, labels)
   }

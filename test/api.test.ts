@@ -7,6 +7,7 @@ import path from 'node:path';
 import { loadCheckpoint, memorySource, urlSource, type Progress } from '../src/checkpoint';
 import { CheckpointError } from '../src/errors';
 import { createGPU } from '../src/gpu';
+import { pipelineStats } from '../src/kernels';
 import { InputError } from '../src/errors';
 import { DeviceLostError, ModelDisposedError, NeoBERT, type RunTimings } from '../src/encoder';
 import { BUNDLED_MODEL_DIR } from '../src/node/index';
@@ -82,13 +83,41 @@ describe('load', () => {
 
   it('shares a GPUDevice given as `device` and leaves it alive on dispose', async () => {
     const { device } = await testGPU();
+    const compiled = pipelineStats(device).created;
     const shared = await NeoBERT.load(TINY, { device });
+    // The same checkpoint is already loaded on this device (beforeAll): its pipelines are reused.
+    expect(pipelineStats(device).created).toBe(compiled);
     expect(shared.info().adapter.features).toEqual([...device.features].sort());
     const [a] = await shared.embed(['shared device']);
     const [b] = await tiny.embed(['shared device']);
     expect(maxAbsDiff(a, b)).toBe(0);
     await shared.dispose();
     expect((await tiny.embed(['the device is still alive']))[0]).toHaveLength(64);
+  });
+
+  it('compiles each pipeline once per device: a second model, and a reload after dispose, create none', async () => {
+    const gpu = await createGPU(); // a fresh device: nothing compiled on it yet
+    try {
+      expect(pipelineStats(gpu.device)).toEqual({ created: 0, reused: 0 });
+      const first = await NeoBERT.load(TINY, { gpu });
+      const { created } = pipelineStats(gpu.device);
+      expect(created).toBeGreaterThan(0);
+      const second = await NeoBERT.load(TINY, { gpu });
+      expect(pipelineStats(gpu.device).created).toBe(created);
+      expect(pipelineStats(gpu.device).reused).toBeGreaterThanOrEqual(created);
+      const [a] = await first.embed(['one pipeline per device']);
+      await first.dispose(); // must not take pipelines from the model still using them
+      const [b] = await second.embed(['one pipeline per device']);
+      expect(maxAbsDiff(a, b)).toBe(0);
+      await second.dispose();
+      const reloaded = await NeoBERT.load(TINY, { gpu });
+      const [c] = await reloaded.embed(['one pipeline per device']);
+      expect(maxAbsDiff(a, c)).toBe(0);
+      expect(pipelineStats(gpu.device).created).toBe(created);
+      await reloaded.dispose();
+    } finally {
+      gpu.destroy();
+    }
   });
 
   it('rejects unknown dtypes, devices and sources clearly', async () => {

@@ -50,6 +50,28 @@ import { MATMUL_VARIANTS } from '../kernels/dev/matmul_variants';
 import { ATTENTION_VARIANTS } from '../kernels/dev/attention_variants';
 import { emptyTensor, readTensor, reportAdapter, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
+/** FNV-1a over an array's 32-bit words: a cache key for CPU references. */
+function hashWords(a: Float32Array | Uint32Array): string {
+  const words = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  return `${a.length}:${(h >>> 0).toString(16)}`;
+}
+
+/**
+ * attentionRef computed once per distinct input in this file: the same q, k, v and mask reach
+ * every strategy (tiled, subgroup, 4 lanes, f16, kernels/dev), and the reference at L = 4096 is
+ * most of a check's time. Callers must not modify the returned array.
+ */
+const attentionRefs = new Map<string, Float32Array>();
+function cachedAttentionRef(...args: Parameters<typeof attentionRef>): Float32Array {
+  const [q, k, v, mask, sequences, H, D, options] = args;
+  const key = [hashWords(q), hashWords(k), hashWords(v), hashWords(Uint32Array.from(mask)), JSON.stringify(sequences), H, D, options?.window].join('|');
+  let ref = attentionRefs.get(key);
+  if (!ref) attentionRefs.set(key, (ref = attentionRef(...args)));
+  return ref;
+}
+
 let device: GPUDevice;
 beforeAll(async () => {
   device = (await testGPU()).device;
@@ -429,7 +451,7 @@ describe('qkv from separate q, k, v weights (interleaveQkvHeads), rotate-half Ro
       q = ropeRotateHalfRef(q, rope, positions, H, D);
       k = ropeRotateHalfRef(k, rope, positions, H, D);
     }
-    const expected = attentionRef(q, k, v, mask, sequences, H, D);
+    const expected = cachedAttentionRef(q, k, v, mask, sequences, H, D);
     // Ours: one fused projection with per-head interleaved (and, with RoPE, permuted) rows.
     const perm = (w: Float32Array, rows: number) => (rotary ? permuteRotateHalf(w, H, D, rows) : w);
     const wqkv = interleaveQkvHeads(perm(wq, K), perm(wk, K), wv, H, D, K);
@@ -512,7 +534,7 @@ describe('attention', () => {
           window === undefined ? {} : { window },
         ),
       ]);
-      expectClose(await readTensor(device, out), attentionRef(q, k, v, mask, sequences, H, D, { window }), {
+      expectClose(await readTensor(device, out), cachedAttentionRef(q, k, v, mask, sequences, H, D, { window }), {
         atol: 1e-5,
         rtol: 1e-4,
         label: `${label}-${strategy}${lanes ?? ''}`,
@@ -586,7 +608,7 @@ describe('attention', () => {
         return readTensor(device, out);
       };
       const base = await run(k, v);
-      expectClose(base, attentionRef(q, k, v, mask, [{ start: 0, length: L }], H, D, { window: w }), { label: 'window-base' });
+      expectClose(base, cachedAttentionRef(q, k, v, mask, [{ start: 0, length: L }], H, D, { window: w }), { label: 'window-base' });
       // Key `far` made huge: every query more than w away is bit-for-bit what it was.
       const big = (a: Float32Array, value: number) => {
         const b = a.slice();
@@ -1138,9 +1160,9 @@ describe('f16 arithmetic', () => {
         kernel.createDispatch('t', halves(q, 'q', shape), halves(k, 'k', shape), halves(v, 'v', shape), tensorFrom(device, 'mask', mask, [N]), tiles, out, window === undefined ? {} : { window }),
       ]);
       const got = await readTensor(device, out);
-      expectClose(got, attentionRef(roundF16(q), roundF16(k), roundF16(v), mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label });
+      expectClose(got, cachedAttentionRef(roundF16(q), roundF16(k), roundF16(v), mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label });
       // Only rows of real queries (a fully masked window gives zeros in both): rel L2 against f32 operands.
-      expect(compareArrays(got, attentionRef(q, k, v, mask, sequences, H, D, { window })).relL2).toBeLessThan(2e-3);
+      expect(compareArrays(got, cachedAttentionRef(q, k, v, mask, sequences, H, D, { window })).relL2).toBeLessThan(2e-3);
     }
 
     it.each([
@@ -1262,7 +1284,7 @@ describe('kernels/dev GPU candidates', () => {
           [maxTiles, H],
         ),
       ]);
-      expectClose(await readTensor(device, out), attentionRef(q, k, vv, mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label: v.id });
+      expectClose(await readTensor(device, out), cachedAttentionRef(q, k, vv, mask, sequences, H, D, { window }), { atol: 1e-5, rtol: 1e-4, label: v.id });
     });
   });
 });

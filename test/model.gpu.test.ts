@@ -62,7 +62,8 @@ describe.each(fixtureCases())('fixture %s', (caseName) => {
 });
 
 describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
-  // ~70 s on an idle 2-core machine, mostly the CPU reference's 4096 x 4096 attention.
+  // The CPU reference's 4096 x 4096 attention is most of this test's time (its MLM head, not
+  // compared here, is skipped).
   it('matches the CPU reference and stays finite', { timeout: 600_000 }, async () => {
     const { BUNDLED_MODEL_DIR } = await import('../src/node/index');
     const { referenceForward } = await import('../src/reference');
@@ -74,7 +75,7 @@ describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
     const inputIds = Int32Array.from({ length: L }, (_, i) => (i === 0 ? 101 : i === L - 1 ? 102 : 1000 + ((i * 7919) % 28000)));
     const attentionMask = new Int32Array(L).fill(1);
     const got = await runner.forward({ inputIds, attentionMask, batch: 1, seqLen: L, outputs: ['lastHiddenState', 'pooledMean'] });
-    const ref = referenceForward(checkpoint.config, checkpoint.weights, inputIds, attentionMask, 1, L);
+    const ref = referenceForward(checkpoint.config, checkpoint.weights, inputIds, attentionMask, 1, L, { logits: false });
     for (const [name, g, r] of [
       ['last_hidden_state', got.lastHiddenState!, ref.lastHiddenState],
       ['pooled_mean', got.pooledMean!, ref.pooledMean],

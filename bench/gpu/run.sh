@@ -14,6 +14,7 @@
 #   report     RESULTS/<gpu>-<date>.json (bench/results' format + every step's status) and .svg
 #
 #   bench/gpu/run.sh [--local] [--quick] [--pack DIR] [--results-dir DIR] [--budget-s S] [--work DIR]
+#                    [--limit STEP=S]... [--skip STEP[,STEP]] [--no-limits]
 #     --local        the same steps on this machine's adapter (lavapipe) at small sizes, results in
 #                    the work folder unless --results-dir; rehearses the packed node/dawn/loader too
 #     --quick        smaller still (the test's setting)
@@ -21,6 +22,11 @@
 #     --budget-s     whole run, default 450 (GPU), 240 (--local), 100 (--local --quick)
 #     --allow-cpu-adapter  GPU sizes on whatever adapter is found (rehearses the budget and the
 #                    time limits here: steps time out, partial results are kept, the report runs)
+#     --limit STEP=S a step's own time limit in seconds instead of its default (repeatable)
+#     --skip STEPS   record these steps (comma-separated) as skipped without running them
+#     --no-limits    no step limits and no budget: every step runs to its end (a rehearsal on a
+#                    busy machine, where the limits sized for the GPU machine mean nothing;
+#                    test/gpu-bench.test.ts runs --local --quick this way)
 # Exit 0 when every step that ran passed, 1 otherwise; the JSON says which.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,6 +37,9 @@ RESULTS=
 BUDGET=
 WORK=
 REQUIRE_GPU=1
+LIMITS=
+SKIP=,
+NO_LIMITS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --local) MODE=local; shift ;;
@@ -40,7 +49,10 @@ while [ $# -gt 0 ]; do
     --budget-s) BUDGET=$2; shift 2 ;;
     --work) WORK=$(realpath -m "$2"); shift 2 ;;
     --allow-cpu-adapter) REQUIRE_GPU=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --limit) LIMITS="$LIMITS ${2%%=*}=${2#*=}"; shift 2 ;;
+    --skip) SKIP=",$2,"; shift 2 ;;
+    --no-limits) NO_LIMITS=1; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -72,18 +84,27 @@ record() { # name status seconds detail
 }
 FAILED=0
 # run_step NAME CAP_S CMD...: runs CMD with min(CAP, what the budget leaves) seconds, output to
-# the console and logs/NAME.log; records ok / failed (exit code) / timeout / skipped.
+# the console and logs/NAME.log; records ok / failed (exit code) / timeout / skipped. --limit
+# NAME=S replaces CAP; --skip NAME skips the step; --no-limits runs it with no limit at all.
 run_step() {
   local name=$1 cap=$2; shift 2
-  local now left limit t0 rc
-  now=$(date +%s)
-  left=$((DEADLINE - now - REPORT_RESERVE))
-  if [ $left -lt 10 ]; then record "$name" skipped 0 "no time left in the ${BUDGET} s budget"; return 1; fi
-  limit=$(( cap < left ? cap : left ))
-  say "step $name (limit ${limit} s): $*"
+  local now left limit t0 rc entry
+  case "$SKIP" in *",$name,"*) record "$name" skipped 0 "skipped by --skip"; return 1 ;; esac
+  for entry in $LIMITS; do [ "${entry%%=*}" = "$name" ] && cap=${entry#*=}; done
   t0=$(date +%s)
-  timeout -k 5 "$limit" "$@" > >(tee "$WORK/logs/$name.log") 2>&1
-  rc=$?
+  if [ $NO_LIMITS = 1 ]; then
+    say "step $name (no limit): $*"
+    "$@" > >(tee "$WORK/logs/$name.log") 2>&1
+    rc=$?
+  else
+    now=$t0
+    left=$((DEADLINE - now - REPORT_RESERVE))
+    if [ $left -lt 10 ]; then record "$name" skipped 0 "no time left in the ${BUDGET} s budget"; return 1; fi
+    limit=$(( cap < left ? cap : left ))
+    say "step $name (limit ${limit} s): $*"
+    timeout -k 5 "$limit" "$@" > >(tee "$WORK/logs/$name.log") 2>&1
+    rc=$?
+  fi
   sleep 0.2 # let tee finish
   local secs=$(( $(date +%s) - t0 ))
   if [ $rc = 0 ]; then record "$name" ok $secs ""; return 0; fi
@@ -93,7 +114,7 @@ run_step() {
   return 1
 }
 
-say "neobert-webgpu GPU bench: mode $MODE$([ $QUICK = 1 ] && echo ' quick'), budget ${BUDGET} s, pack $PACK, work $WORK, results $RESULTS"
+say "neobert-webgpu GPU bench: mode $MODE$([ $QUICK = 1 ] && echo ' quick'), $([ $NO_LIMITS = 1 ] && echo 'no limits' || echo "budget ${BUDGET} s")${LIMITS:+, limits$LIMITS}$([ "$SKIP" != , ] && echo ", skip ${SKIP//,/ }"), pack $PACK, work $WORK, results $RESULTS"
 [ -f "$PACK/MANIFEST.txt" ] && sed -n '1,6p' "$PACK/MANIFEST.txt"
 
 # ---- unpack ---------------------------------------------------------------------------------------
@@ -164,7 +185,7 @@ export LD_LIBRARY_PATH=$LIBDIR${BASE_LD:+:$BASE_LD}
 ADAPTER_OK=0
 try_adapter() { # label: one attempt with the current environment
   echo "--- adapter attempt: $1 (VK_DRIVER_FILES=${VK_DRIVER_FILES:-} VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} NEOBERT_DAWN_FLAGS=${NEOBERT_DAWN_FLAGS:-} libs: $(ls "$LIBDIR" | tr '\n' ' '))"
-  timeout -k 5 40 "$NODE" "$JS/adapter.mjs" --json "$WORK/steps/adapter.json" $([ $REQUIRE_GPU = 1 ] && echo --require-gpu)
+  timeout -k 5 "$ATTEMPT_S" "$NODE" "$JS/adapter.mjs" --json "$WORK/steps/adapter.json" $([ $REQUIRE_GPU = 1 ] && echo --require-gpu)
 }
 find_adapter() {
   try_adapter "as found" && return 0
@@ -193,11 +214,14 @@ find_adapter() {
   for icd in $icds; do cat "$icd"; done
   nvidia-smi -L 2>&1 | head -3
   ldconfig -p | grep -iE 'vulkan|GLX|GLdispatch|nvidia' | head -20
-  VK_LOADER_DEBUG=error,warn,driver timeout 40 "$NODE" "$JS/adapter.mjs" 2>&1 | head -40
+  VK_LOADER_DEBUG=error,warn,driver timeout "$ATTEMPT_S" "$NODE" "$JS/adapter.mjs" 2>&1 | head -40
   return 1
 }
 export -f try_adapter find_adapter link_libs
-export NODE JS MODE LIBDIR NEOBERT_DAWN_FLAGS REQUIRE_GPU
+# One adapter attempt's limit (0: none, with --no-limits).
+ATTEMPT_S=40
+[ $NO_LIMITS = 1 ] && ATTEMPT_S=0
+export NODE JS MODE LIBDIR NEOBERT_DAWN_FLAGS REQUIRE_GPU ATTEMPT_S
 if [ ! -x "$NODE" ]; then
   record adapter skipped 0 "no node (unpack failed)"
 elif run_step adapter 150 bash -c find_adapter; then
@@ -290,7 +314,7 @@ if [ -x "$NODE" ]; then
   run_step report 30 bash -c report || true
   # Once more with the report's own status in it.
   { echo '['; paste -sd, "$STEPS_FILE"; echo ']'; } > "$WORK/steps/steps.json"
-  timeout 30 "$NODE" "$JS/report.mjs" --steps "$WORK/steps" --out-dir "$RESULTS" ${TAG:+--tag $TAG} > /dev/null 2>&1 || true
+  timeout "$([ $NO_LIMITS = 1 ] && echo 0 || echo 30)" "$NODE" "$JS/report.mjs" --steps "$WORK/steps" --out-dir "$RESULTS" ${TAG:+--tag $TAG} > /dev/null 2>&1 || true
 else
   record report skipped 0 "no node (unpack failed)"
 fi

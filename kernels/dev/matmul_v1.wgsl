@@ -1,5 +1,5 @@
 // v1: the original production kernel (shared-memory 64x64 tiles, 16x16 threads, 4x4 per thread).
-//     Measured: 1.76 GFLOP/s (1.00x) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 1.00x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 //     Every workgroup-memory access is a per-lane scalar loop on lavapipe; 2 barriers per 16 k.
 // matmul: out[m, n] = act(sum_k x[m, k] * w[n, k] + bias[n]) + residual[m, n]
 //   i.e. y = x W^T with W as stored in the checkpoint ([out, in]), PyTorch's nn.Linear.

@@ -1,7 +1,7 @@
 // v2: register-blocked, no workgroup memory. Each invocation computes a 4 x 4 output block and
 //     reads vec4s of x and w straight from the storage buffers (on a CPU driver the caches do the
 //     tiling that workgroup memory does on a GPU). 8 x 8 invocations -> 32 x 32 tile.
-//     Measured: 2.12 GFLOP/s (1.20x v1) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 2.10x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 //     Each lane still loads 4 x rows and 4 w rows that its neighbours load too.
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
 override HAS_BIAS: bool = false;

@@ -1,7 +1,7 @@
 // v3: one subgroup-sized workgroup (8 invocations) per 8-row x 32-column tile; invocation j owns
 //     columns n0 + j + 8c (c < 4) of all 8 rows. Row addresses are the same for every invocation
 //     (workgroup-uniform): a CPU driver loads them once and broadcasts; w rows are per invocation.
-//     Measured: 2.31 GFLOP/s (1.31x v1) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 2.35x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 //     The premise was wrong: Mesa 25.0's llvmpipe only treats constant (or push-constant)
 //     addresses as uniform, not workgroup-uniform ones, so the row loads are per lane too.
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.

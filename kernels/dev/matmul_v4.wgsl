@@ -3,7 +3,7 @@
 //     plus a broadcast. A workgroup is one 8-wide subgroup: lane l owns row m0 + l of an 8 x 16
 //     output tile. Per k-step of 4 the 8 rows' vec4s of x are loaded uniformly and each lane keeps
 //     its own with selects; each of the 16 w vec4s is a uniform load shared by all lanes.
-//     Measured: 0.65 GFLOP/s (0.37x v1) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 0.34x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 //     Dead end for the same reason as v3: the 'uniform' loads are per lane (8x the loads of v3).
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
 override HAS_BIAS: bool = false;

@@ -5,8 +5,8 @@
 //     subgroup shares are loaded once, lane l loading row n0 + l of each group of 8, then handed
 //     to every lane with subgroupBroadcast (an in-register permute). Tile: 8*A rows x B columns
 //     per 8-invocation workgroup; per k-step of 4: A + B/8 vec4 loads per lane, 4*A*B FMAs.
-//     Measured: 5.35 GFLOP/s (3.04x v1) (geomean, bench/matmul.ts --m 128, lavapipe).
-//     Tile sweep on 128x768->768: A=4, B=16 best; A=4, B=32 falls to 1.4 (see v6).
+//     Measured: 5.22x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
+//     Tile sweep on 128x768->768: A=4, B=16 best; A=4, B=32 falls to about a quarter of it (see v6).
 // Needs: subgroups with 8 <= subgroup size (the workgroup is one subgroup of 8 lanes).
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
 enable subgroups;

@@ -5,7 +5,7 @@
 //     per 8-invocation workgroup, accumulators as vec4s of 4 columns (256 floats per lane, most
 //     of them spilled to the stack: cheap next to the scalarised loads). Swept on 128x768->2304:
 //     A = 2, 4, 8, 12, 16 -> 8 best; 64 columns (8 group() calls) slower than 32.
-//     Measured: 7.87 GFLOP/s (4.46x v1) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 4.55x v1 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 // Needs: subgroups with 8 <= subgroup size (the workgroup is one subgroup of 8 lanes).
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
 enable subgroups;

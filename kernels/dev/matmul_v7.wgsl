@@ -2,7 +2,7 @@
 //     the accumulator traffic (load, add, mask blend, store of the spilled vec4s) per FMA.
 //     Slower on lavapipe (larger body, x for two k-steps live, more spills): kept as a measured
 //     dead end.
-//     Measured: 6.10 GFLOP/s (3.46x v1, 0.78x v6) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 3.87x v1, 0.85x v6 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 // Needs: subgroups with 8 <= subgroup size (the workgroup is one subgroup of 8 lanes).
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0). Reference: matmulRef.
 enable subgroups;

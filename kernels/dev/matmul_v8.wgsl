@@ -3,7 +3,7 @@
 //     stay f32. On lavapipe a load costs per 32-bit component per lane, so a W k-step is 2
 //     component loads instead of 4; the weights take half the memory. unpack2x16float is core
 //     WGSL: no shader-f16 needed.
-//     Measured: 8.33 GFLOP/s (4.72x v1, 1.06x v6) (geomean, bench/matmul.ts --m 128, lavapipe).
+//     Measured: 5.51x v1, 1.21x v6 (GFLOP/s geomean at M = 128 on lavapipe, bench/matmul.ts; bench/results/matmul-ladder-mesa-llvmpipe-2026-11-29.txt).
 // Needs: subgroups with 8 <= subgroup size (the workgroup is one subgroup of 8 lanes).
 // Math, layout, epilogues, limits: as kernels/matmul.wgsl (K % 4 == 0), W [N, K] f16.
 // Reference: matmulRef with W rounded to f16.

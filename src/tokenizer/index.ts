@@ -344,6 +344,13 @@ export class EncoderTokenizer {
   /** Where the vocabulary came from (for messages). */
   readonly source: string;
 
+  /**
+   * Work done so far, for tests that check how much was done rather than how long it took:
+   * characters run through normalizer, pre-tokenizer and model; characters scanned for the
+   * word boundary where a long text is cut before tokenizing (see runTruncated).
+   */
+  readonly stats = { charactersTokenized: 0, charactersScanned: 0 };
+
   private readonly tok: Tokenizer;
   private readonly template: Template;
   private readonly specialIdSet: Set<number>;
@@ -432,6 +439,7 @@ export class EncoderTokenizer {
 
   /** Tokens and ids of one text, without specials. */
   private run(text: string, tokens: string[] | null): number[] {
+    this.stats.charactersTokenized += text.length;
     const ids: number[] = [];
     const model = this.tok.model!;
     const pre = this.tok.pre_tokenizer;
@@ -482,6 +490,7 @@ export class EncoderTokenizer {
       if (!m) return null;
       end = m.index + m[0].length;
     }
+    this.stats.charactersScanned += end;
     if (end >= text.length) return null;
     const ids = this.run(text.slice(0, end), null);
     return ids.length > limit ? ids : null;

@@ -148,9 +148,24 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}/`;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  // The longest main-thread task, to check the page stays responsive while the worker works.
+  // The longest main-thread task (reported), and the pipelines compiled on the main thread (none:
+  // the worker compiles them, so the page stays responsive however slow the machine is).
   await context.addInitScript(() => {
     (window as unknown as { __longestTask: number }).__longestTask = 0;
+    const counted = window as unknown as { __mainThreadPipelines: number; __pipelineHooks: number };
+    counted.__mainThreadPipelines = 0;
+    counted.__pipelineHooks = 0;
+    const proto = (globalThis as unknown as { GPUDevice?: { prototype: Record<string, (...args: unknown[]) => unknown> } }).GPUDevice?.prototype;
+    for (const name of ['createComputePipeline', 'createComputePipelineAsync', 'createRenderPipeline', 'createRenderPipelineAsync']) {
+      const original = proto?.[name];
+      if (proto && original) {
+        counted.__pipelineHooks++;
+        proto[name] = function (this: unknown, ...args: unknown[]) {
+          counted.__mainThreadPipelines++;
+          return original.apply(this, args);
+        };
+      }
+    }
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
         const w = window as unknown as { __longestTask: number };
@@ -205,8 +220,13 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     expect(await page.getAttribute('#guard-section', 'data-state')).toBe('empty');
     expect(requestsFor('model.safetensors')).toBe(1);
     const longest = await page.evaluate(() => (window as unknown as { __longestTask: number }).__longestTask);
-    console.log(`[browser] longest main-thread task while loading: ${longest.toFixed(0)} ms`);
-    expect(longest).toBeLessThan(2000);
+    console.log(`[browser] longest main-thread task while loading: ${longest.toFixed(0)} ms (reported, not asserted: it depends on the machine)`);
+    const main = await page.evaluate(() => {
+      const w = window as unknown as { __mainThreadPipelines: number; __pipelineHooks: number };
+      return { __mainThreadPipelines: w.__mainThreadPipelines, __pipelineHooks: w.__pipelineHooks };
+    });
+    expect(main.__pipelineHooks, 'GPUDevice pipeline methods counted on the main thread').toBe(4);
+    expect(main.__mainThreadPipelines, 'pipelines compiled on the main thread').toBe(0);
   });
 
   it('ranks the corpus like the Node path: same order, scores within 1e-4', async () => {

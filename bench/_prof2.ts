@@ -1,0 +1,12 @@
+import { attentionRef, matmulRef } from '../src/reference';
+const H = 4, D = 16, L = 1500, B = 2, N = B * L;
+const r = () => Float32Array.from({ length: H * N * D }, () => Math.random() - 0.5);
+const [q, k, v] = [r(), r(), r()];
+const mask = new Int32Array(N).fill(1);
+const seqs = [{ start: 0, length: L }, { start: L, length: L }];
+let t = performance.now();
+attentionRef(q, k, v, mask, seqs, H, D);
+console.log('attention', (performance.now() - t).toFixed(0));
+t = performance.now();
+matmulRef(new Float32Array(N * 64), new Float32Array(192 * 64), N, 192, 64);
+console.log('matmul', (performance.now() - t).toFixed(0));
