@@ -78,6 +78,12 @@ export class ModelHost {
         throw unhealthy(`${(error as Error).message.replace(/; load the model again$/, '')}; the model is being reloaded, retry shortly`);
       }
       if (error instanceof InputError) throw validation(error.message);
+      // A forward in flight when the device goes fails with a plain GPU error: say what happened.
+      const lost = await Promise.race([model.gpu.lost.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 200))]);
+      if (lost) {
+        this.deviceLost(model);
+        throw unhealthy('the GPU device was lost; the model is being reloaded, retry shortly');
+      }
       throw error;
     }
   };

@@ -175,11 +175,15 @@ export async function startServer(load: () => Promise<Encoder>, options: ServeOp
     res.end(text);
   }
 
-  function testHook(route: string, res: http.ServerResponse): void {
+  async function testHook(route: string, res: http.ServerResponse): Promise<void> {
     if (route === '/__test/lose-device') {
+      // Loses the device as a driver reset would; the reload then waits for /__test/release-reload.
       host.holdReload = new Promise((resolve) => (releaseReload = resolve));
-      host.model.gpu.device.destroy();
-      return send(res, 200, { json: { lost: true } });
+      const gpu = host.model.gpu;
+      gpu.device.destroy();
+      await gpu.lost;
+      await new Promise((resolve) => setImmediate(resolve));
+      return send(res, 200, { json: { lost: true, healthy: host.healthy } });
     }
     if (route === '/__test/release-reload') {
       releaseReload?.();
