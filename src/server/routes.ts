@@ -169,6 +169,7 @@ export const routes: Record<string, Record<string, Handler>> = {
           docker_label: null,
           architecture: model.checkpoint.architecture.name,
           adapter: model.gpu.adapter.description || `${model.gpu.adapter.vendor} ${model.gpu.adapter.architecture}`.trim(),
+          adapter_slug: model.gpu.adapter.slug,
         },
       };
     },
