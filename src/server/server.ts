@@ -154,6 +154,10 @@ export async function startServer(load: () => Promise<Encoder>, options: ServeOp
         else if (size > 8 * limit) req.destroy(); // drained enough to answer; no more
       });
       req.on('error', reject);
+      // A client gone before its body ended: nothing to answer (and nothing left pending).
+      req.on('close', () => {
+        if (!req.complete) reject(new CancelledError('the client went away'));
+      });
       req.on('end', () => {
         if (over) return reject(tooLarge(`the request body is over the payload limit of ${limit} bytes (--payload-limit)`));
         const text = Buffer.concat(chunks).toString('utf8');
