@@ -1,9 +1,10 @@
 // `neobert serve` under load: tokens/s and p50 / p99 latency with dynamic batching vs the same
 // load served one request at a time (--max-batch-requests 1: every forward is one request's
-// text), at 1, 8 and 64 concurrent clients. Both servers run side by side (child processes of
+// text), at 1, 8 and 64 concurrent clients. At 1 client both servers do the same work (nothing
+// to merge), so that point's ratio is the control: how far apart identical runs land here. Both servers run side by side (child processes of
 // dist/cli.js on 127.0.0.1) and the rounds alternate between them, so background load hits both
 // alike; quote the ratio of one run, with the adapter.
-//   node scripts/build.mjs --run bench/serve.ts [--arch bert-minilm | --model DIR] [--requests 512] [--rounds 2] [--clients 1,8,64]
+//   node scripts/build.mjs --run bench/serve.ts [--arch bert-minilm | --model DIR] [--requests 128] [--rounds 6] [--clients 1,8,64]
 // Default: random weights of all-MiniLM-L6-v2's dimensions (BERT 6 x 384, bench/run/random-checkpoint.ts)
 // with the real MiniLM tokenizer files from ../shared/fixtures/tokenizers/minilm; --model bundled
 // for weights/neobert-mini.
@@ -29,8 +30,8 @@ else if (model === '') {
   const tokenizerDir = path.resolve(ROOT, process.env.NEOBERT_SHARED_DIR ?? '../shared', 'fixtures', 'tokenizers', arch === 'bert-minilm' ? 'minilm' : 'modernbert-base');
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) copyFileSync(path.join(tokenizerDir, f), path.join(model, f));
 }
-const requestsPerPoint = Number(arg('requests', '512'));
-const rounds = Number(arg('rounds', '2'));
+const requestsPerPoint = Number(arg('requests', '128')); // per server and round
+const rounds = Number(arg('rounds', '6'));
 const clientCounts = arg('clients', '1,8,64').split(',').map(Number);
 
 // Texts: words from a small vocabulary, 8-64 words, from a fixed-seed generator.
@@ -99,17 +100,22 @@ try {
   const points: Record<string, unknown>[] = [];
   for (const clients of clientCounts) {
     const acc = new Map<string, { samples: Sample[]; wallMs: number }>();
+    const roundRatios: number[] = [];
     for (let round = 0; round < rounds; round++) {
+      // ABBA order: a drift in background load favours neither.
       const order = round % 2 === 0 ? servers : [...servers].reverse();
+      const perRound: Record<string, number> = {};
       for (const s of order) {
         const r = await load(s, clients, requestsPerPoint, round * requestsPerPoint);
         const a = acc.get(s.name) ?? { samples: [], wallMs: 0 };
         a.samples.push(...r.samples);
         a.wallMs += r.wallMs;
         acc.set(s.name, a);
+        perRound[s.name] = r.samples.reduce((t, x) => t + x.tokens, 0) / r.wallMs;
       }
+      roundRatios.push(perRound.batched / perRound['one-at-a-time']);
     }
-    const point: Record<string, unknown> = { clients, requests: requestsPerPoint * rounds };
+    const point: Record<string, unknown> = { clients, requests: requestsPerPoint * rounds, roundRatios, medianRoundRatio: [...roundRatios].sort((a, b) => a - b)[Math.floor((roundRatios.length - 1) / 2)] };
     for (const s of servers) {
       const { samples, wallMs } = acc.get(s.name)!;
       const ms = samples.map((x) => x.ms).sort((a, b) => a - b);
@@ -120,7 +126,7 @@ try {
     const o = point['one-at-a-time'] as { tokensPerSecond: number; p50Ms: number; p99Ms: number };
     point.ratio = b.tokensPerSecond / o.tokensPerSecond;
     console.log(
-      `${String(clients).padStart(3)} clients: batched ${b.tokensPerSecond.toFixed(0)} tok/s (p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms) | one at a time ${o.tokensPerSecond.toFixed(0)} tok/s (p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms) | ratio ${(point.ratio as number).toFixed(2)}x`,
+      `${String(clients).padStart(3)} clients: batched ${b.tokensPerSecond.toFixed(0)} tok/s (p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms) | one at a time ${o.tokensPerSecond.toFixed(0)} tok/s (p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms) | ratio ${(point.ratio as number).toFixed(2)}x (rounds ${roundRatios.map((r) => r.toFixed(2)).join(' ')})`,
     );
     points.push(point);
   }
