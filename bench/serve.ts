@@ -98,7 +98,13 @@ try {
   console.log(`adapter: ${info.adapter}; model ${info.model_id} (${info.architecture}); ${TEXTS.length} texts of 8-64 words`);
   for (const s of servers) await load(s, 8, 64, 0); // warm-up: plans of the capacities this load uses
   const points: Record<string, unknown>[] = [];
+  const forwards = async () => {
+    const text = await (await fetch(`${servers[0].url}/metrics`)).text();
+    const read = (name: string) => Number(text.split('\n').find((l) => l.startsWith(name + ' '))?.split(' ')[1] ?? NaN);
+    return { requests: read('te_batch_next_requests_sum'), forwards: read('te_batch_next_requests_count'), tokens: read('te_batch_next_tokens_sum') };
+  };
   for (const clients of clientCounts) {
+    const before = await forwards();
     const acc = new Map<string, { samples: Sample[]; wallMs: number }>();
     const roundRatios: number[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -115,7 +121,10 @@ try {
       }
       roundRatios.push(perRound.batched / perRound['one-at-a-time']);
     }
-    const point: Record<string, unknown> = { clients, requests: requestsPerPoint * rounds, roundRatios, medianRoundRatio: [...roundRatios].sort((a, b) => a - b)[Math.floor((roundRatios.length - 1) / 2)] };
+    const after = await forwards();
+    const n = after.forwards - before.forwards;
+    const merged = { forwards: n, meanRequestsPerForward: (after.requests - before.requests) / n, meanTokensPerForward: (after.tokens - before.tokens) / n };
+    const point: Record<string, unknown> = { clients, requests: requestsPerPoint * rounds, batchedForwards: merged, roundRatios, medianRoundRatio: [...roundRatios].sort((a, b) => a - b)[Math.floor((roundRatios.length - 1) / 2)] };
     for (const s of servers) {
       const { samples, wallMs } = acc.get(s.name)!;
       const ms = samples.map((x) => x.ms).sort((a, b) => a - b);
@@ -126,7 +135,7 @@ try {
     const o = point['one-at-a-time'] as { tokensPerSecond: number; p50Ms: number; p99Ms: number };
     point.ratio = b.tokensPerSecond / o.tokensPerSecond;
     console.log(
-      `${String(clients).padStart(3)} clients: batched ${b.tokensPerSecond.toFixed(0)} tok/s (p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms) | one at a time ${o.tokensPerSecond.toFixed(0)} tok/s (p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms) | ratio ${(point.ratio as number).toFixed(2)}x (rounds ${roundRatios.map((r) => r.toFixed(2)).join(' ')})`,
+      `${String(clients).padStart(3)} clients: batched ${b.tokensPerSecond.toFixed(0)} tok/s (p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms) | one at a time ${o.tokensPerSecond.toFixed(0)} tok/s (p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms) | ratio ${(point.ratio as number).toFixed(2)}x, ${merged.meanRequestsPerForward.toFixed(1)} requests per batched forward (rounds ${roundRatios.map((r) => r.toFixed(2)).join(' ')})`,
     );
     points.push(point);
   }

@@ -160,7 +160,7 @@ describe('a cross-encoder behind --api-key', () => {
     const cli = runCli(['rank', '--model', rankDir, '--query', query], documents.join('\n') + '\n');
     expect(cli.code, cli.stderr).toBe(0);
     const ranked = cli.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const server = await serve(['--model', rankDir, '--api-key', 'sekret']);
+    const server = await serve(['--model', rankDir, '--api-key', 'sekret', '--cors-allow-origin', 'http://app.test']);
     try {
       const auth = { authorization: 'Bearer sekret' };
       expect((await post(`${server.url}/rerank`, { query, texts: documents })).status).toBe(401);
@@ -181,6 +181,20 @@ describe('a cross-encoder behind --api-key', () => {
       const embed = await post(`${server.url}/embed`, { inputs: 'x' }, auth);
       expect(embed.status).toBe(424);
       expect(embed.json).toEqual({ error: 'model is not an embedding model', error_type: 'backend' });
+      // Pairs over the 128-token limit: cut on the right (default) or the left, longest text first.
+      const chars = 'abcdefghijklmnopqrstuvwxyz0123456789'; // single characters: in the fixture's 1024-entry vocabulary
+      const long = Array.from({ length: 200 }, (_, i) => chars[(i * i + 3 * i) % 36]).join(' ');
+      expect((await post(`${server.url}/predict`, { inputs: [query, long] }, auth)).status).toBe(422);
+      const right = await post(`${server.url}/predict`, { inputs: [[query, long]], truncate: true, raw_scores: true }, auth);
+      const leftCut = await post(`${server.url}/predict`, { inputs: [[query, long]], truncate: true, truncation_direction: 'Left', raw_scores: true }, auth);
+      expect([right.status, leftCut.status]).toEqual([200, 200]);
+      expect(leftCut.json[0][0].score).not.toBe(right.json[0][0].score);
+      // CORS: the allowed origin gets its headers and a preflight answer; another origin gets none.
+      const preflight = await fetch(`${server.url}/rerank`, { method: 'OPTIONS', headers: { origin: 'http://app.test', 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('http://app.test');
+      const other = await fetch(`${server.url}/health`, { headers: { origin: 'http://elsewhere.test' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
       const info = await (await fetch(`${server.url}/info`, { headers: auth })).json();
       expect(info.model_type).toEqual({ reranker: { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } } });
     } finally {
