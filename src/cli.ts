@@ -48,6 +48,13 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
             probability of the block labels as "score"; [--block-labels A,B] names them (default:
             label 1 of a two-label classifier). A summary of allow/block counts goes to stderr.
   info      prints the architecture, config, parameter count, dtypes, adapter and features as JSON.
+  serve     an HTTP server for the model, text-embeddings-inference and OpenAI compatible:
+            POST /embed /rerank /predict /tokenize /v1/embeddings, GET /info /health /metrics;
+            requests that arrive together share packed forwards. Stops on SIGTERM / SIGINT once
+            every accepted request is answered.
+            [--host 127.0.0.1] [--port 8080] [--max-batch-tokens 16384] [--max-batch-requests N]
+            [--max-concurrent-requests 512] [--max-client-batch-size 32] [--payload-limit 2000000]
+            [--auto-truncate] [--api-key KEY] [--cors-allow-origin ORIGIN,...] [--model-id NAME]
 
   embed, rank and classify read stdin, or --input FILE; each line is plain text (a line that
   starts with "{" too) unless --jsonl is given or FILE ends in .jsonl: then each line is a JSON
@@ -85,6 +92,17 @@ const OPTIONS = {
   'max-length': { type: 'string' },
   'no-truncation': { type: 'boolean', default: false },
   jsonl: { type: 'boolean', default: false },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '8080' },
+  'max-batch-tokens': { type: 'string', default: '16384' },
+  'max-batch-requests': { type: 'string' },
+  'max-concurrent-requests': { type: 'string', default: '512' },
+  'max-client-batch-size': { type: 'string', default: '32' },
+  'payload-limit': { type: 'string', default: '2000000' },
+  'auto-truncate': { type: 'boolean', default: false },
+  'api-key': { type: 'string' },
+  'cors-allow-origin': { type: 'string' },
+  'model-id': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -459,6 +477,44 @@ async function infoCommand(options: Options): Promise<void> {
   }
 }
 
+async function serveCommand(options: Options): Promise<void> {
+  const port = Number(options.port);
+  if (!/^\d+$/.test(options.port ?? '') || port > 65535) throw new UsageError(`--port must be an integer in [0, 65535], got "${options.port}"`);
+  const limits = {
+    maxBatchTokens: positiveInt(options['max-batch-tokens'], '--max-batch-tokens')!,
+    maxBatchRequests: positiveInt(options['max-batch-requests'], '--max-batch-requests') ?? null,
+    maxConcurrentRequests: positiveInt(options['max-concurrent-requests'], '--max-concurrent-requests')!,
+    maxClientBatchSize: positiveInt(options['max-client-batch-size'], '--max-client-batch-size')!,
+    payloadLimit: positiveInt(options['payload-limit'], '--payload-limit')!,
+    autoTruncate: !!options['auto-truncate'],
+  };
+  if (options.dtype !== 'f32' && options.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
+  const location = options.model ?? BUNDLED_MODEL_DIR;
+  const source = await sourceFor(location); // a missing folder fails before anything listens
+  const { startServer } = await import('./server/index');
+  const log = (line: string) => process.stderr.write(`neobert: ${line}\n`);
+  const server = await startServer(() => Encoder.load(source, { dtype: options.dtype as 'f32' | 'f16' }), {
+    ...limits,
+    host: options.host!,
+    port,
+    modelId: options['model-id'] ?? (options.model ? options.model.replace(/[\\/]+$/, '') : 'neobert-mini'),
+    dtype: options.dtype,
+    apiKey: options['api-key'] ?? process.env.NEOBERT_API_KEY ?? null,
+    corsAllowOrigin: options['cors-allow-origin']?.split(',').map((o) => o.trim()).filter(Boolean) ?? null,
+    testHooks: process.env.NEOBERT_SERVE_TEST_HOOKS === '1',
+    log,
+  });
+  log(`serving ${server.host.model.checkpoint.label} (${server.host.kind}) on ${server.url}`);
+  const stop = (signal: string) => {
+    log(`${signal}: no new connections; finishing the requests already accepted`);
+    void server.close();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await server.closed;
+  log('stopped');
+}
+
 const COMMANDS: Record<string, (options: Options) => Promise<void>> = {
   forward: forwardCommand,
   tokenize: tokenizeCommand,
@@ -466,6 +522,7 @@ const COMMANDS: Record<string, (options: Options) => Promise<void>> = {
   rank: rankCommand,
   classify: classifyCommand,
   info: infoCommand,
+  serve: serveCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

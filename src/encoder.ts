@@ -450,6 +450,22 @@ export class Encoder {
   }
 
   /**
+   * One packed forward of sequences already tokenized (ids with their specials, each within the
+   * model's limit), queued like every other call; `output` of each sequence back in order, as
+   * one row-major array. The server's batcher merges requests that arrive together into it.
+   */
+  forwardSequences(sequences: number[][], typeIds: number[][] | null, output: OutputName, onTimings?: (t: RunTimings) => void): Promise<Float32Array> {
+    return this.exclusive(async (timer) => {
+      const rows = this.encode('forwardSequences', sequences, {}, timer);
+      if (typeIds && (typeIds.length !== rows.ids.length || typeIds.some((t, i) => t.length !== rows.ids[i].length))) {
+        throw new InputError('forwardSequences: typeIds must have the shape of sequences');
+      }
+      const out = await this.timedForward(timer, { ids: rows.ids, typeIds: this.config.typeVocabSize > 1 ? typeIds : null }, output);
+      return out[output]!;
+    }, onTimings);
+  }
+
+  /**
    * Predictions for each mask token of one text (or token id sequence), best first, in the order
    * the masks appear. Needs an MLM head.
    */
