@@ -311,10 +311,11 @@ describe('every architecture: forward, tokenize --pair, rank, classify --thresho
     return Float32Array.from(Array.from(mask).flatMap((m, i) => (m === 1 ? Array.from(data.subarray(i * width, (i + 1) * width)) : [])));
   }
 
-  // Fixed cases (pooler, sentence-transformers folder) plus one fixture of every registered family.
+  // Fixed cases (pooler, sentence-transformers folder, squeezed token logits) plus one fixture of every registered family.
   const cases = new Map<string, string[]>([
     ['bert/bert-cross-encoder-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'logits']],
     ['bert/bert-st-minilm-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'sentence_embedding']],
+    ['electra/electra-disc-f16', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']], // per-token scores written [B, T]
   ]);
   for (const f of oneFixturePerFamily()) if (!cases.has(f.id)) cases.set(f.id, safetensorsNames(path.join(f.dir, 'expected.safetensors')).filter((n) => !FIXTURE_INPUTS.has(n)));
   it.each([...cases])('forward %s writes the outputs the fixture names (token_type_ids read when present)', async (caseName, outputs) => {

@@ -4,12 +4,13 @@ import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
 import { distilbert } from './distilbert';
+import { electra } from './electra';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -24,6 +25,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^ModernBert/, 'modernbert'],
   [/^Bert/, 'bert'],
   [/^DistilBert/, 'distilbert'],
+  [/^Electra/, 'electra'],
 ];
 
 /** The architecture that runs a parsed config.json. */
