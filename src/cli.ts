@@ -13,6 +13,7 @@ import { NeoBERTError } from './errors';
 import { EncoderTokenizer } from './tokenizer';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from './safetensors';
 import type { OutputName } from './runner';
+import { truncateRows } from './api/postprocess';
 import { BUNDLED_MODEL_DIR, sourceFor, writeFileAtomic } from './node/index';
 
 const USAGE = `usage: neobert <command> [options]
@@ -31,6 +32,9 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
             each batch as soon as it is done, in input order; progress on stderr. Pooling and
             normalisation default to the sentence-transformers folder's (else cls, none).
             [--pooling cls|mean] [--normalize] [--prompt TEXT | --prompt-name NAME]
+            [--task NAME] (a task adapter: jina-embeddings-v3's retrieval.query, ...; its
+            instruction is the prompt) [--truncate-dim N] (Matryoshka: the first N values,
+            normalised after truncating; default the config's truncate_dim)
             [--batch-size N] [--max-length N] [--no-truncation]
   rank      --query TEXT: reads documents, one per line, ranks them with a cross-encoder, writes
             JSONL {"index", "score", "logit"} best first. [--top-k N]
@@ -66,6 +70,8 @@ const OPTIONS = {
   normalize: { type: 'boolean' },
   prompt: { type: 'string' },
   'prompt-name': { type: 'string' },
+  task: { type: 'string' },
+  'truncate-dim': { type: 'string' },
   pair: { type: 'boolean', default: false },
   query: { type: 'string' },
   'top-k': { type: 'string' },
@@ -218,8 +224,10 @@ async function forwardCommand(options: Options): Promise<void> {
     const head = model.info().head;
     const hasPooler = model.model.hasPooler;
     const st = model.checkpoint.sentenceTransformers;
-    const sentence = st ? model.embeddingDefaults() : null;
-    const sentenceOutput = sentence && (`${sentence.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${sentence.normalize ? 'Normalized' : ''}` as OutputName);
+    // sentence_embedding: the folder's pooling and Normalize, or the checkpoint's own encode() (jina: its truncate_dim too).
+    const sentence = st || model.config.encode ? model.embeddingDefaults() : null;
+    const truncateDim = sentence?.truncateDim ?? null;
+    const sentenceOutput = sentence && (`${sentence.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${sentence.normalize && truncateDim === null ? 'Normalized' : ''}` as OutputName);
     const outputs: OutputName[] = ['lastHiddenState', 'pooledCls', 'pooledMean'];
     if (hasPooler) outputs.push('poolerOutput');
     if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
@@ -233,7 +241,10 @@ async function forwardCommand(options: Options): Promise<void> {
       pooled_mean: f32([batch, C], result.pooledMean!),
     };
     if (hasPooler) tensors.pooler_output = f32([batch, C], result.poolerOutput!);
-    if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
+    if (sentenceOutput) {
+      tensors.sentence_embedding =
+        truncateDim === null ? f32([batch, C], result[sentenceOutput]!) : f32([batch, truncateDim], truncateRows(result[sentenceOutput]!, batch, C, truncateDim, sentence!.normalize));
+    }
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
@@ -312,6 +323,8 @@ async function embedCommand(options: Options): Promise<void> {
         normalize: options.normalize,
         prompt: options.prompt,
         promptName,
+        task: options.task,
+        truncateDim: positiveInt(options['truncate-dim'], '--truncate-dim'),
         batchSize,
         maxLength,
         truncation: !options['no-truncation'],

@@ -6,7 +6,7 @@
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
-import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError, UnknownTaskError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
@@ -14,7 +14,7 @@ import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
 import { positiveInt } from './validate';
 import { CallTimer, now } from './api/timing';
-import { sigmoid, softmaxInPlace, topKIndices } from './api/postprocess';
+import { sigmoid, softmaxInPlace, topKIndices, truncateRows } from './api/postprocess';
 import type {
   ClassifyInputs,
   ClassifyOptions,
@@ -233,31 +233,77 @@ export class Encoder {
   /** The same embeddings as embed(), as one row-major [inputs, hiddenSize] matrix. */
   embedMatrix(inputs: Inputs, options: EmbedOptions = {}): Promise<EmbeddingMatrix> {
     return this.exclusive(async (timer) => {
-      const { pooling, normalize } = this.embeddingDefaults(options);
-      const output = `${pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${normalize ? 'Normalized' : ''}` as OutputName;
-      const prompted = this.applyPrompt(inputs, options);
+      const { pooling, normalize, truncateDim } = this.embeddingDefaults(options);
+      const C = this.config.hiddenSize;
+      const dim = truncateDim ?? C;
+      // Matryoshka: truncate, then normalise (encode()'s order), so the GPU's normalised rows serve only full width.
+      const output = `${pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${normalize && dim === C ? 'Normalized' : ''}` as OutputName;
+      const task = this.taskFor('embed', options.task);
+      const prompted = this.applyPrompt(inputs, options, task?.prompt);
       // sentence-transformers folders cut texts at max_seq_length (all-MiniLM-L6-v2: 256) unless told otherwise.
       const stLimit = this.checkpoint.sentenceTransformers?.maxSeqLength;
       const maxLength = options.maxLength ?? (stLimit ? Math.min(stLimit, this.config.maxLength) : undefined);
       const rows = this.encode('embed', prompted, { ...options, maxLength }, timer);
-      const C = this.config.hiddenSize;
-      const data = new Float32Array(rows.ids.length * C);
-      await this.runBatches(rows, output, options, timer, (index, out, row) => data.set(out.subarray(row * C, (row + 1) * C), index * C));
-      return { data, rows: rows.ids.length, cols: C };
+      const data = new Float32Array(rows.ids.length * dim);
+      await this.runBatches(
+        rows,
+        output,
+        options,
+        timer,
+        (index, out, row) => data.set(dim === C ? out.subarray(row * C, (row + 1) * C) : truncateRows(out.subarray(row * C, (row + 1) * C), 1, C, dim, normalize), index * dim),
+        task,
+      );
+      return { data, rows: rows.ids.length, cols: dim };
     }, options.onTimings);
   }
 
-  /** Pooling and normalisation of embed(): the call's options, else the sentence-transformers folder's, else cls / none. */
-  embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean } {
+  /**
+   * Pooling, normalisation and Matryoshka truncation of embed(): the call's options, else the
+   * sentence-transformers folder's, else the checkpoint's own encode() (config.encode: jina), else
+   * cls / none / full width.
+   */
+  embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean; truncateDim: number | null } {
     const st = this.checkpoint.sentenceTransformers;
-    const pooling = options.pooling ?? st?.pooling ?? 'cls';
+    const own = this.config.encode;
+    const pooling = options.pooling ?? st?.pooling ?? own?.pooling ?? 'cls';
     if (pooling !== 'cls' && pooling !== 'mean') throw new InputError(`embed: pooling must be "cls" or "mean", got ${JSON.stringify(pooling)}`);
-    const normalize = options.normalize ?? st?.normalize ?? false;
+    const normalize = options.normalize ?? st?.normalize ?? own?.normalize ?? false;
     if (typeof normalize !== 'boolean') throw new InputError(`embed: normalize must be true or false, got ${JSON.stringify(normalize)}`);
-    return { pooling, normalize };
+    const truncateDim = options.truncateDim ?? own?.truncateDim ?? null;
+    if (truncateDim !== null) {
+      const C = this.config.hiddenSize;
+      if (!Number.isInteger(truncateDim) || truncateDim < 1 || truncateDim > C) throw new InputError(`embed: truncateDim must be an integer in [1, ${C}], got ${JSON.stringify(truncateDim)}`);
+      const dims = own?.dimensions;
+      if (options.truncateDim !== undefined && dims && !dims.includes(truncateDim)) {
+        throw new InputError(`embed: truncateDim ${truncateDim} is not one of this model's matryoshka_dimensions (${dims.join(', ')})`);
+      }
+    }
+    return { pooling, normalize, truncateDim: truncateDim === this.config.hiddenSize ? null : truncateDim };
   }
 
-  private applyPrompt(inputs: Inputs, options: EmbedOptions): Inputs {
+  /**
+   * The task adapter a call names (config.tasks: jina lora_adaptations): its index, the
+   * per-sequence input that carries it, and its prompt; null without one. An unknown name is an
+   * UnknownTaskError listing the model's tasks.
+   */
+  private taskFor(what: string, task: string | undefined): { input: string; index: number; prompt: string } | null {
+    if (task === undefined) return null;
+    if (typeof task !== 'string') throw new InputError(`${what}: task must be a string, got ${typeof task}`);
+    const tasks = this.config.tasks;
+    const index = tasks ? tasks.names.indexOf(task) : -1;
+    if (!tasks || index < 0) {
+      const available = tasks?.names ?? [];
+      throw new UnknownTaskError(
+        `${what}: task ${JSON.stringify(task)} is not a task of this model (${available.length > 0 ? `its tasks: ${available.map((n) => JSON.stringify(n)).join(', ')}` : 'it has no task adapters'})`,
+        task,
+        available,
+      );
+    }
+    return { input: tasks.input, index, prompt: tasks.prompts[task] ?? '' };
+  }
+
+  /** The call's prompt (or named prompt), else the task's instruction, else the folder's default prompt, before every text. */
+  private applyPrompt(inputs: Inputs, options: EmbedOptions, taskPrompt?: string): Inputs {
     const st = this.checkpoint.sentenceTransformers;
     if (options.prompt !== undefined && options.promptName !== undefined) throw new InputError('embed: give prompt or promptName, not both');
     let prompt = options.prompt;
@@ -270,6 +316,10 @@ export class Encoder {
         );
       }
       prompt = prompts[options.promptName];
+    } else if (prompt === undefined && taskPrompt !== undefined) {
+      // A task's instruction is text preprocessing: token ids (already tokenized) get the adapters only.
+      if (!inputs.every((x) => typeof x === 'string')) return inputs;
+      prompt = taskPrompt;
     } else if (prompt === undefined && st?.defaultPromptName) {
       prompt = st.prompts[st.defaultPromptName];
     }
@@ -548,13 +598,14 @@ export class Encoder {
     options: BatchOptions,
     timer: CallTimer,
     take: (index: number, out: Float32Array, row: number) => void,
+    task: { input: string; index: number } | null = null,
   ): Promise<void> {
     const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
     const order = rows.ids.map((_, i) => i).sort((a, b) => rows.ids[a].length - rows.ids[b].length);
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
       const batch: EncodedRows = { ids: indices.map((i) => rows.ids[i]), typeIds: rows.typeIds && indices.map((i) => rows.typeIds![i]) };
-      const out = await this.timedForward(timer, batch, output);
+      const out = await this.timedForward(timer, batch, output, undefined, task);
       timer.time('readbackMs', () => indices.forEach((index, row) => take(index, out[output]!, row)));
       options.onBatch?.(Math.min(start + batchSize, order.length), order.length);
     }
@@ -566,14 +617,21 @@ export class Encoder {
    * the call's timings. Per-sequence outputs come back in the order of `rows`; with `logitRows`
    * (MLM), logits only for those packed token rows, in that order.
    */
-  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[]): Promise<ForwardResult> {
+  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[], task: { input: string; index: number } | null = null): Promise<ForwardResult> {
     const sequences = rows.ids;
     const tokens = sequences.reduce((a, ids) => a + ids.length, 0);
     const batch = sequences.length;
     const runner = this.runner;
     const computedBefore = runner.stats.tokensComputed;
     const out = await timer.timeAsync('gpuMs', () =>
-      runner.forwardPacked({ sequences, typeIds: rows.typeIds ?? undefined, outputs: [output], ...(logitRows ? { logitRows } : {}) }),
+      runner.forwardPacked({
+        sequences,
+        typeIds: rows.typeIds ?? undefined,
+        outputs: [output],
+        ...(logitRows ? { logitRows } : {}),
+        // Every sequence with the call's task adapter (jina: adapter_mask = its lora_adaptations index).
+        ...(task ? { sequenceInputs: { [task.input]: new Int32Array(batch).fill(task.index) } } : {}),
+      }),
     );
     timer.t.sequences += batch;
     timer.t.tokens += tokens;

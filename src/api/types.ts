@@ -104,6 +104,20 @@ export interface EmbedOptions extends BatchOptions, CallOptions {
   prompt?: string;
   /** One of the folder's named prompts (config_sentence_transformers.json), e.g. 'query'. */
   promptName?: string;
+  /**
+   * A task adapter of the checkpoint (jina-embeddings-v3: config lora_adaptations, e.g.
+   * 'retrieval.query', 'retrieval.passage', 'text-matching'): every text runs with that task's
+   * LoRA adapters, and the task's instruction (task_instructions) is its prompt unless prompt or
+   * promptName is given. Without one, no adapter is applied. An unknown name is an InputError
+   * listing the model's tasks.
+   */
+  task?: string;
+  /**
+   * Matryoshka truncation: keep the first truncateDim values of each embedding, then L2-normalise
+   * when normalizing (as jina-embeddings-v3's encode()). Default: the config's truncate_dim (jina),
+   * else the full hidden size. Must be one of the config's matryoshka_dimensions when it lists any.
+   */
+  truncateDim?: number;
 }
 
 /** Embeddings as one row-major [rows, cols] matrix (rows in input order). */

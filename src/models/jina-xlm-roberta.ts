@@ -119,6 +119,9 @@ export function parseJinaXlmRobertaConfig(json: unknown, where: string): JinaXlm
     typeVocabSize,
     numLabels: null,
     id2label: null,
+    ...(loraAdaptations.length > 0 ? { tasks: { names: loraAdaptations, input: ADAPTER_MASK, prompts: taskInstructions ?? {} } } : {}),
+    // encode(): pooled (mean, or the first token with emb_pooler "cls"), truncated, L2-normalised.
+    encode: { pooling: embPooler === 'cls' ? 'cls' : 'mean', normalize: true, truncateDim, dimensions: matryoshkaDimensions as number[] | null },
     intermediateSize,
     activation: ACTIVATIONS[hiddenAct],
     layerNormEps: r.positive('layer_norm_eps', 1e-5),

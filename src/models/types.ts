@@ -28,6 +28,17 @@ export interface EncoderConfig {
   numLabels: number | null;
   /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */
   id2label: string[] | null;
+  /**
+   * Task adapters chosen per sequence (jina-embeddings-v3's lora_adaptations): their names by
+   * index, the per-sequence input carrying the index (EncoderModel.sequenceInputs, adapter_mask)
+   * and the prompt each task puts before a text (task_instructions). Absent: the model has none.
+   */
+  tasks?: { names: string[]; input: string; prompts: Record<string, string> };
+  /**
+   * What the checkpoint's own encode() does, when its config says (jina: emb_pooler, truncate_dim,
+   * matryoshka_dimensions): embed()'s defaults where no sentence-transformers folder decides.
+   */
+  encode?: { pooling: 'cls' | 'mean'; normalize: boolean; truncateDim: number | null; dimensions: number[] | null };
 }
 
 export interface ModelOptions {
