@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadCheckpoint, memorySource, type LoadedCheckpoint } from '../src/checkpoint';
-import { CheckpointError, InputError } from '../src/errors';
+import { CheckpointError, InputError, UnknownTaskError } from '../src/errors';
+import { Encoder } from '../src/encoder';
 import { folderSource } from '../src/node/folder-source';
 import { Runner, type ForwardResult, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
@@ -175,6 +176,65 @@ describe('bad input', () => {
     await expect(loadCheckpoint(source)).rejects.toThrow(/position_embedding_type "rotary".*plain XLM-R \/ BERT checkpoint/);
   });
 });
+
+describe('embed() API: task adapters, Matryoshka truncation, mean pooling then L2', () => {
+  it.each(CASES)('%s: embed(ids, { task }) per row = encode()\'s sentence_embedding', async (caseName) => {
+    const gpu = await testGPU();
+    const model = await Encoder.load(folderSource(path.join(ENCODER_FIXTURES_DIR, caseName)), { gpu });
+    try {
+      const f = fixtureInputs(await readEncoderExpected(caseName));
+      const tasks: string[] | null = f.expected.metadata.tasks ? JSON.parse(f.expected.metadata.tasks) : null;
+      const ref = f.expected.toFloat32('sentence_embedding');
+      const dim = f.expected.entry('sentence_embedding').shape[1];
+      // One call per task (the API's unit: one task per call), rows put back in fixture order.
+      const got = new Float32Array(f.batch * dim);
+      for (const task of new Set(tasks ?? [undefined])) {
+        const rows = f.sequences.map((_, b) => b).filter((b) => (tasks ? tasks[b] === task : true));
+        const out = await model.embed(rows.map((b) => f.sequences[b]), task ? { task } : {});
+        rows.forEach((b, i) => {
+          expect(out[i].length).toBe(dim);
+          got.set(out[i], b * dim);
+        });
+      }
+      relL2(caseName, 'embed() sentence_embedding', got, ref, 1e-4, []);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('an unknown task lists the available ones; truncateDim must be a Matryoshka dimension; prompts come from task_instructions', async () => {
+    const gpu = await testGPU();
+    const model = await Encoder.load(folderSource(path.join(ENCODER_FIXTURES_DIR, 'jina-xlm-roberta', 'jina-lora-matryoshka-bf16')), { gpu });
+    try {
+      const error = await model.embed([[0, 5, 2]], { task: 'retrieval' }).catch((e) => e);
+      expect(error).toBeInstanceOf(UnknownTaskError);
+      expect(error).toBeInstanceOf(InputError);
+      expect(error.message).toMatch(/task "retrieval" is not a task of this model \(its tasks: "retrieval\.query", "retrieval\.passage", "separation", "classification", "text-matching"\)/);
+      expect(error.available).toEqual(['retrieval.query', 'retrieval.passage', 'separation', 'classification', 'text-matching']);
+      await expect(model.embed([[0, 5, 2]], { truncateDim: 48 })).rejects.toThrow(/truncateDim 48 is not one of this model's matryoshka_dimensions \(32, 64\)/);
+      const full = await model.embed([[0, 5, 2]], { task: 'text-matching', truncateDim: 64 });
+      const cut = await model.embed([[0, 5, 2]], { task: 'text-matching' }); // config truncate_dim 32
+      expect(full[0].length).toBe(64);
+      expect(cut[0].length).toBe(32);
+      const norm = Math.hypot(...full[0].subarray(0, 32));
+      expectCloseArray(cut[0], Float32Array.from(full[0].subarray(0, 32), (v) => v / norm));
+      expect(model.config.tasks?.prompts['retrieval.query']).toBe('Represent the query for retrieving evidence documents: ');
+    } finally {
+      await model.dispose();
+    }
+    const base = await Encoder.load(folderSource(path.join(ENCODER_FIXTURES_DIR, 'jina-xlm-roberta', 'jina-base-f32')), { gpu });
+    try {
+      await expect(base.embed([[0, 5, 2]], { task: 'retrieval.query' })).rejects.toThrow(/is not a task of this model \(it has no task adapters\)/);
+    } finally {
+      await base.dispose();
+    }
+  });
+});
+
+function expectCloseArray(got: Float32Array, ref: Float32Array): void {
+  const stats = compareArrays(got, ref, { atol: 1e-6, rtol: 1e-5 });
+  expect(stats.mismatches, stats.lines.join('\n')).toBe(0);
+}
 
 describe('f16 arithmetic forced: every fixture within rel L2 1e-2', () => {
   it.each(CASES)('%s', async (caseName) => {

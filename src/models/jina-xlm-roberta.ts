@@ -57,7 +57,7 @@ export interface JinaXlmRobertaConfig extends EncoderConfig {
 /** Whether a config.json is this architecture's (what the registry asks before model_type). */
 export function isJinaXlmRobertaConfig(fields: Record<string, unknown>): boolean {
   const modelType = fields['model_type'];
-  return fields['position_embedding_type'] === 'rotary' && (modelType === undefined || modelType === 'xlm-roberta');
+  return fields['position_embedding_type'] === 'rotary' && (modelType === undefined || modelType === 'xlm-roberta' || modelType === 'jina-xlm-roberta');
 }
 
 function stringList(r: ConfigReader, field: string): string[] | null {
@@ -536,6 +536,7 @@ function createKernels(arena: WeightArena, config: JinaXlmRobertaConfig, lora: b
 export const jinaXlmRoberta: Architecture<JinaXlmRobertaConfig, JinaXlmRobertaWeights> = {
   name: 'jina-XLM-RoBERTa',
   modelTypes: ['jina-xlm-roberta'],
+  claims: isJinaXlmRobertaConfig,
   parseConfig: parseJinaXlmRobertaConfig,
   loadWeights: loadJinaXlmRobertaWeights,
   createModel: (device, config, weights, options) => JinaXlmRobertaModel.create(device, config, weights, options),
