@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { loadCheckpoint, memorySource, type LoadedCheckpoint } from '../src/checkpoint';
 import { CheckpointError, InputError, UnknownTaskError } from '../src/errors';
 import { Encoder } from '../src/encoder';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner, type ForwardResult, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
 import type { JinaXlmRobertaConfig } from '../src/models/jina-xlm-roberta';

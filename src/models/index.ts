@@ -1,14 +1,17 @@
 // The architectures this engine runs, chosen by config.json `model_type` (or, when a config has
-// none, by its `architectures` class names). Nothing outside src/models/ knows any of them.
+// none, by its `architectures` class names), unless an architecture claims the config by its
+// other fields first (jina-XLM-RoBERTa: an XLM-R config with position_embedding_type "rotary").
+// Nothing outside src/models/ knows any of them.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
+import { jinaXlmRoberta } from './jina-xlm-roberta';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, jinaXlmRoberta]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -27,6 +30,8 @@ const CLASS_PREFIXES: [RegExp, string][] = [
 /** The architecture that runs a parsed config.json. */
 export function architectureFor(json: unknown, where: string): Architecture<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = new ConfigReader(json, where);
+  const claimed = ARCHITECTURES.find((a) => a.claims?.(r.fields));
+  if (claimed) return claimed;
   let modelType = r.fields['model_type'];
   if (modelType === undefined) {
     const names = r.architectures();
@@ -42,9 +47,16 @@ export function architectureFor(json: unknown, where: string): Architecture<any,
   return architecture;
 }
 
+/** The architecture of a parsed config (its `modelType`), for code that holds only the config (the bench). */
+export function architectureOfConfig(config: EncoderConfig): Architecture<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const architecture = ARCHITECTURES.find((a) => a.modelTypes.includes(config.modelType));
+  if (!architecture) throw new CheckpointError(`model_type ${JSON.stringify(config.modelType)} has no architecture file; supported: ${supportedModelTypes().join(', ')}`);
+  return architecture;
+}
+
 /** config.json parsed by the architecture its model_type names. */
 export function parseConfig(json: unknown, where: string): EncoderConfig {
   return architectureFor(json, where).parseConfig(json as Record<string, unknown>, where);
 }
 
-export type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+export type { Architecture, BatchLayout, EncoderConfig, HostInput, LayerMatmul, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
