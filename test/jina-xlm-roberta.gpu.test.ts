@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { loadCheckpoint, memorySource, type LoadedCheckpoint } from '../src/checkpoint';
 import { CheckpointError, InputError, UnknownTaskError } from '../src/errors';
 import { Encoder } from '../src/encoder';
+import { deserializeError, serializeError } from '../src/worker-protocol';
 import { folderSource } from '../src/sources/folder';
 import { Runner, type ForwardResult, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';
@@ -211,6 +212,9 @@ describe('embed() API: task adapters, Matryoshka truncation, mean pooling then L
       expect(error).toBeInstanceOf(InputError);
       expect(error.message).toMatch(/task "retrieval" is not a task of this model \(its tasks: "retrieval\.query", "retrieval\.passage", "separation", "classification", "text-matching"\)/);
       expect(error.available).toEqual(['retrieval.query', 'retrieval.passage', 'separation', 'classification', 'text-matching']);
+      const rebuilt = deserializeError(serializeError(error)); // as it crosses the worker protocol
+      expect(rebuilt).toBeInstanceOf(UnknownTaskError);
+      expect((rebuilt as UnknownTaskError).available).toEqual(error.available);
       await expect(model.embed([[0, 5, 2]], { truncateDim: 48 })).rejects.toThrow(/truncateDim 48 is not one of this model's matryoshka_dimensions \(32, 64\)/);
       const full = await model.embed([[0, 5, 2]], { task: 'text-matching', truncateDim: 64 });
       const cut = await model.embed([[0, 5, 2]], { task: 'text-matching' }); // config truncate_dim 32
