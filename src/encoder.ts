@@ -263,7 +263,7 @@ export class Encoder {
    * sentence-transformers folder's, else the checkpoint's own encode() (config.encode: jina), else
    * cls / none / full width.
    */
-  embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean; truncateDim: number | null } {
+  embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean; truncateDim?: number } {
     const st = this.checkpoint.sentenceTransformers;
     const own = this.config.encode;
     const pooling = options.pooling ?? st?.pooling ?? own?.pooling ?? 'cls';
@@ -279,7 +279,8 @@ export class Encoder {
         throw new InputError(`embed: truncateDim ${truncateDim} is not one of this model's matryoshka_dimensions (${dims.join(', ')})`);
       }
     }
-    return { pooling, normalize, truncateDim: truncateDim === this.config.hiddenSize ? null : truncateDim };
+    // truncateDim only when it truncates (a full-width one is no truncation).
+    return truncateDim === null || truncateDim === this.config.hiddenSize ? { pooling, normalize } : { pooling, normalize, truncateDim };
   }
 
   /**
