@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { Encoder, type Pooling, type Precision } from './encoder';
-import { PRECISIONS } from './api/postprocess';
+import { PRECISIONS, truncateRows } from './api/postprocess';
 import { readTokenizerFiles } from './checkpoint';
 import { EncoderError } from './errors';
 import { EncoderTokenizer } from './tokenizer';
@@ -33,7 +33,9 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
             sentence-transformers folder's modules apply as SentenceTransformer.encode (else cls
             pooling, no normalisation). --prompt TEXT wins over --prompt-name NAME, which wins over
             the folder's default prompt; --prompt '' means none. --truncate-dim N keeps the first N
-            dimensions (default: the folder's truncate_dim), --normalize then L2-normalises;
+            dimensions (default: the folder's truncate_dim, else the config's: jina), --normalize
+            then L2-normalises; --task NAME runs a task adapter (jina-embeddings-v3's
+            retrieval.query, ...; its instruction is the prompt);
             --precision int8|uint8|binary|ubinary writes integers (int8 / uint8: ranges over all
             the input's embeddings, so the whole input is read first; binary: ceil(D/8) bytes).
             [--pooling cls|mean] [--batch-size N] [--max-length N] [--no-truncation]
@@ -83,6 +85,7 @@ const OPTIONS = {
   'truncate-dim': { type: 'string' },
   precision: { type: 'string' },
   'raw-scores': { type: 'boolean', default: false },
+  task: { type: 'string' },
   pair: { type: 'boolean', default: false },
   query: { type: 'string' },
   'top-k': { type: 'string' },
@@ -245,9 +248,17 @@ async function forwardCommand(options: Options): Promise<void> {
   try {
     const head = model.info().head;
     const hasPooler = model.model.hasPooler;
-    // A sentence-transformers folder: its modules (Pooling, Dense, Normalize) after the transformer.
-    const sentenceOutput: OutputName | null = model.runner.head ? 'sentenceEmbedding' : null;
-    const sentenceWidth = model.runner.head?.dimension ?? 0;
+    // sentence_embedding: a sentence-transformers folder's modules (Pooling, Dense, Normalize)
+    // after the transformer, else the checkpoint's own encode() (jina); a config truncate_dim
+    // (jina) cuts it to that width, normalised after the cut as encode() does.
+    const own = model.config.encode;
+    const sentenceWidth = model.runner.head?.dimension ?? model.config.hiddenSize;
+    const truncateDim = own?.truncateDim != null && own.truncateDim < sentenceWidth ? own.truncateDim : null;
+    const sentenceOutput: OutputName | null = model.runner.head
+      ? 'sentenceEmbedding'
+      : own
+        ? (`${own.pooling === 'cls' ? 'pooledCls' : 'pooledMean'}${own.normalize && truncateDim === null ? 'Normalized' : ''}` as OutputName)
+        : null;
     const outputs: OutputName[] = ['lastHiddenState', 'pooledCls', 'pooledMean'];
     if (hasPooler) outputs.push('poolerOutput');
     if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
@@ -269,7 +280,12 @@ async function forwardCommand(options: Options): Promise<void> {
       pooled_mean: f32([batch, C], result.pooledMean!),
     };
     if (hasPooler) tensors.pooler_output = f32([batch, C], result.poolerOutput!);
-    if (sentenceOutput) tensors.sentence_embedding = f32([batch, sentenceWidth], result[sentenceOutput]!);
+    if (sentenceOutput) {
+      tensors.sentence_embedding =
+        truncateDim === null
+          ? f32([batch, sentenceWidth], result[sentenceOutput]!)
+          : f32([batch, truncateDim], truncateRows(result[sentenceOutput]!, batch, sentenceWidth, truncateDim, own!.normalize));
+    }
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
     if (head === 'token-classification') {
@@ -360,6 +376,7 @@ async function embedCommand(options: Options): Promise<void> {
         promptName,
         truncateDim,
         precision,
+        task: options.task,
         batchSize,
         maxLength,
         truncation: !options['no-truncation'],

@@ -7,7 +7,7 @@
 // never interleave batches, and the timings a call reports are its own.
 import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import type { CheckpointSource } from './sources/types';
-import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, EncoderError } from './errors';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, EncoderError, UnknownTaskError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
 import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
@@ -319,7 +319,8 @@ export class Encoder {
           `embed: pooling "${opts.pooling}" would skip modules of this sentence-transformers folder (${describeChain(st!)}); omit pooling to apply them all`,
         );
       }
-      const prompt = this.resolvePrompt(opts);
+      const task = this.taskFor('embed', opts.task);
+      const prompt = this.resolvePrompt(opts, task?.prompt, inputs);
       const prompted = prompt ? this.prepend(inputs, prompt) : inputs;
       // sentence-transformers folders cut texts at max_seq_length (all-MiniLM-L6-v2: 256) unless told otherwise.
       const stLimit = st?.maxSeqLength;
@@ -352,6 +353,7 @@ export class Encoder {
         timer,
         (index, out, row) => data.set(out.subarray(row * C, (row + 1) * C), index * C),
         excluded,
+        task,
       );
       const n = rows.ids.length;
       let cols = C;
@@ -359,7 +361,12 @@ export class Encoder {
         data = truncateColumns(data, n, C, truncateDim);
         cols = truncateDim;
       }
-      const normalizeAfter = useHead ? opts.normalize === true : truncateDim !== null && this.embeddingDefaults(opts).normalize;
+      // With the folder's modules, `normalize` is normalize_embeddings (after the cut); a checkpoint
+      // whose own encode() normalises after a Matryoshka cut (jina) does so by default.
+      const own = this.config.encode;
+      const normalizeAfter = useHead
+        ? (opts.normalize ?? (truncateDim !== null && own?.normalize === true))
+        : truncateDim !== null && this.embeddingDefaults(opts).normalize;
       if (normalizeAfter) normalizeRowsInPlace(data, n, cols);
       if (precision === 'float32') return { data, rows: n, cols };
       const quantized = quantizeEmbeddings(data, n, cols, precision);
@@ -367,14 +374,23 @@ export class Encoder {
     }, opts.onTimings);
   }
 
-  /** The call's truncateDim, else (with the folder's modules) the folder's truncate_dim; null = all. */
+  /**
+   * The call's truncateDim, else (with the folder's modules) the folder's truncate_dim, else the
+   * checkpoint's own encode() truncate_dim (jina's config.json); null = all. A model that lists
+   * matryoshka_dimensions takes only those.
+   */
   private truncateDimFor(options: EmbedOptions, useHead: boolean): number | null {
+    const own = this.config.encode;
     if (options.truncateDim !== undefined) {
       const t = options.truncateDim;
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) throw new InputError(`embed: truncateDim must be a positive integer, got ${JSON.stringify(t)}`);
+      const dims = own?.dimensions;
+      if (dims && !dims.includes(t)) throw new InputError(`embed: truncateDim ${t} is not one of this model's matryoshka_dimensions (${dims.join(', ')})`);
       return t;
     }
-    return useHead ? (this.checkpoint.sentenceTransformers?.truncateDim ?? null) : null;
+    const folder = useHead ? (this.checkpoint.sentenceTransformers?.truncateDim ?? null) : null;
+    const t = folder ?? own?.truncateDim ?? null;
+    return t === null || t >= this.config.hiddenSize ? folder : t;
   }
 
   /**
@@ -406,20 +422,43 @@ export class Encoder {
    */
   embeddingDefaults(options: EmbedOptions = {}): { pooling: Pooling; normalize: boolean } {
     const st = this.checkpoint.sentenceTransformers;
+    const own = this.config.encode; // the checkpoint's own encode() (jina: emb_pooler, normalised)
     const folderMode = st?.pooling?.modes.length === 1 ? st.pooling.modes[0] : null;
-    const pooling = options.pooling ?? (folderMode === 'cls' || folderMode === 'mean' ? folderMode : 'cls');
+    const pooling = options.pooling ?? (folderMode === 'cls' || folderMode === 'mean' ? folderMode : (own?.pooling ?? 'cls'));
     if (pooling !== 'cls' && pooling !== 'mean') throw new InputError(`embed: pooling must be "cls" or "mean", got ${JSON.stringify(pooling)}`);
-    const normalize = options.normalize ?? st?.normalize ?? false;
+    const normalize = options.normalize ?? st?.normalize ?? own?.normalize ?? false;
     if (typeof normalize !== 'boolean') throw new InputError(`embed: normalize must be true or false, got ${JSON.stringify(normalize)}`);
     return { pooling, normalize };
   }
 
   /**
-   * The prompt of a call as sentence-transformers resolves it: an explicit prompt wins over
-   * promptName, which wins over the folder's default_prompt_name; '' is a prompt given (no
-   * default). null: none.
+   * The task adapter a call names (config.tasks: jina lora_adaptations): its index, the
+   * per-sequence input that carries it, and its prompt; null without one. An unknown name is an
+   * UnknownTaskError listing the model's tasks.
    */
-  resolvePrompt(options: EmbedOptions = {}): string | null {
+  private taskFor(what: string, task: string | undefined): { input: string; index: number; prompt: string } | null {
+    if (task === undefined) return null;
+    if (typeof task !== 'string') throw new InputError(`${what}: task must be a string, got ${typeof task}`);
+    const tasks = this.config.tasks;
+    const index = tasks ? tasks.names.indexOf(task) : -1;
+    if (!tasks || index < 0) {
+      const available = tasks?.names ?? [];
+      throw new UnknownTaskError(
+        `${what}: task ${JSON.stringify(task)} is not a task of this model (${available.length > 0 ? `its tasks: ${available.map((n) => JSON.stringify(n)).join(', ')}` : 'it has no task adapters'})`,
+        task,
+        available,
+      );
+    }
+    return { input: tasks.input, index, prompt: tasks.prompts[task] ?? '' };
+  }
+
+  /**
+   * The prompt of a call as sentence-transformers resolves it: an explicit prompt wins over
+   * promptName, which wins over the call's task instruction (jina task_instructions; texts only:
+   * token ids get the adapters alone), which wins over the folder's default_prompt_name; '' is a
+   * prompt given (no default). null: none.
+   */
+  resolvePrompt(options: EmbedOptions = {}, taskPrompt?: string, inputs?: Inputs): string | null {
     const st = this.checkpoint.sentenceTransformers;
     if (options.prompt !== undefined) {
       if (typeof options.prompt !== 'string') throw new InputError(`embed: prompt must be a string, got ${typeof options.prompt}`);
@@ -435,6 +474,7 @@ export class Encoder {
       }
       return prompts[options.promptName] || null;
     }
+    if (taskPrompt !== undefined) return inputs && !inputs.every((x) => typeof x === 'string') ? null : taskPrompt || null;
     return st?.defaultPromptName ? st.prompts[st.defaultPromptName] || null : null;
   }
 
@@ -759,13 +799,14 @@ export class Encoder {
     timer: CallTimer,
     take: (index: number, out: Float32Array, row: number) => void,
     excludeLeading = 0,
+    task: { input: string; index: number } | null = null,
   ): Promise<void> {
     const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
     const order = rows.ids.map((_, i) => i).sort((a, b) => rows.ids[a].length - rows.ids[b].length);
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
       const batch: EncodedRows = { ids: indices.map((i) => rows.ids[i]), typeIds: rows.typeIds && indices.map((i) => rows.typeIds![i]) };
-      const out = await this.timedForward(timer, batch, output, undefined, excludeLeading);
+      const out = await this.timedForward(timer, batch, output, undefined, excludeLeading, task);
       timer.time('readbackMs', () => indices.forEach((index, row) => take(index, out[output]!, row)));
       options.onBatch?.(Math.min(start + batchSize, order.length), order.length);
     }
@@ -777,7 +818,14 @@ export class Encoder {
    * the call's timings. Per-sequence outputs come back in the order of `rows`; with `logitRows`
    * (MLM), logits only for those packed token rows, in that order.
    */
-  private async timedForward(timer: CallTimer, rows: EncodedRows, output: OutputName, logitRows?: number[], excludeLeading = 0): Promise<ForwardResult> {
+  private async timedForward(
+    timer: CallTimer,
+    rows: EncodedRows,
+    output: OutputName,
+    logitRows?: number[],
+    excludeLeading = 0,
+    task: { input: string; index: number } | null = null,
+  ): Promise<ForwardResult> {
     const sequences = rows.ids;
     const tokens = sequences.reduce((a, ids) => a + ids.length, 0);
     const batch = sequences.length;
@@ -790,6 +838,8 @@ export class Encoder {
         outputs: [output],
         ...(logitRows ? { logitRows } : {}),
         ...(excludeLeading ? { excludeLeading: new Array(batch).fill(excludeLeading) } : {}),
+        // Every sequence with the call's task adapter (jina: adapter_mask = its lora_adaptations index).
+        ...(task ? { sequenceInputs: { [task.input]: new Int32Array(batch).fill(task.index) } } : {}),
       }),
     );
     timer.t.sequences += batch;

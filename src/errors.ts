@@ -77,3 +77,14 @@ export class TokenLimitError extends EncoderError {
 
 /** A tensor does not fit this device's limits (storage-binding or buffer size); says what to try. */
 export class DeviceLimitError extends EncoderError {}
+
+/** A task name the model has no adapter for (embed({ task }), --task); `available` lists its tasks. */
+export class UnknownTaskError extends InputError {
+  constructor(
+    message: string,
+    readonly task: string,
+    readonly available: readonly string[],
+  ) {
+    super(message);
+  }
+}

@@ -60,6 +60,7 @@ export {
   KernelShapeError,
   TokenLimitError,
   DeviceLimitError,
+  UnknownTaskError,
 } from './errors';
 export type { ForwardRequest, ForwardResult, OutputName } from './runner';
 

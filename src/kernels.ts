@@ -15,6 +15,7 @@ import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import sentencePoolingWGSL from '../kernels/sentence_pooling.wgsl?raw';
+import loraWGSL from '../kernels/lora.wgsl?raw';
 import { KernelShapeError, EncoderError } from './errors';
 import { attentionStrategy, attentionSubgroupLanes, matmulStrategy, matmulSubgroupsUsable, normRowPerThread, subgroupMinSize, type Arithmetic, type MatmulStrategy } from './capabilities';
 
@@ -953,5 +954,44 @@ export class SentencePoolingKernel extends Kernel {
     }
     requireDistinct(this.name, out, [x]);
     return this.dispatch(label, packParams([C, W, outColumn]), [x.buffer, mask.buffer, sequences.buffer, out.buffer], [Math.ceil(C / SentencePoolingKernel.WG), S, 1]);
+  }
+}
+
+export class LoraKernel extends Kernel {
+  static readonly WG = 64;
+
+  /**
+   * The per-row task LoRA term of an adapted Linear or Embedding (kernels/lora.wgsl), added in
+   * place to what the plain matmul (or gather) wrote, then `activation` (the adapted layer's own,
+   * which its matmul must then leave out). One pipeline per activation.
+   */
+  static async create(device: GPUDevice, options: { activation?: MatmulActivation } = {}): Promise<LoraKernel> {
+    const activation = options.activation ?? 'none';
+    if (!(activation in MATMUL_ACTIVATIONS)) throw new EncoderError(`lora: unknown activation '${activation}'`);
+    const name = `lora${activation !== 'none' ? `+${activation}` : ''}`;
+    const { pipeline, layout } = await Kernel.build(device, name, loraWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+      WG: LoraKernel.WG,
+      ACTIVATION: MATMUL_ACTIVATIONS[activation],
+    });
+    return new LoraKernel(name, device, pipeline, layout);
+  }
+
+  /**
+   * z [M, Z] (task t's R values at columns tR .. tR + R - 1, Z >= T R), b [T, N, R] (the tasks'
+   * scaled B), tasks u32 [M] (a value >= T: no task) -> out [M, N] += z_t b_t^T, then act, in place.
+   */
+  createDispatch(label: string, z: GPUTensor, b: GPUTensor, tasks: GPUTensor, out: GPUTensor): Dispatch {
+    const [M, N] = out.shape;
+    if (b.shape.length !== 3) throw new KernelShapeError(`${this.name}: b (${b.label}) has shape [${b.shape}], expected [tasks, ${N}, rank]`);
+    const [T, , R] = b.shape;
+    requireTensor(this.name, 'out', out, [M, N]);
+    requireTensor(this.name, 'b', b, [T, N, R]);
+    requireTensor(this.name, 'tasks', tasks, [M]);
+    const Z = z.shape[1];
+    requireTensor(this.name, 'z', z, [M, Z]);
+    if (R < 1 || Z < T * R) throw new KernelShapeError(`${this.name}: z (${z.label}) has ${Z} columns, fewer than ${T} tasks x rank ${R}`);
+    requireDistinct(this.name, out, [z, b, tasks]);
+    const [x, y] = foldWorkgroups(M);
+    return this.dispatch(label, packParams([M, N, R, T, Z]), [z.buffer, b.buffer, tasks.buffer, out.buffer], [x, y, 1]);
   }
 }

@@ -418,3 +418,50 @@ export function referenceForward(
   }
   return { lastHiddenState: last, pooledCls: cls, pooledMean: mean, logits };
 }
+
+/**
+ * The per-row task LoRA term (kernels/lora.wgsl): out[m, n] = act(out[m, n] + sum_j z[m, t R + j]
+ * b[t, n, j]) with t = tasks[m] (>= T: none), z [M, zStride], b [T, N, R]; returns a new array.
+ */
+export function loraRef(
+  out: Float32Array,
+  z: Float32Array,
+  zStride: number,
+  b: Float32Array,
+  tasks: ArrayLike<number>,
+  dims: { M: number; N: number; R: number; T: number },
+  activation: ActivationName = 'none',
+): Float32Array {
+  const { M, N, R, T } = dims;
+  const result = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    const t = tasks[m];
+    for (let n = 0; n < N; n++) {
+      let v = out[m * N + n];
+      if (t < T) {
+        let delta = 0;
+        for (let j = 0; j < R; j++) delta += z[m * zStride + t * R + j] * b[(t * N + n) * R + j];
+        v += delta;
+      }
+      result[m * N + n] = activationRef(activation, v);
+    }
+  }
+  return result;
+}
+
+/**
+ * A task-adapted weight, as the reference merges it: W + scale * B_t @ A_t for a Linear
+ * (W [N, K], A [T, R, K], B [T, N, R]); in float64, rounded once.
+ */
+export function mergeLoraRef(w: Float32Array, a: Float32Array, b: Float32Array, task: number, dims: { N: number; K: number; R: number }, scale: number): Float32Array {
+  const { N, K, R } = dims;
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      let d = 0;
+      for (let j = 0; j < R; j++) d += b[(task * N + n) * R + j] * a[(task * R + j) * K + k];
+      out[n * K + k] = w[n * K + k] + scale * d;
+    }
+  }
+  return out;
+}

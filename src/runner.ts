@@ -438,7 +438,7 @@ export class Runner {
       pass.end();
     }
     const reads: [OutputName, GPUBuffer, number][] = [];
-    for (const name of outputs) {
+    for (const name of new Set(outputs)) { // an output named twice is read back once (one staging buffer, one map)
       const tensor = plan.outputs[name];
       if (!tensor) throw new EncoderError(`output ${name} is not produced by this model`);
       // Only the real rows come back: per-sequence outputs have one row per sequence.

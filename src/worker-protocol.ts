@@ -13,6 +13,7 @@ import {
   ModelDisposedError,
   EncoderError,
   TokenLimitError,
+  UnknownTaskError,
 } from './errors';
 import type { RunTimings } from './api/types';
 
@@ -51,6 +52,8 @@ export interface SerializedError {
   tokens?: number;
   limit?: number;
   what?: string;
+  task?: string;
+  available?: string[];
 }
 
 export function serializeError(error: unknown): SerializedError {
@@ -59,6 +62,7 @@ export function serializeError(error: unknown): SerializedError {
   if (error instanceof DeviceLostError) out.reason = error.reason;
   if (error instanceof TokenLimitError) Object.assign(out, { index: error.index, tokens: error.tokens, limit: error.limit });
   if (error instanceof GPUOutOfMemoryError || error instanceof GPUValidationError) out.what = error.what;
+  if (error instanceof UnknownTaskError) Object.assign(out, { task: error.task, available: [...error.available] });
   return out;
 }
 
@@ -83,6 +87,8 @@ export function deserializeError(e: SerializedError): Error {
     error = new DeviceLostError(e.message, e.reason ?? 'unknown');
   } else if (e.name === 'GPUOutOfMemoryError' || e.name === 'GPUValidationError') {
     error = new (e.name === 'GPUOutOfMemoryError' ? GPUOutOfMemoryError : GPUValidationError)(e.message, e.what ?? '');
+  } else if (e.name === 'UnknownTaskError' && e.task !== undefined && e.available) {
+    error = new UnknownTaskError(e.message, e.task, e.available);
   } else {
     const Class = CLASSES[e.name];
     error = Class ? new Class(e.message) : Object.assign(new Error(e.message), { name: e.name });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
-import { FIXTURES_DIR, FIXTURE_INPUTS, TOKENIZER_FIXTURES_DIR, oneFixturePerFamily, safetensorsNames } from './fixtures';
+import { ENCODER_FIXTURES_DIR, FIXTURES_DIR, FIXTURE_INPUTS, TOKENIZER_FIXTURES_DIR, oneFixturePerFamily, safetensorsNames } from './fixtures';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -388,5 +388,42 @@ describe('every architecture: forward, tokenize --pair, rank, classify --thresho
     const bad = await runCli(['classify', '--model', dir, '--threshold', '1.5'], 'x\n');
     expect(bad.code).toBe(2);
     expect(neobertLines(bad.stderr)).toEqual(['neobert: --threshold must be a probability in [0, 1], got "1.5"']);
+  });
+});
+
+describe('jina-embeddings-v3 (task adapters)', () => {
+  const jina = (name: string) => path.join(ENCODER_FIXTURES_DIR, 'jina-xlm-roberta', name);
+
+  it.each(['jina-lora-matryoshka-bf16', 'jina-lora-notask-f32'])('forward on %s reads adapter_mask (or none): every output matches, sentence_embedding as encode()', async (name) => {
+    const output = path.join(tmp, `${name}.safetensors`);
+    const result = await runCli(['forward', '--model', jina(name), '--input', path.join(jina(name), 'expected.safetensors'), '--output', output]);
+    expect(result.code, result.stderr).toBe(0);
+    const expected = await readSafetensors(path.join(jina(name), 'expected.safetensors'));
+    const got = await readSafetensors(output);
+    const [B, T] = expected.entry('input_ids').shape;
+    const mask = expected.toInt32('attention_mask');
+    const report: string[] = [];
+    for (const out of ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'sentence_embedding']) {
+      expect(got.entry(out).shape, out).toEqual(expected.entry(out).shape);
+      let [g, r] = [got.toFloat32(out), expected.toFloat32(out)];
+      if (out === 'last_hidden_state') {
+        const C = expected.entry(out).shape[2];
+        const rows = [...mask.keys()].filter((k) => mask[k] === 1); // real tokens only
+        const keep = (a: Float32Array) => Float32Array.from({ length: rows.length * C }, (_, i) => a[rows[Math.floor(i / C)] * C + (i % C)]);
+        [g, r] = [keep(g), keep(r)];
+      }
+      const stats = compareArrays(g, r, { atol: 0, rtol: 0, label: out });
+      report.push(`${out} ${stats.relL2.toExponential(2)}`);
+      expect(stats.relL2, `${out}\n${stats.lines.join('\n')}`).toBeLessThan(1e-4);
+    }
+    console.log(`[cli forward] ${name} (${B} x ${T}): ${report.join(', ')}`);
+  });
+
+  it('embed --task with an unknown name lists the tasks', async () => {
+    const result = await runCli(['embed', '--model', jina('jina-lora-tasks-f32'), '--task', 'query'], 'hello\n');
+    expect(result.code).toBe(1);
+    expect(neobertLines(result.stderr).at(-1)).toBe(
+      'neobert: embed: task "query" is not a task of this model (its tasks: "retrieval.query", "retrieval.passage", "separation", "classification", "text-matching")',
+    );
   });
 });

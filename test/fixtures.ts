@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OutputName } from '../src/runner';
+import type { EncoderConfig } from '../src/models/types';
+import { truncateRows } from '../src/api/postprocess';
 import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 import type { SentenceTransformersConfig } from '../src/sentence-transformers';
 
@@ -62,7 +64,7 @@ const NON_MODEL_FAMILIES: ReadonlySet<string> = new Set(['tokenizers', 'tokenize
  * must be REFUSED (a CheckpointError), and the test fails once one loads, so this list stays true.
  * Delete a family here in the change that registers its architecture.
  */
-export const NOT_YET_SUPPORTED: readonly string[] = ['nomic-bert', 'gte', 'jina-xlm-roberta', 'mpnet', 'deberta-v2'];
+export const NOT_YET_SUPPORTED: readonly string[] = ['nomic-bert', 'gte', 'mpnet', 'deberta-v2'];
 
 export interface ModelFixture {
   /** `<family>/<case>`, e.g. "bert/bert-base-pooler-f32". */
@@ -91,17 +93,36 @@ export function modelFixtures(): ModelFixture[] {
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** Fixture output name -> runner output (sentence_embedding: the folder's pooling, then its Normalize), for those the fixture has. */
-export function fixtureOutputs(expected: SafetensorsFile, sentenceTransformers: SentenceTransformersConfig | null): [string, OutputName][] {
-  const all: [string, OutputName][] = [
+/**
+ * Fixture output name -> runner output, for those the fixture has, with the host step embed()
+ * applies after it, if any. sentence_embedding: the folder's modules (SentenceTransformersHead),
+ * else the checkpoint's own encode() (config.encode, jina); narrower than the hidden size, it is
+ * a Matryoshka truncation: the rows cut to its width, then L2 (embed()'s truncateDim).
+ */
+export function fixtureOutputs(
+  expected: SafetensorsFile,
+  sentenceTransformers: SentenceTransformersConfig | null,
+  config?: Pick<EncoderConfig, 'hiddenSize' | 'encode'>,
+): [string, OutputName, ((got: Float32Array) => Float32Array)?][] {
+  const all: [string, OutputName, ((got: Float32Array) => Float32Array)?][] = [
     ['last_hidden_state', 'lastHiddenState'],
     ['pooled_cls', 'pooledCls'],
     ['pooled_mean', 'pooledMean'],
     ['pooler_output', 'poolerOutput'],
     ['logits', 'logits'],
   ];
-  // sentence_embedding: the folder's modules (SentenceTransformersHead).
-  if (sentenceTransformers?.pooling) all.push(['sentence_embedding', 'sentenceEmbedding']);
+  if (expected.has('sentence_embedding')) {
+    const [rows, dim] = expected.entry('sentence_embedding').shape;
+    const C = config?.hiddenSize ?? dim;
+    const own = config?.encode ?? null;
+    if (sentenceTransformers?.pooling) {
+      all.push(['sentence_embedding', 'sentenceEmbedding', dim < C ? (got) => truncateRows(got, rows, C, dim, true) : undefined]);
+    } else if (own) {
+      const pooled = own.pooling === 'cls' ? 'pooledCls' : 'pooledMean';
+      if (dim < C) all.push(['sentence_embedding', pooled, (got) => truncateRows(got, rows, C, dim, own.normalize)]);
+      else all.push(['sentence_embedding', `${pooled}${own.normalize ? 'Normalized' : ''}` as OutputName]);
+    }
+  }
   return all.filter(([name]) => expected.has(name));
 }
 

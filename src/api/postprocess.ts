@@ -109,3 +109,22 @@ export function similarityMatrix(fn: 'cosine' | 'dot' | 'euclidean' | 'manhattan
     }),
   );
 }
+
+/**
+ * The first `dim` values of each of `rows` rows of width `width`, L2-normalised after truncating
+ * when `normalize` (Matryoshka embeddings, as jina-embeddings-v3's encode(): normalise(x[:dim])).
+ */
+export function truncateRows(data: Float32Array, rows: number, width: number, dim: number, normalize: boolean): Float32Array {
+  const out = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const row = data.subarray(r * width, r * width + dim);
+    let scale = 1;
+    if (normalize) {
+      let sq = 0;
+      for (const v of row) sq += v * v;
+      scale = 1 / Math.max(Math.sqrt(sq), 1e-12);
+    }
+    for (let j = 0; j < dim; j++) out[r * dim + j] = row[j] * scale;
+  }
+  return out;
+}

@@ -120,7 +120,9 @@ export interface EmbedOptions extends BatchOptions, CallOptions {
   promptName?: string;
   /**
    * Keep the first N dimensions (Matryoshka), after every module of the folder and before
-   * `normalize`. Default: the folder's config_sentence_transformers.json truncate_dim, else all.
+   * `normalize`. Default: the folder's config_sentence_transformers.json truncate_dim, else the
+   * checkpoint's own encode() truncate_dim (jina's config.json, normalised after the cut as its
+   * encode() does), else all. Must be one of the config's matryoshka_dimensions when it lists any.
    */
   truncateDim?: number;
   /**
@@ -130,6 +132,14 @@ export interface EmbedOptions extends BatchOptions, CallOptions {
    * ceil(D / 8) values per row; Int8Array = bytes - 128 / Uint8Array).
    */
   precision?: Precision;
+  /**
+   * A task adapter of the checkpoint (jina-embeddings-v3: config lora_adaptations, e.g.
+   * 'retrieval.query', 'retrieval.passage', 'text-matching'): every text runs with that task's
+   * LoRA adapters, and the task's instruction (task_instructions) is its prompt unless prompt or
+   * promptName is given. Without one, no adapter is applied. An unknown name is an InputError
+   * listing the model's tasks.
+   */
+  task?: string;
 }
 
 /** Embeddings as one row-major [rows, cols] matrix (rows in input order). */

@@ -1,16 +1,19 @@
 // The architectures this engine runs, chosen by config.json `model_type` (or, when a config has
-// none, by its `architectures` class names). Nothing outside src/models/ knows any of them.
+// none, by its `architectures` class names), unless an architecture claims the config by its
+// other fields first (jina-XLM-RoBERTa: an XLM-R config with position_embedding_type "rotary").
+// Nothing outside src/models/ knows any of them.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
 import { distilbert } from './distilbert';
 import { electra } from './electra';
+import { jinaXlmRoberta } from './jina-xlm-roberta';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra, jinaXlmRoberta]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -31,6 +34,8 @@ const CLASS_PREFIXES: [RegExp, string][] = [
 /** The architecture that runs a parsed config.json. */
 export function architectureFor(json: unknown, where: string): Architecture<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = new ConfigReader(json, where);
+  const claimed = ARCHITECTURES.find((a) => a.claims?.(r.fields));
+  if (claimed) return claimed;
   let modelType = r.fields['model_type'];
   if (modelType === undefined) {
     const names = r.architectures();

@@ -34,6 +34,17 @@ export interface EncoderConfig {
   numLabels: number | null;
   /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */
   id2label: string[] | null;
+  /**
+   * Task adapters chosen per sequence (jina-embeddings-v3's lora_adaptations): their names by
+   * index, the per-sequence input carrying the index (EncoderModel.sequenceInputs, adapter_mask)
+   * and the prompt each task puts before a text (task_instructions). Absent: the model has none.
+   */
+  tasks?: { names: string[]; input: string; prompts: Record<string, string> };
+  /**
+   * What the checkpoint's own encode() does, when its config says (jina: emb_pooler, truncate_dim,
+   * matryoshka_dimensions): embed()'s defaults where no sentence-transformers folder decides.
+   */
+  encode?: { pooling: 'cls' | 'mean'; normalize: boolean; truncateDim: number | null; dimensions: number[] | null };
 }
 
 export interface ModelOptions {
@@ -185,6 +196,12 @@ export interface Architecture<C extends EncoderConfig = EncoderConfig, W = unkno
   name: string;
   /** config.json model_type values this file runs. */
   modelTypes: readonly string[];
+  /**
+   * Whether this file runs a config.json whatever its model_type says, decided by other fields
+   * (jina-XLM-RoBERTa: model_type "xlm-roberta" or none, position_embedding_type "rotary"); the
+   * registry asks every architecture before it looks at model_type.
+   */
+  claims?(fields: Record<string, unknown>): boolean;
   parseConfig(json: Record<string, unknown>, where: string): C;
   /** Checks every tensor (presence, shape, dtype) before converting any. */
   loadWeights(config: C, lookup: TensorLookup): LoadedWeights<W>;
