@@ -97,6 +97,8 @@ interface Chunk {
   outputs: OutputName[];
   /** Token rows (within the chunk) whose MLM logits are computed; null = every row. */
   logitRows: Uint32Array<ArrayBuffer> | null;
+  /** The call's padded length T (ForwardCall.paddedLength). */
+  paddedLength: number;
 }
 
 /** Logit rows of a call split over chunks: which rows each chunk computes, and where they go. */
@@ -219,6 +221,7 @@ export class Runner {
         tokenTypeIds: tokenTypeIds ? slice(tokenTypeIds) : null,
         outputs,
         logitRows: rows ? rows.local[c] : null,
+        paddedLength: seqLen,
       };
       parts.push(await this.runChunk(chunk, timings));
     }
@@ -242,6 +245,7 @@ export class Runner {
     const chunkStarts: number[] = [];
     bounds.reduce((start, [, , tokens]) => (chunkStarts.push(start), start + tokens), 0);
     const rows = logitRows && splitLogitRows(logitRows, chunkStarts);
+    const paddedLength = sequences.reduce((m, ids) => Math.max(m, ids.length), 0); // what padding this batch would give
     const parts: ForwardResult[] = [];
     for (const [c, [s0, s1, tokens]] of bounds.entries()) {
       const ranges: SequenceRange[] = [];
@@ -263,6 +267,7 @@ export class Runner {
         tokenTypeIds,
         outputs,
         logitRows: rows ? rows.local[c] : null,
+        paddedLength,
       };
       parts.push(await this.runChunk(chunk));
     }
@@ -332,6 +337,7 @@ export class Runner {
       rows.set(chunk.logitRows!);
       write(plan.logitRows.buffer, rows);
     }
+    plan.writeCallTables?.({ ranges, paddedLength: chunk.paddedLength });
 
     const encoder = device.createCommandEncoder({ label: `forward ${tokens} tokens / ${ranges.length} sequences` });
     const timer = timings ? new PassTimer(device, plan.dispatches.length) : null;

@@ -188,7 +188,7 @@ export interface ModelInfo {
   config: EncoderConfig;
   parameterCount: number;
   dtypes: Record<string, number>;
-  head: 'none' | 'mlm' | 'classification';
+  head: 'none' | 'mlm' | 'classification' | 'token-classification';
   /** Class names by index (classification head only). */
   labels: string[] | null;
   adapter: AdapterDescription;

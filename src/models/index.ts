@@ -5,10 +5,11 @@ import { CheckpointError } from '../errors';
 import { bert } from './bert';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
+import { nomicBert } from './nomic-bert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, nomicBert]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -22,6 +23,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^Roberta/, 'roberta'],
   [/^ModernBert/, 'modernbert'],
   [/^Bert/, 'bert'],
+  [/^NomicBert/, 'nomic_bert'],
 ];
 
 /** The architecture that runs a parsed config.json. */

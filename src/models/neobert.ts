@@ -170,7 +170,7 @@ function tensorTable(config: NeoBERTConfig, prefix: string, head: HeadKind) {
       bias: spec('classifier.bias', [numLabels ?? 0], [labels]),
     },
   };
-  return { encoder, layers, head: heads[head] as Record<string, TensorSpec> };
+  return { encoder, layers, head: heads[head as keyof typeof heads] as Record<string, TensorSpec> };
 }
 
 function detectPrefix(lookup: TensorLookup): string {

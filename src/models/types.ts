@@ -7,7 +7,8 @@ import type { TensorLookup } from '../tensor-table';
 /** Storage of the matmul weights; everything else (norms, biases, residual stream) stays f32. */
 export type ModelDtype = 'f32' | 'f16';
 
-export type HeadKind = 'none' | 'mlm' | 'classification';
+/** 'classification': one row of logits per sequence; 'token-classification': one per token. */
+export type HeadKind = 'none' | 'mlm' | 'classification' | 'token-classification';
 
 /** The config fields every architecture has (each file extends it with its own). */
 export interface EncoderConfig {
@@ -24,10 +25,15 @@ export interface EncoderConfig {
   padTokenId: number;
   /** Token type (segment) ids the model accepts: 0 when it takes none. */
   typeVocabSize: number;
-  /** Set for sequence classifiers only. */
+  /** Set for sequence (and token) classifiers only. */
   numLabels: number | null;
   /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */
   id2label: string[] | null;
+  /**
+   * Token type ids are accepted whatever their value and read as 0 (GTE with type_vocab_size 1,
+   * whose reference zeroes them in place). Absent: they must be below typeVocabSize.
+   */
+  zeroesTokenTypes?: boolean;
 }
 
 export interface ModelOptions {
@@ -64,6 +70,17 @@ export interface PlanOptions {
   logitRows?: number;
 }
 
+/** What a plan's per-call tables may depend on beyond ids, mask and positions. */
+export interface ForwardCall {
+  /** The sequences of this forward (token ranges), as the runner's tables hold them. */
+  ranges: { start: number; length: number }[];
+  /**
+   * T, the batch's padded length: seqLen of a padded request, the longest sequence of a packed
+   * one (what padding that batch would give), the same for every chunk of one call.
+   */
+  paddedLength: number;
+}
+
 /**
  * Every buffer and dispatch for up to `tokens` tokens in up to `sequences` sequences, built once
  * and reused. Sequences are contiguous token ranges: the rows of a padded batch, or packed
@@ -96,6 +113,12 @@ export interface ForwardPlan {
   dispatches: Dispatch[];
   /** Every intermediate by label, for layer-by-layer debugging against the reference. */
   tensors: Map<string, GPUTensor>;
+  /**
+   * Tables of the model's own that depend on the call (NomicBERT: the dynamic-NTK RoPE table, a
+   * function of the batch's padded length), written with queue.writeBuffer after the runner's
+   * tables and before the submit. Absent: none.
+   */
+  writeCallTables?(call: ForwardCall): void;
   /** Frees every buffer the plan created: its tensors and its dispatches' params buffers. */
   destroy(): void;
 }
