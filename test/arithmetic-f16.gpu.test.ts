@@ -24,7 +24,7 @@ const OUTPUTS: [string, OutputName][] = [
 
 const CASES: [string, string][] = [
   ...fixtureCases().map((c): [string, string] => ['neobert', c]),
-  ...encoderFixtureCases(['bert', 'roberta', 'xlm-roberta', 'modernbert']).map((c): [string, string] => ['encoder', c]),
+  ...encoderFixtureCases(['bert', 'roberta', 'xlm-roberta', 'modernbert', 'nomic-bert', 'gte']).map((c): [string, string] => ['encoder', c]),
 ];
 
 /** Rows of a [B, T, X] tensor whose mask is 1, concatenated. */

@@ -3,13 +3,14 @@
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
+import { gte } from './gte';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
 import { nomicBert } from './nomic-bert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, nomicBert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, nomicBert, gte]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -24,6 +25,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^ModernBert/, 'modernbert'],
   [/^Bert/, 'bert'],
   [/^NomicBert/, 'nomic_bert'],
+  [/^New(Model|For)/, 'new'], // GTE v1.5 / multilingual (Alibaba-NLP/new-impl)
 ];
 
 /** The architecture that runs a parsed config.json. */

@@ -1,0 +1,534 @@
+// GTE v1.5 and gte-multilingual (Alibaba-NLP gte-base/large-en-v1.5, gte-multilingual-base and
+// -reranker-base; config.json model_type "new", the remote code modeling.py of Alibaba-NLP/new-impl):
+// word (+ token type when type_vocab_size > 0) embeddings then LayerNorm; post-norm layers
+// (LayerNorm, or RMSNorm with layer_norm_type "rms_norm"); qkv_proj (or q/k/v_proj with pack_qkv
+// false) with biases; rotate-half RoPE over the head with rope_theta and fixed NTK scaling
+// (rope_scaling {"type": "ntk", "factor": f}: the same frequencies at every length); GeGLU
+// up_gate_proj (first half up, second half gate, exact erf GELU) then down_proj. Heads: sequence
+// classification (pooler tanh + classifier: the multilingual reranker), token classification,
+// MLM (dense, act, LayerNorm, tied decoder + bias). Nothing reads auto_map: configs without it
+// load the same. This file is the whole architecture: config, checkpoint table, forward plan.
+import { ConfigReader } from '../config';
+import { CheckpointError } from '../errors';
+import {
+  AttentionKernel,
+  EmbeddingKernel,
+  L2NormKernel,
+  LayerNormKernel,
+  MatmulKernel,
+  PoolingKernel,
+  RMSNormKernel,
+  RopeQkvKernel,
+  type Dispatch,
+  type GPUTensor,
+  type MatmulActivation,
+} from '../kernels';
+import { interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, swapHalves } from '../weight-layout';
+import { drainUploads } from '../gpu';
+import { ntkInverseFrequencies, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
+import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+/** hidden_act values the GeGLU epilogue computes (ACT2FN: "gelu" is exact erf GELU). */
+const GLU_ACTIVATIONS: Record<string, 'gelu' | 'silu'> = { gelu: 'gelu', silu: 'silu', swish: 'silu' };
+/** The MLM transform's activation (ACT2FN[hidden_act]) as a matmul epilogue. */
+const HEAD_ACTIVATIONS: Record<string, MatmulActivation> = { gelu: 'gelu', silu: 'silu', swish: 'silu' };
+
+/**
+ * Most tokens per sequence. The reference has no cap (its RoPE cache is rebuilt for longer
+ * inputs with the same frequencies); the engine allows max_position_embeddings x the NTK factor,
+ * and at least the released models' 8192.
+ */
+export const GTE_MIN_MAX_LENGTH = 8192;
+
+export interface GteConfig extends EncoderConfig {
+  intermediateSize: number;
+  layerNormEps: number;
+  /** layer_norm_type: the norm of attn_ln / mlp_ln (the embeddings' LayerNorm is always a LayerNorm). */
+  layerNorm: 'layer_norm' | 'rms_norm';
+  /** pack_qkv: one qkv_proj, else q_proj / k_proj / v_proj. */
+  packQkv: boolean;
+  gluActivation: 'gelu' | 'silu';
+  headActivation: MatmulActivation;
+  ropeTheta: number;
+  /** rope_scaling {"type": "ntk", "factor": f}: f; null without scaling. */
+  ntkFactor: number | null;
+  maxPositionEmbeddings: number;
+  /** type_vocab_size as written: 0 = no table, 1 = one row added to every token (ids zeroed). */
+  typeTableRows: number;
+}
+
+function parseRopeScaling(r: ConfigReader): number | null {
+  const scaling = r.fields['rope_scaling'];
+  if (scaling === undefined || scaling === null) return null;
+  if (typeof scaling !== 'object' || Array.isArray(scaling)) r.fail(`rope_scaling must be null or an object, got ${JSON.stringify(scaling)}`);
+  const s = scaling as Record<string, unknown>;
+  const type = s['type'] ?? s['rope_type'];
+  if (type !== 'ntk') r.fail(`rope_scaling.type ${JSON.stringify(type)} is not supported; this engine runs "ntk" (fixed NTK scaling, as the GTE models)`);
+  if (s['mixed_b'] !== undefined && s['mixed_b'] !== null) r.fail(`rope_scaling.mixed_b=${JSON.stringify(s['mixed_b'])} (mixed NTK) is not supported; only null`);
+  const factor = s['factor'];
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1) r.fail(`rope_scaling.factor must be a number >= 1, got ${JSON.stringify(factor)}`);
+  return factor as number;
+}
+
+export function parseGteConfig(json: unknown, where: string): GteConfig {
+  const r = new ConfigReader(json, where);
+  const modelType = r.fields['model_type'] ?? 'new';
+  if (modelType !== 'new') r.fail(`model_type is ${JSON.stringify(modelType)}, expected "new"`);
+  const hiddenSize = r.integer('hidden_size', 1);
+  const numLayers = r.integer('num_hidden_layers', 1);
+  const numHeads = r.integer('num_attention_heads', 1);
+  const headDim = r.headDim(hiddenSize, numHeads);
+  if (hiddenSize % 4 !== 0) r.fail(`hidden_size=${hiddenSize} is not a multiple of 4; kernels read vec4`);
+  const vocabSize = r.integer('vocab_size', 1);
+  const positionType = r.choice('position_embedding_type', ['rope', 'absolute'], 'rope');
+  if (positionType !== 'rope') r.fail(`position_embedding_type ${JSON.stringify(positionType)} is not supported; this engine runs "rope" (every released GTE model)`);
+  const hiddenAct = r.choice('hidden_act', Object.keys(GLU_ACTIVATIONS), 'gelu');
+  const typeTableRows = r.integer('type_vocab_size', 0, 1);
+  const maxPositionEmbeddings = r.integer('max_position_embeddings', 1, 2048);
+  const ntkFactor = parseRopeScaling(r);
+  const architectures = r.architectures();
+  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification') || a.endsWith('ForTokenClassification'));
+  return {
+    modelType: 'new',
+    architectures,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    headDim,
+    vocabSize,
+    maxLength: Math.max(GTE_MIN_MAX_LENGTH, Math.floor(maxPositionEmbeddings * (ntkFactor ?? 1))),
+    padTokenId: r.padTokenId(vocabSize, 0),
+    // With one row the reference zeroes whatever ids it is given: ids are accepted and read as 0.
+    typeVocabSize: typeTableRows,
+    ...(typeTableRows === 1 ? { zeroesTokenTypes: true } : {}),
+    ...r.labels(classifier),
+    intermediateSize: r.integer('intermediate_size', 1),
+    layerNormEps: r.positive('layer_norm_eps', 1e-12),
+    layerNorm: r.choice('layer_norm_type', ['layer_norm', 'rms_norm'] as const, 'layer_norm'),
+    packQkv: r.boolean('pack_qkv', true),
+    gluActivation: GLU_ACTIVATIONS[hiddenAct],
+    headActivation: HEAD_ACTIVATIONS[hiddenAct],
+    ropeTheta: r.positive('rope_theta', 10000),
+    ntkFactor,
+    maxPositionEmbeddings,
+    typeTableRows,
+  };
+}
+
+/** inv_freq of a GTE config: fixed NTK (theta * f, positions / f^(2/d)) or plain. */
+export function gteInverseFrequencies(config: Pick<GteConfig, 'headDim' | 'ropeTheta' | 'ntkFactor' | 'maxPositionEmbeddings'>): Float32Array<ArrayBuffer> {
+  const { headDim: d, ropeTheta, ntkFactor } = config;
+  // NTKScalingRotaryEmbedding replaces the frequencies only when its cache (max * f positions)
+  // is longer than max_position_embeddings, i.e. for f > 1; f = 1 leaves them plain.
+  return ntkFactor !== null && ntkFactor > 1 ? ntkInverseFrequencies(d, ropeTheta, ntkFactor) : ropeInverseFrequencies(d, ropeTheta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint tensors
+
+type Linear = { weight: Float32Array; bias: Float32Array | null };
+type Norm = { weight: Float32Array; bias: Float32Array | null };
+
+export interface GteLayerWeights {
+  /** [3C, C] rows q, k, v (head-major each), + [3C] bias: qkv_proj, or q/k/v_proj stacked. */
+  qkv: { weight: Float32Array; bias: Float32Array };
+  oProj: Linear; // [C, C]
+  attnNorm: Norm; // [C] attn_ln (bias only for LayerNorm)
+  upGate: Float32Array; // [2I, C] rows [0, I) up, [I, 2I) gate; no bias
+  downProj: Linear; // [C, I]
+  mlpNorm: Norm; // [C] mlp_ln
+}
+
+export interface GteWeights {
+  wordEmbeddings: Float32Array; // [V, C]
+  tokenTypeEmbeddings: Float32Array | null; // [types, C]
+  embeddingNorm: { weight: Float32Array; bias: Float32Array };
+  layers: GteLayerWeights[];
+  pooler: Linear | null;
+  head:
+    | { kind: 'none' }
+    | { kind: 'mlm'; dense: Linear; norm: { weight: Float32Array; bias: Float32Array }; decoder: Float32Array; decoderBias: Float32Array }
+    | { kind: 'classification' | 'token-classification'; classifier: Linear };
+}
+
+/** Encoder prefixes: none (NewModel), "new." (the head classes' base_model_prefix). */
+const PREFIXES = ['', 'new.'];
+
+function detectHead(config: GteConfig, lookup: TensorLookup): HeadKind {
+  const archs = config.architectures;
+  if (config.numLabels !== null) {
+    if (archs.some((a) => a.endsWith('ForSequenceClassification'))) return 'classification';
+    return 'token-classification';
+  }
+  if (lookup.has('lm_head.dense.weight')) return 'mlm';
+  if (lookup.has('classifier.weight')) {
+    throw new CheckpointError(
+      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(archs)} name no *ForSequenceClassification or *ForTokenClassification, so its kind and label count are unknown`,
+    );
+  }
+  return 'none';
+}
+
+/** Validates every tensor (presence, shape, dtype) before converting any; tensors are read at upload. */
+export function loadGteWeights(config: GteConfig, lookup: TensorLookup) {
+  const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
+  const prefix = PREFIXES.find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
+  if (prefix === undefined) throw new CheckpointError(`${lookup.label}: no embeddings.word_embeddings.weight (with or without "new."); is this a GTE ("new") checkpoint?`);
+  const extra = `${prefix}encoder.layer.${config.numLayers}.attn_ln.weight`;
+  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  const specs: TensorSpec[] = [];
+  const hidden = `hidden_size=${C}`;
+  const inter = `intermediate_size=${I}`;
+  const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
+  const take = (name: string, shape: number[], because: string[], missingHint = '') => {
+    specs.push({ name, shape, because, missingHint });
+    return name;
+  };
+  const linear = (base: string, out: number, inp: number, because: string[], h = '') => ({
+    weight: take(`${base}.weight`, [out, inp], because, h),
+    bias: take(`${base}.bias`, [out], because, h),
+  });
+  const rms = config.layerNorm === 'rms_norm';
+  const layerNorm = (base: string, h = '') => ({ weight: take(`${base}.weight`, [C], [hidden], h), bias: take(`${base}.bias`, [C], [hidden], h) });
+  const layerNormOrRms = (base: string, h = '') =>
+    rms ? { weight: take(`${base}.weight`, [C], [hidden, 'layer_norm_type="rms_norm"'], h), bias: null } : layerNorm(base, h);
+  const e = `${prefix}embeddings`;
+  const word = take(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]);
+  const types = config.typeTableRows > 0 ? take(`${e}.token_type_embeddings.weight`, [config.typeTableRows, C], [`type_vocab_size=${config.typeTableRows}`, hidden]) : null;
+  const embeddingNorm = layerNorm(`${e}.LayerNorm`); // always an nn.LayerNorm with bias
+  const layers = Array.from({ length: config.numLayers }, (_, i) => {
+    const p = `${prefix}encoder.layer.${i}`;
+    const a = `${p}.attention`;
+    const qkv = config.packQkv
+      ? { packed: linear(`${a}.qkv_proj`, 3 * C, C, [hidden, 'pack_qkv=true'], hint) }
+      : { q: linear(`${a}.q_proj`, C, C, [hidden, 'pack_qkv=false'], hint), k: linear(`${a}.k_proj`, C, C, [hidden, 'pack_qkv=false'], hint), v: linear(`${a}.v_proj`, C, C, [hidden, 'pack_qkv=false'], hint) };
+    return {
+      qkv,
+      oProj: linear(`${a}.o_proj`, C, C, [hidden], hint),
+      attnNorm: layerNormOrRms(`${p}.attn_ln`, hint),
+      upGate: take(`${p}.mlp.up_gate_proj.weight`, [2 * I, C], [`2 x ${inter}`, hidden], hint),
+      downProj: linear(`${p}.mlp.down_proj`, C, I, [hidden, inter], hint),
+      mlpNorm: layerNormOrRms(`${p}.mlp_ln`, hint),
+    };
+  });
+  const kind = detectHead(config, lookup);
+  const pooler = kind === 'classification' || lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, [hidden]) : null;
+  let head: Record<string, unknown> = {};
+  if (kind === 'mlm') {
+    head = {
+      dense: linear('lm_head.dense', C, C, [hidden]),
+      norm: layerNorm('lm_head.norm'),
+      // Tied to the word embeddings (not stored); a stored copy is read instead.
+      decoder: lookup.has('lm_head.decoder.weight') ? take('lm_head.decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : word,
+      decoderBias: take('lm_head.decoder.bias', [V], [`vocab_size=${V}`]),
+    };
+  } else if (kind === 'classification' || kind === 'token-classification') {
+    head = { classifier: linear('classifier', config.numLabels!, C, [`num_labels=${config.numLabels}`, hidden]) };
+  }
+  checkTensors(lookup, specs);
+  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
+  type Names = { weight: string; bias: string | null };
+  const read = (name: string) => lookup.toFloat32(name);
+  const pair = (t: Names): Linear => (t.bias === null ? Object.assign(lazyTensors(lookup, { weight: t.weight }), { bias: null }) : lazyTensors(lookup, { weight: t.weight, bias: t.bias }));
+  const full = (t: { weight: string; bias: string }) => lazyTensors(lookup, t);
+  let headWeights: GteWeights['head'] = { kind: 'none' };
+  if (kind === 'mlm') {
+    const h = head as { dense: { weight: string; bias: string }; norm: { weight: string; bias: string }; decoder: string; decoderBias: string };
+    headWeights = Object.assign(lazyTensors(lookup, { decoder: h.decoder, decoderBias: h.decoderBias }), { kind, dense: pair(h.dense), norm: full(h.norm) }) as GteWeights['head'];
+  } else if (kind === 'classification' || kind === 'token-classification') {
+    headWeights = { kind, classifier: pair((head as { classifier: Names }).classifier) };
+  }
+  const embeddings = lazyTensors(lookup, types ? { word, types } : { word, types: word }); // types read only when the table exists
+  const weights: GteWeights = {
+    get wordEmbeddings() {
+      return embeddings.word;
+    },
+    get tokenTypeEmbeddings() {
+      return types ? embeddings.types : null;
+    },
+    embeddingNorm: full(embeddingNorm),
+    layers: layers.map((l) => ({
+      get qkv() {
+        const q = l.qkv;
+        if (q.packed) return { weight: read(q.packed.weight), bias: read(q.packed.bias) };
+        const w = [q.q!, q.k!, q.v!].map((t) => read(t.weight));
+        const b = [q.q!, q.k!, q.v!].map((t) => read(t.bias));
+        const stack = (parts: Float32Array[]) => {
+          const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+          parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
+          return out;
+        };
+        return { weight: stack(w), bias: stack(b) };
+      },
+      oProj: pair(l.oProj),
+      attnNorm: pair(l.attnNorm),
+      get upGate() {
+        return read(l.upGate);
+      },
+      downProj: pair(l.downProj),
+      mlpNorm: pair(l.mlpNorm),
+    })),
+    pooler: pooler && pair(pooler),
+    head: headWeights,
+  };
+  const names = [...new Set(specs.map((s) => s.name))];
+  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model on the GPU
+
+type Tensor2 = { weight: GPUTensor; bias: GPUTensor | null };
+
+interface LayerTensors {
+  /** (3C, C) per-head [q_h; k_h; v_h] rows, q and k rows of each head in adjacent-pair order; + (3C) bias. */
+  qkv: Tensor2;
+  oProj: Tensor2; // (C, C)
+  attnNorm: Tensor2; // (C) (+ bias for LayerNorm)
+  /** (2I, C) rows gate 0, up 0, gate 1, ...: the GLU epilogue computes act(gate) * up. */
+  upGate: Tensor2;
+  downProj: Tensor2; // (C, I)
+  mlpNorm: Tensor2;
+}
+
+type HeadTensors =
+  | { kind: 'none' }
+  | { kind: 'mlm'; dense: Tensor2; norm: Tensor2; decoder: RowChunkedLinear /* (V, C) + (V) */ }
+  | { kind: 'classification' | 'token-classification'; classifier: Tensor2 };
+
+export class GteModel implements EncoderModel {
+  readonly positionOffset = 0;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: GteConfig,
+    private readonly k: Awaited<ReturnType<typeof createKernels>>,
+    private readonly embeddings: { word: EmbeddingTable; types: GPUTensor | null; norm: Tensor2 },
+    private readonly layers: LayerTensors[],
+    private readonly pooler: Tensor2 | null,
+    private readonly head: HeadTensors,
+    private readonly rope: GPUTensor,
+    readonly dtype: ModelDtype,
+  ) {}
+
+  get headKind(): HeadKind {
+    return this.head.kind;
+  }
+
+  get numLabels(): number {
+    return this.head.kind === 'classification' || this.head.kind === 'token-classification' ? this.head.classifier.weight.shape[0] : 0;
+  }
+
+  get hasPooler(): boolean {
+    return this.pooler !== null;
+  }
+
+  static async create(device: GPUDevice, config: GteConfig, weights: GteWeights, options: ModelOptions = {}): Promise<GteModel> {
+    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V, maxLength } = config;
+    const dtype = options.dtype ?? 'f32';
+    const kernels = await createKernels(device, config, dtype, options, { mlm: weights.head.kind === 'mlm', pooler: weights.pooler !== null });
+    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
+    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
+    const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: up(label, n.weight, [C]), bias: n.bias && up(`${label}.bias`, n.bias, [C]) });
+    const upLinear = (label: string, l: Linear, shape: number[]): Tensor2 => ({ weight: upW(label, l.weight, shape), bias: l.bias && up(`${label}.bias`, l.bias, [shape[0]]) });
+    // qkv rows [q | k | v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
+    // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the kernel's
+    // adjacent-pair RoPE (q.k is unchanged by a permutation q and k share).
+    const qkvRows = (w: Float32Array, K: number) => {
+      const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
+      return interleaveQkvHeads(permuteRotateHalf(q, H, D, K), permuteRotateHalf(k, H, D, K), v, H, D, K);
+    };
+    const layers: LayerTensors[] = [];
+    for (const [i, w] of weights.layers.entries()) {
+      const L = `layer${i}`;
+      const qkv = w.qkv;
+      layers.push({
+        qkv: { weight: upW(`${L}.qkv`, qkvRows(qkv.weight, C), [3 * C, C]), bias: up(`${L}.qkv.bias`, qkvRows(qkv.bias, 1), [3 * C]) },
+        oProj: upLinear(`${L}.o_proj`, w.oProj, [C, C]),
+        attnNorm: upNorm(`${L}.attn_ln`, w.attnNorm),
+        // up_gate_proj rows [up; gate]: the gate is the activated half, which the GLU row order puts first.
+        upGate: { weight: upW(`${L}.up_gate_proj`, interleaveGateUp(swapHalves(w.upGate), C), [2 * I, C]), bias: null },
+        downProj: upLinear(`${L}.down_proj`, w.downProj, [C, I]),
+        mlpNorm: upNorm(`${L}.mlp_ln`, w.mlpNorm),
+      });
+      await drainUploads(device); // one layer's staging copies at a time
+    }
+    const types = weights.tokenTypeEmbeddings;
+    const embeddings = {
+      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
+      types: types && up('token_type_embeddings', types, [config.typeTableRows, C]),
+      norm: upNorm('embeddings.LayerNorm', weights.embeddingNorm),
+    };
+    const pooler = weights.pooler && upLinear('pooler', weights.pooler, [C, C]);
+    let head: HeadTensors = { kind: 'none' };
+    const h = weights.head;
+    if (h.kind === 'mlm') {
+      head = {
+        kind: 'mlm',
+        dense: upLinear('lm_head.dense', h.dense, [C, C]),
+        norm: upNorm('lm_head.norm', h.norm),
+        decoder: uploadRowChunkedLinear(device, dtype, 'lm_head.decoder', h.decoder, h.decoderBias, V, C, options.maxChunkRows),
+      };
+    } else if (h.kind === 'classification' || h.kind === 'token-classification') {
+      const labels = h.classifier.weight.length / C;
+      head = { kind: h.kind, classifier: upLinear('classifier', h.classifier, [labels, C]) };
+    }
+    // Fixed frequencies (NTK scaling is not length-dependent here): one table for every call.
+    const rope = up('rope', ropeTableFromFrequencies(maxLength, gteInverseFrequencies(config)), [maxLength, D / 2, 2]);
+    return new GteModel(device, config, kernels, embeddings, layers, pooler, head, rope, dtype);
+  }
+
+  maxTokensPerForward(options: PlanOptions): number {
+    const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
+    let widest = Math.max(3 * C, I);
+    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.floor(limit / (widest * 4));
+  }
+
+  /**
+   * The forward pass for N tokens in S sequences. Shapes: C hidden, H heads of D, I intermediate,
+   * V vocabulary. Post-norm: x = attn_ln(x + o_proj(attn(x))); x = mlp_ln(x + down_proj(gelu(gate) * up)).
+   */
+  planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
+    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps } = this.config;
+    const k = this.k;
+    const N = tokens;
+    const S = sequences;
+    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
+    const e = this.embeddings;
+    const inputIds = alloc('input_ids', [N]); // (N) u32
+    // type_vocab_size >= 2: the caller's ids; 1: a zero buffer nobody writes (the reference zeroes the ids).
+    const tokenTypeIds = e.types && this.config.typeTableRows > 1 ? alloc('token_type_ids', [N]) : null; // (N) u32
+    const zeroTypes = e.types && this.config.typeTableRows === 1 ? alloc('token_type_zeros', [N]) : null; // (N) u32, all 0
+    const attentionMask = alloc('attention_mask', [N]); // (N) u32
+    const positions = alloc('positions', [N]); // (N) u32
+    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
+    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
+    const xB = alloc('residual_b', [N, C]); // (N, C) after attn_ln
+    const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its norm
+    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
+    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
+    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
+    const v = alloc('v', [H, N, D]); // (H, N, D)
+    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const glu = alloc('glu_out', [N, I]); // (N, I) gelu(gate) * up
+    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const norm = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) =>
+      n.bias ? k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps) : k.rmsNorm!.createDispatch(label, x, n.weight, out, eps);
+
+    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
+    const typeIds = tokenTypeIds ?? zeroTypes;
+    const typeExtras = e.types && typeIds ? { typeIds, typeTable: e.types } : {};
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, typeExtras)); // (N, C) word (+ type)
+    d.push(k.layerNorm.createDispatch('embeddings.LayerNorm', sum, e.norm.weight, e.norm.bias!, xA, eps)); // (N, C)
+    this.layers.forEach((w, i) => {
+      const L = `layer${i}`;
+      const out = i === this.layers.length - 1 ? last : xA;
+      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv.weight, qkv, { bias: w.qkv.bias! })); // (N, 3C)
+      d.push(k.rope.createDispatch(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
+      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.o_proj`, attn, w.oProj.weight, sum, { bias: w.oProj.bias!, residual: xA })); // (N, C) xA + o Wo^T + bo
+      d.push(norm(`${L}.attn_ln`, sum, w.attnNorm, xB)); // (N, C)
+      d.push(k.glu.createDispatch(`${L}.up_gate_proj`, xB, w.upGate.weight, glu)); // (N, I)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.down_proj`, glu, w.downProj.weight, sum, { bias: w.downProj.bias!, residual: xB })); // (N, C) xB + g Wd^T + bd
+      d.push(norm(`${L}.mlp_ln`, sum, w.mlpNorm, out)); // (N, C)
+    });
+    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    let poolerOutput: GPUTensor | null = null;
+    if (this.pooler) {
+      poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
+      d.push(k.matmulBiasTanh!.createDispatch('pooler', pooled.pooledCls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias! }));
+    }
+
+    let logits: GPUTensor | null = null;
+    let logitRows: GPUTensor | null = null;
+    const head = this.head;
+    if (options.logits && head.kind === 'mlm') {
+      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M = N or R, C)
+      logitRows = rows.rows;
+      const M = rows.input.shape[0];
+      const t = alloc('lm_head_dense', [M, C]); // (M, C) act(last Wd^T + bd)
+      const tn = alloc('lm_head_norm', [M, C]); // (M, C)
+      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
+      d.push(k.headBias!.createDispatch('lm_head.dense', rows.input, head.dense.weight, t, { bias: head.dense.bias! }));
+      d.push(k.layerNorm.createDispatch('lm_head.norm', t, head.norm.weight, head.norm.bias!, tn, eps));
+      d.push(...linearDispatches(k.matmulBias, 'lm_head.decoder', tn, head.decoder, logits)); // (M, V)
+    } else if (options.logits && head.kind === 'classification') {
+      logits = alloc('logits', [S, this.numLabels]); // (S, labels) classifier(pooler_output)
+      d.push(k.matmulBias.createDispatch('classifier', poolerOutput!, head.classifier.weight, logits, { bias: head.classifier.bias! }));
+    } else if (options.logits && head.kind === 'token-classification') {
+      logits = alloc('logits', [N, this.numLabels]); // (N, labels) classifier(h) per token
+      d.push(k.matmulBias.createDispatch('classifier', last, head.classifier.weight, logits, { bias: head.classifier.bias! }));
+    }
+    return {
+      tokens: N,
+      sequences: S,
+      options,
+      inputIds,
+      tokenTypeIds,
+      attentionMask,
+      positions,
+      attentionTiles,
+      sequenceTable,
+      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
+      logitRows,
+      dispatches: d,
+      tensors,
+      destroy,
+    };
+  }
+
+  destroy(): void {
+    const pair = (t: Tensor2 | null) => [t?.weight, t?.bias];
+    const h = this.head;
+    destroyAll([
+      ...this.embeddings.word.chunks.map((c) => c.table),
+      this.embeddings.types,
+      this.rope,
+      ...pair(this.embeddings.norm),
+      ...this.layers.flatMap((l) => [l.qkv, l.oProj, l.attnNorm, l.upGate, l.downProj, l.mlpNorm].flatMap(pair)),
+      ...pair(this.pooler),
+      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), ...h.decoder.chunks.flatMap((c) => [c.weight, c.bias])] : []),
+      ...(h.kind === 'classification' || h.kind === 'token-classification' ? pair(h.classifier) : []),
+    ]);
+    for (const kernel of Object.values(this.k)) kernel?.destroy();
+  }
+}
+
+/** The pipelines a GTE forward uses, compiled once (only those the config and head need). */
+async function createKernels(device: GPUDevice, config: GteConfig, dtype: ModelDtype, options: ModelOptions, has: { mlm: boolean; pooler: boolean }) {
+  const arithmetic = modelArithmetic(device, options);
+  const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
+  const maybe = <T>(cond: boolean, make: () => Promise<T>) => (cond ? make() : Promise.resolve(null));
+  const [embedding, gather, layerNorm, rmsNorm, matmulBias, matmulBiasResidual, glu, headBias, matmulBiasTanh, rope, attention, pooling, l2norm] = await Promise.all([
+    EmbeddingKernel.create(device, config.hiddenSize, { tokenTypes: config.typeTableRows > 0 }),
+    EmbeddingKernel.create(device, config.hiddenSize),
+    LayerNormKernel.create(device, { bias: true }),
+    maybe(config.layerNorm === 'rms_norm', () => RMSNormKernel.create(device)),
+    MatmulKernel.create(device, { ...m, bias: true }),
+    MatmulKernel.create(device, { ...m, bias: true, residual: true }),
+    MatmulKernel.create(device, { ...m, glu: config.gluActivation }),
+    maybe(has.mlm, () => MatmulKernel.create(device, { ...m, bias: true, activation: config.headActivation })),
+    maybe(has.pooler, () => MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' })),
+    RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
+    AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
+    PoolingKernel.create(device),
+    L2NormKernel.create(device),
+  ]);
+  return { embedding, gather, layerNorm, rmsNorm, matmulBias, matmulBiasResidual, glu, headBias, matmulBiasTanh, rope, attention, pooling, l2norm };
+}
+
+export const gte: Architecture<GteConfig, GteWeights> = {
+  name: 'GTE',
+  modelTypes: ['new'],
+  parseConfig: parseGteConfig,
+  loadWeights: loadGteWeights,
+  createModel: (device, config, weights, options) => GteModel.create(device, config, weights, options),
+};
