@@ -236,6 +236,7 @@ async function forwardCommand(options: Options): Promise<void> {
     if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
+    if (head === 'token-classification') tensors.logits = f32([batch, seqLen, result.logits!.length / (batch * seqLen)], result.logits!);
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
     process.stderr.write(`neobert: wrote ${Object.keys(tensors).join(', ')} for ${batch} x ${seqLen} tokens to ${options.output}\n`);
   } finally {

@@ -8,7 +8,7 @@
 import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
 import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
-import type { EncoderConfig, EncoderModel } from './models/types';
+import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
@@ -35,6 +35,15 @@ import type {
   TextPair,
   TokenIds,
 } from './api/types';
+
+
+/** How messages name each head kind. */
+const HEAD_NAMES: Record<HeadKind, string> = {
+  none: 'no head',
+  mlm: 'an MLM head',
+  classification: 'a sequence classification head',
+  'token-classification': 'a token classification head (logits per token: forward() only)',
+};
 
 export * from './api/types';
 export { ModelDisposedError, DeviceLostError } from './errors';
@@ -287,7 +296,7 @@ export class Encoder {
     return this.exclusive(async (timer) => {
       if (this.model.headKind !== 'mlm') {
         throw new NeoBERTError(
-          `fillMask needs an MLM head; ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'a classification head'}`,
+          `fillMask needs an MLM head; ${this.checkpoint.label} has ${HEAD_NAMES[this.model.headKind]}`,
         );
       }
       const V = this.config.vocabSize;
@@ -453,7 +462,7 @@ export class Encoder {
     const labels = this.labels;
     if (!labels) {
       throw new NeoBERTError(
-        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'an MLM head'}`,
+        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${HEAD_NAMES[this.model.headKind]}`,
       );
     }
     return labels;

@@ -70,7 +70,10 @@ export function parseNomicBertConfig(json: unknown, where: string): NomicBertCon
   const hiddenSize = r.integer('n_embd', 1);
   const numLayers = r.integer('n_layer', 1);
   const numHeads = r.integer('n_head', 1);
-  const headDim = r.headDim(hiddenSize, numHeads);
+  // GPT-2 field names (n_embd, n_head), so not ConfigReader.headDim's BERT names in messages.
+  if (hiddenSize % numHeads !== 0) r.fail(`n_embd=${hiddenSize} is not divisible by n_head=${numHeads}`);
+  const headDim = hiddenSize / numHeads;
+  if (headDim % 4 !== 0) r.fail(`head dim ${headDim} (n_embd/n_head) is not a multiple of 4; kernels read vec4`);
   if (hiddenSize % 4 !== 0) r.fail(`n_embd=${hiddenSize} is not a multiple of 4; kernels read vec4`);
   const headsKv = r.fields['num_heads_kv'];
   if (headsKv !== undefined && headsKv !== null && headsKv !== numHeads) r.fail(`num_heads_kv=${JSON.stringify(headsKv)} is not supported (only n_head=${numHeads}: no grouped-query attention)`);
