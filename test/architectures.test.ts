@@ -13,13 +13,13 @@ const config = (fixture: string) => JSON.parse(readFileSync(path.join(ENCODER_FI
 
 describe('model_type registry', () => {
   it('maps every supported model_type (and old configs by class name) to its file', () => {
-    expect(supportedModelTypes()).toEqual(['neobert', 'bert', 'roberta', 'xlm-roberta', 'modernbert']);
+    expect(supportedModelTypes()).toEqual(['neobert', 'bert', 'roberta', 'xlm-roberta', 'modernbert', 'nomic_bert', 'new']);
     expect(architectureFor({ model_type: 'xlm-roberta' }, 'c').name).toBe('BERT');
     expect(architectureFor({ architectures: ['ModernBertForMaskedLM'] }, 'c').name).toBe('ModernBERT');
     expect(architectureFor({ architectures: ['BertModel'] }, 'c').name).toBe('BERT');
     expect(architectureFor({}, 'c').name).toBe('NeoBERT');
     expect(() => architectureFor({ model_type: 'gpt2' }, 'x/config.json')).toThrow(CheckpointError);
-    expect(() => architectureFor({ architectures: ['T5Model'] }, 'x/config.json')).toThrow(/has no model_type \(architectures \["T5Model"\]\).*supported model_type values: neobert, bert, roberta, xlm-roberta, modernbert/);
+    expect(() => architectureFor({ architectures: ['T5Model'] }, 'x/config.json')).toThrow(/has no model_type \(architectures \["T5Model"\]\).*supported model_type values: neobert, bert, roberta, xlm-roberta, modernbert, nomic_bert, new/);
   });
 });
 
