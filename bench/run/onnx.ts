@@ -23,6 +23,8 @@ const PEERS: Record<string, TorchPeer> = {
   neobert: { script: 'bench/peers/neobert_torch.py', fixtures: ['neobert'] },
   bert: { script: 'bench/peers/bert_torch.py', fixtures: ['bert', 'roberta', 'xlm-roberta'] },
   modernbert: { script: 'bench/peers/modernbert_torch.py', fixtures: ['modernbert'] },
+  nomic_bert: { script: 'bench/peers/nomic_bert_torch.py', fixtures: ['nomic-bert'] },
+  new: { script: 'bench/peers/gte_torch.py', fixtures: ['gte'] },
 };
 
 /** The PyTorch peer for a config.json model_type (BERT, RoBERTa and XLM-R share one module). */
