@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import { Encoder } from '../src/encoder';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner } from '../src/runner';
 import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, readEncoderExpected } from './fixtures';

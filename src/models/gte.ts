@@ -27,7 +27,7 @@ import { interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, swapHalves } f
 import { drainUploads } from '../gpu';
 import { ntkInverseFrequencies, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -307,6 +307,7 @@ export class GteModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: GteConfig,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
     private readonly k: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: { word: EmbeddingTable; types: GPUTensor | null; norm: Tensor2 },
     private readonly layers: LayerTensors[],
@@ -331,11 +332,10 @@ export class GteModel implements EncoderModel {
   static async create(device: GPUDevice, config: GteConfig, weights: GteWeights, options: ModelOptions = {}): Promise<GteModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V, maxLength } = config;
     const dtype = options.dtype ?? 'f32';
-    const kernels = await createKernels(device, config, dtype, options, { mlm: weights.head.kind === 'mlm', pooler: weights.pooler !== null });
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: up(label, n.weight, [C]), bias: n.bias && up(`${label}.bias`, n.bias, [C]) });
-    const upLinear = (label: string, l: Linear, shape: number[]): Tensor2 => ({ weight: upW(label, l.weight, shape), bias: l.bias && up(`${label}.bias`, l.bias, [shape[0]]) });
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, { head: weights.head.kind, pooler: weights.pooler !== null });
+    const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: arena.tensor(label, n.weight, [C]), bias: n.bias && arena.tensor(`${label}.bias`, n.bias, [C]) });
+    const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
     // qkv rows [q | k | v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
     // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the kernel's
     // adjacent-pair RoPE (q.k is unchanged by a permutation q and k share).
@@ -348,11 +348,11 @@ export class GteModel implements EncoderModel {
       const L = `layer${i}`;
       const qkv = w.qkv;
       layers.push({
-        qkv: { weight: upW(`${L}.qkv`, qkvRows(qkv.weight, C), [3 * C, C]), bias: up(`${L}.qkv.bias`, qkvRows(qkv.bias, 1), [3 * C]) },
+        qkv: arena.linear(`${L}.qkv`, qkvRows(qkv.weight, C), qkvRows(qkv.bias, 1), [3 * C, C]),
         oProj: upLinear(`${L}.o_proj`, w.oProj, [C, C]),
         attnNorm: upNorm(`${L}.attn_ln`, w.attnNorm),
         // up_gate_proj rows [up; gate]: the gate is the activated half, which the GLU row order puts first.
-        upGate: { weight: upW(`${L}.up_gate_proj`, interleaveGateUp(swapHalves(w.upGate), C), [2 * I, C]), bias: null },
+        upGate: arena.linear(`${L}.up_gate_proj`, interleaveGateUp(swapHalves(w.upGate), C), null, [2 * I, C]),
         downProj: upLinear(`${L}.down_proj`, w.downProj, [C, I]),
         mlpNorm: upNorm(`${L}.mlp_ln`, w.mlpNorm),
       });
@@ -360,8 +360,8 @@ export class GteModel implements EncoderModel {
     }
     const types = weights.tokenTypeEmbeddings;
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
-      types: types && up('token_type_embeddings', types, [config.typeTableRows, C]),
+      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
+      types: types && arena.tensor('token_type_embeddings', types, [config.typeTableRows, C]),
       norm: upNorm('embeddings.LayerNorm', weights.embeddingNorm),
     };
     const pooler = weights.pooler && upLinear('pooler', weights.pooler, [C, C]);
@@ -372,23 +372,20 @@ export class GteModel implements EncoderModel {
         kind: 'mlm',
         dense: upLinear('lm_head.dense', h.dense, [C, C]),
         norm: upNorm('lm_head.norm', h.norm),
-        decoder: uploadRowChunkedLinear(device, dtype, 'lm_head.decoder', h.decoder, h.decoderBias, V, C, options.maxChunkRows),
+        decoder: arena.rowChunkedLinear('lm_head.decoder', h.decoder, h.decoderBias, V, C),
       };
     } else if (h.kind === 'classification' || h.kind === 'token-classification') {
       const labels = h.classifier.weight.length / C;
       head = { kind: h.kind, classifier: upLinear('classifier', h.classifier, [labels, C]) };
     }
     // Fixed frequencies (NTK scaling is not length-dependent here): one table for every call.
-    const rope = up('rope', ropeTableFromFrequencies(maxLength, gteInverseFrequencies(config)), [maxLength, D / 2, 2]);
-    return new GteModel(device, config, kernels, embeddings, layers, pooler, head, rope, dtype);
+    const rope = arena.tensor('rope', ropeTableFromFrequencies(maxLength, gteInverseFrequencies(config)), [maxLength, D / 2, 2]);
+    return new GteModel(device, config, arena, kernels, embeddings, layers, pooler, head, rope, dtype);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, I);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
@@ -400,16 +397,12 @@ export class GteModel implements EncoderModel {
     const k = this.k;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
     const e = this.embeddings;
-    const inputIds = alloc('input_ids', [N]); // (N) u32
     // type_vocab_size >= 2: the caller's ids; 1: a zero buffer nobody writes (the reference zeroes the ids).
-    const tokenTypeIds = e.types && this.config.typeTableRows > 1 ? alloc('token_type_ids', [N]) : null; // (N) u32
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: e.types !== null && this.config.typeTableRows > 1 });
+    const { alloc, dispatches: d } = p;
+    const { inputIds, tokenTypeIds, attentionMask, positions, attentionTiles, sequenceTable } = p.inputs;
     const zeroTypes = e.types && this.config.typeTableRows === 1 ? alloc('token_type_zeros', [N]) : null; // (N) u32, all 0
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
     const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
     const xB = alloc('residual_b', [N, C]); // (N, C) after attn_ln
     const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its norm
@@ -422,113 +415,94 @@ export class GteModel implements EncoderModel {
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const norm = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) =>
       n.bias ? k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps) : k.rmsNorm!.createDispatch(label, x, n.weight, out, eps);
+    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
+      kernel!.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
 
-    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     const typeIds = tokenTypeIds ?? zeroTypes;
     const typeExtras = e.types && typeIds ? { typeIds, typeTable: e.types } : {};
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, typeExtras)); // (N, C) word (+ type)
-    d.push(k.layerNorm.createDispatch('embeddings.LayerNorm', sum, e.norm.weight, e.norm.bias!, xA, eps)); // (N, C)
+    d.push(norm('embeddings.LayerNorm', sum, e.norm, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
       const out = i === this.layers.length - 1 ? last : xA;
-      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv.weight, qkv, { bias: w.qkv.bias! })); // (N, 3C)
+      d.push(mm(`${L}.qkv`, k.matmulBias, xA, w.qkv, qkv)); // (N, 3C)
       d.push(k.rope.createDispatch(`${L}.rope`, qkv, this.rope, positions, q, kk, v)); // (H, N, D) x3
       d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.o_proj`, attn, w.oProj.weight, sum, { bias: w.oProj.bias!, residual: xA })); // (N, C) xA + o Wo^T + bo
+      d.push(mm(`${L}.o_proj`, k.matmulBiasResidual, attn, w.oProj, sum, xA)); // (N, C) xA + o Wo^T + bo
       d.push(norm(`${L}.attn_ln`, sum, w.attnNorm, xB)); // (N, C)
-      d.push(k.glu.createDispatch(`${L}.up_gate_proj`, xB, w.upGate.weight, glu)); // (N, I)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.down_proj`, glu, w.downProj.weight, sum, { bias: w.downProj.bias!, residual: xB })); // (N, C) xB + g Wd^T + bd
+      d.push(mm(`${L}.up_gate_proj`, k.glu, xB, w.upGate, glu)); // (N, I)
+      d.push(mm(`${L}.down_proj`, k.matmulBiasResidual, glu, w.downProj, sum, xB)); // (N, C) xB + g Wd^T + bd
       d.push(norm(`${L}.mlp_ln`, sum, w.mlpNorm, out)); // (N, C)
     });
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(k.matmulBiasTanh!.createDispatch('pooler', pooled.pooledCls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias! }));
+      d.push(mm('pooler', k.matmulBiasTanh, pooled.pooledCls, this.pooler, poolerOutput));
     }
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M = N or R, C)
+      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
       logitRows = rows.rows;
       const M = rows.input.shape[0];
       const t = alloc('lm_head_dense', [M, C]); // (M, C) act(last Wd^T + bd)
       const tn = alloc('lm_head_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(k.headBias!.createDispatch('lm_head.dense', rows.input, head.dense.weight, t, { bias: head.dense.bias! }));
-      d.push(k.layerNorm.createDispatch('lm_head.norm', t, head.norm.weight, head.norm.bias!, tn, eps));
+      d.push(mm('lm_head.dense', k.head, rows.input, head.dense, t));
+      d.push(norm('lm_head.norm', t, head.norm, tn));
       d.push(...linearDispatches(k.matmulBias, 'lm_head.decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels) classifier(pooler_output)
-      d.push(k.matmulBias.createDispatch('classifier', poolerOutput!, head.classifier.weight, logits, { bias: head.classifier.bias! }));
+      d.push(mm('classifier', k.matmulBias, poolerOutput!, head.classifier, logits));
     } else if (options.logits && head.kind === 'token-classification') {
       logits = alloc('logits', [N, this.numLabels]); // (N, labels) classifier(h) per token
-      d.push(k.matmulBias.createDispatch('classifier', last, head.classifier.weight, logits, { bias: head.classifier.bias! }));
+      d.push(mm('classifier', k.matmulBias, last, head.classifier, logits));
     }
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
 
   destroy(): void {
-    const pair = (t: Tensor2 | null) => [t?.weight, t?.bias];
-    const h = this.head;
-    destroyAll([
-      ...this.embeddings.word.chunks.map((c) => c.table),
-      this.embeddings.types,
-      this.rope,
-      ...pair(this.embeddings.norm),
-      ...this.layers.flatMap((l) => [l.qkv, l.oProj, l.attnNorm, l.upGate, l.downProj, l.mlpNorm].flatMap(pair)),
-      ...pair(this.pooler),
-      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), ...h.decoder.chunks.flatMap((c) => [c.weight, c.bias])] : []),
-      ...(h.kind === 'classification' || h.kind === 'token-classification' ? pair(h.classifier) : []),
-    ]);
-    for (const kernel of Object.values(this.k)) kernel?.destroy();
+    this.arena.destroy();
   }
 }
 
 /** The pipelines a GTE forward uses, compiled once (only those the config and head need). */
-async function createKernels(device: GPUDevice, config: GteConfig, dtype: ModelDtype, options: ModelOptions, has: { mlm: boolean; pooler: boolean }) {
+function createKernels(arena: WeightArena, config: GteConfig, has: { head: HeadKind; pooler: boolean }) {
+  const { device, dtype: weightDtype, options } = arena;
   const arithmetic = modelArithmetic(device, options);
-  const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
-  const maybe = <T>(cond: boolean, make: () => Promise<T>) => (cond ? make() : Promise.resolve(null));
-  const [embedding, gather, layerNorm, rmsNorm, matmulBias, matmulBiasResidual, glu, headBias, matmulBiasTanh, rope, attention, pooling, l2norm] = await Promise.all([
-    EmbeddingKernel.create(device, config.hiddenSize, { tokenTypes: config.typeTableRows > 0 }),
-    EmbeddingKernel.create(device, config.hiddenSize),
-    LayerNormKernel.create(device, { bias: true }),
-    maybe(config.layerNorm === 'rms_norm', () => RMSNormKernel.create(device)),
-    MatmulKernel.create(device, { ...m, bias: true }),
-    MatmulKernel.create(device, { ...m, bias: true, residual: true }),
-    MatmulKernel.create(device, { ...m, glu: config.gluActivation }),
-    maybe(has.mlm, () => MatmulKernel.create(device, { ...m, bias: true, activation: config.headActivation })),
-    maybe(has.pooler, () => MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' })),
-    RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-    AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-    PoolingKernel.create(device),
-    L2NormKernel.create(device),
-  ]);
-  return { embedding, gather, layerNorm, rmsNorm, matmulBias, matmulBiasResidual, glu, headBias, matmulBiasTanh, rope, attention, pooling, l2norm };
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic };
+  const mlm = has.head === 'mlm';
+  return arena.kernels({
+    embedding: EmbeddingKernel.create(device, config.hiddenSize, { tokenTypes: config.typeTableRows > 0 }),
+    gather: mlm ? EmbeddingKernel.create(device, config.hiddenSize) : null, // the MLM head's logit rows
+    layerNorm: LayerNormKernel.create(device, { bias: true }), // embeddings, LayerNorm layers, lm_head.norm
+    rmsNorm: config.layerNorm === 'rms_norm' ? RMSNormKernel.create(device) : null, // attn_ln / mlp_ln
+    matmulBias: MatmulKernel.create(device, { ...m, bias: true }), // qkv, classifier, decoder
+    matmulBiasResidual: MatmulKernel.create(device, { ...m, bias: true, residual: true }), // o_proj, down_proj
+    glu: MatmulKernel.create(device, { ...m, glu: config.gluActivation }), // up_gate_proj
+    head: mlm ? MatmulKernel.create(device, { ...m, bias: true, activation: config.headActivation }) : null, // lm_head.dense
+    matmulBiasTanh: has.pooler ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null, // pooler
+    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
+    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+  });
 }
 
 export const gte: Architecture<GteConfig, GteWeights> = {
   name: 'GTE',
   modelTypes: ['new'],
+  fixtureFamilies: ['gte'],
   parseConfig: parseGteConfig,
   loadWeights: loadGteWeights,
   createModel: (device, config, weights, options) => GteModel.create(device, config, weights, options),
+  layerMatmuls: ({ hiddenSize: C, intermediateSize: I }) => [
+    { name: 'qkv_proj', N: 3 * C, K: C },
+    { name: 'o_proj', N: C, K: C },
+    { name: 'up_gate_proj', N: 2 * I, K: C }, // GeGLU: up and gate in one matmul
+    { name: 'down_proj', N: C, K: I },
+  ],
 };

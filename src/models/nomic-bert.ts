@@ -24,8 +24,8 @@ import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRota
 import { drainUploads } from '../gpu';
 import { dynamicNtkBase, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
 import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
-import type { Architecture, EncoderConfig, EncoderModel, ForwardCall, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
+import type { Architecture, BatchLayout, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -291,6 +291,7 @@ export class NomicBertModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: NomicBertConfig,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
     private readonly k: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: { word: EmbeddingTable; types: GPUTensor | null; norm: NormTensors },
     private readonly layers: LayerTensors[],
@@ -314,11 +315,10 @@ export class NomicBertModel implements EncoderModel {
   static async create(device: GPUDevice, config: NomicBertConfig, weights: NomicBertWeights, options: ModelOptions = {}): Promise<NomicBertModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
-    const kernels = await createKernels(device, config, dtype, options, { mlm: weights.head.kind === 'mlm', pooler: weights.pooler !== null });
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const upNorm = (label: string, n: Norm): NormTensors => ({ weight: up(label, n.weight, [C]), bias: up(`${label}.bias`, n.bias, [C]) });
-    const upLinear = (label: string, l: Linear, shape: number[]): Tensor2 => ({ weight: upW(label, l.weight, shape), bias: l.bias && up(`${label}.bias`, l.bias, [shape[0]]) });
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, { mlm: weights.head.kind === 'mlm', pooler: weights.pooler !== null });
+    const upNorm = (label: string, n: Norm): NormTensors => ({ weight: arena.tensor(label, n.weight, [C]), bias: arena.tensor(`${label}.bias`, n.bias, [C]) });
+    const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
     // Wqkv rows [q; k; v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads). Rotate-half RoPE
     // (pairs (i, i + D/2)) becomes the kernel's adjacent-pair RoPE by reordering the q and k rows
     // of each head (permuteRotateHalf; q.k is unchanged by a shared permutation); interleaved
@@ -334,14 +334,16 @@ export class NomicBertModel implements EncoderModel {
       const wqkv = w.wqkv;
       const [fc11, fc12] = [w.fc11, w.fc12];
       layers.push({
-        wqkv: { weight: upW(`${L}.Wqkv`, qkvRows(wqkv.weight, C), [3 * C, C]), bias: wqkv.bias && up(`${L}.Wqkv.bias`, qkvRows(wqkv.bias, 1), [3 * C]) },
+        wqkv: arena.linear(`${L}.Wqkv`, qkvRows(wqkv.weight, C), wqkv.bias && qkvRows(wqkv.bias, 1), [3 * C, C]),
         outProj: upLinear(`${L}.out_proj`, w.outProj, [C, C]),
         norm1: upNorm(`${L}.norm1`, w.norm1),
         // fc12 is the gated (activated) half: it goes first in the GLU row order.
-        fc1: {
-          weight: upW(`${L}.fc12_fc11`, interleaveGateUp(stackRows(fc12.weight, fc11.weight), C), [2 * I, C]),
-          bias: fc12.bias && up(`${L}.fc12_fc11.bias`, interleaveGateUpBias(stackRows(fc12.bias, fc11.bias!)), [2 * I]),
-        },
+        fc1: arena.linear(
+          `${L}.fc12_fc11`,
+          interleaveGateUp(stackRows(fc12.weight, fc11.weight), C),
+          fc12.bias && interleaveGateUpBias(stackRows(fc12.bias, fc11.bias!)),
+          [2 * I, C],
+        ),
         fc2: upLinear(`${L}.fc2`, w.fc2, [C, I]),
         norm2: upNorm(`${L}.norm2`, w.norm2),
       });
@@ -349,8 +351,8 @@ export class NomicBertModel implements EncoderModel {
     }
     const types = weights.tokenTypeEmbeddings;
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
-      types: types && up('token_type_embeddings', types, [config.typeVocabSize, C]),
+      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
+      types: types && arena.tensor('token_type_embeddings', types, [config.typeVocabSize, C]),
       norm: upNorm('emb_ln', weights.embeddingNorm),
     };
     const pooler = weights.pooler && upLinear('pooler', weights.pooler, [C, C]);
@@ -361,43 +363,37 @@ export class NomicBertModel implements EncoderModel {
         kind: 'mlm',
         dense: upLinear('mlm.dense', h.dense, [C, C]),
         norm: upNorm('mlm.layer_norm', h.norm),
-        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', h.decoder, h.decoderBias ?? new Float32Array(V), V, C, options.maxChunkRows),
+        decoder: arena.rowChunkedLinear('mlm.decoder', h.decoder, h.decoderBias ?? new Float32Array(V), V, C),
       };
     } else if (h.kind === 'classification') {
       const labels = h.classifier.weight.length / C;
       head = { kind: 'classification', classifier: upLinear('classifier', h.classifier, [labels, C]) };
     }
-    return new NomicBertModel(device, config, kernels, embeddings, layers, pooler, head, dtype);
+    return new NomicBertModel(device, config, arena, kernels, embeddings, layers, pooler, head, dtype);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, I);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
    * The forward pass for N tokens in S sequences. Shapes: C hidden, H heads of D, I inner, V
    * vocabulary. Post-LN: x = norm1(x + out_proj(attn(x))); x = norm2(x + fc2(fc11(x) * silu(fc12(x)))).
-   * The RoPE table is the plan's own: writeCallTables fills it per call for the call's base
-   * (dynamic NTK: a function of the batch's padded length T).
+   * The RoPE table is a host input of the plan, filled per call for the call's base (dynamic
+   * NTK: a function of the batch's padded length T).
    */
   planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps } = this.config;
     const k = this.k;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const tokenTypeIds = this.embeddings.types ? alloc('token_type_ids', [N]) : null; // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const e = this.embeddings;
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: e.types !== null });
+    const { alloc, dispatches: d } = p;
+    const { inputIds, tokenTypeIds, attentionMask, positions, attentionTiles, sequenceTable } = p.inputs;
     // Positions are < the longest sequence <= N, so N rows hold every angle this plan reads.
-    const rope = alloc('rope', [N, D / 2, 2]); // (N, D/2, 2) cos, sin for this call's base
+    const rope = p.hostInput('rope', [N, D / 2, 2], ropeFill(this.config, N)); // (N, D/2, 2) cos, sin for this call's base
     const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
     const xB = alloc('residual_b', [N, C]); // (N, C) after norm1
     const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its LayerNorm
@@ -408,130 +404,94 @@ export class NomicBertModel implements EncoderModel {
     const attn = alloc('attention_out', [N, C]); // (N, H*D)
     const glu = alloc('glu_out', [N, I]); // (N, I) fc11(x) * silu(fc12(x))
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
-    const e = this.embeddings;
     const ln = (label: string, x: GPUTensor, n: NormTensors, out: GPUTensor) => k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps);
-    const mm = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor, kind: 'plain' | 'residual' | 'glu', residual?: GPUTensor) => {
-      const kernel = { plain: w.bias ? k.matmulBias : k.matmul, residual: w.bias ? k.matmulBiasResidual : k.matmulResidual, glu: w.bias ? k.gluBias : k.glu }[kind];
-      if (!kernel) throw new CheckpointError(`NomicBERT: no ${kind} matmul kernel compiled for ${label}`);
-      return kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
-    };
+    // The config fixes which variants exist (qkv_proj_bias, mlp_fc1_bias, mlp_fc2_bias).
+    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
+      kernel!.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
 
-    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     const typeExtras = e.types && tokenTypeIds ? { typeIds: tokenTypeIds, typeTable: e.types } : {};
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, typeExtras)); // (N, C) word + type
     d.push(ln('emb_ln', sum, e.norm, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
       const out = i === this.layers.length - 1 ? last : xA;
-      d.push(mm(`${L}.Wqkv`, xA, w.wqkv, qkv, 'plain')); // (N, 3C)
+      d.push(mm(`${L}.Wqkv`, k.qkv, xA, w.wqkv, qkv)); // (N, 3C)
       d.push(k.rope.createDispatch(`${L}.rope`, qkv, rope, positions, q, kk, v)); // (H, N, D) x3
       d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
-      d.push(mm(`${L}.out_proj`, attn, w.outProj, sum, 'residual', xA)); // (N, C) xA + o Wo^T
+      d.push(mm(`${L}.out_proj`, k.outProj, attn, w.outProj, sum, xA)); // (N, C) xA + o Wo^T
       d.push(ln(`${L}.norm1`, sum, w.norm1, xB)); // (N, C)
-      d.push(mm(`${L}.fc12_fc11`, xB, w.fc1, glu, 'glu')); // (N, I)
-      d.push(mm(`${L}.fc2`, glu, w.fc2, sum, 'residual', xB)); // (N, C) xB + g W2^T
+      d.push(mm(`${L}.fc12_fc11`, k.glu, xB, w.fc1, glu)); // (N, I)
+      d.push(mm(`${L}.fc2`, k.fc2, glu, w.fc2, sum, xB)); // (N, C) xB + g W2^T
       d.push(ln(`${L}.norm2`, sum, w.norm2, out)); // (N, C)
     });
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(k.matmulBiasTanh!.createDispatch('pooler', pooled.pooledCls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias! }));
+      d.push(mm('pooler', k.matmulBiasTanh, pooled.pooledCls, this.pooler, poolerOutput));
     }
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M = N or R, C)
+      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
       logitRows = rows.rows;
       const M = rows.input.shape[0];
       const t = alloc('mlm_transform', [M, C]); // (M, C) silu(last Wd^T)
       const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push((head.dense.bias ? k.headBias! : k.head!).createDispatch('mlm_dense', rows.input, head.dense.weight, t, head.dense.bias ? { bias: head.dense.bias } : {}));
+      d.push(mm('mlm_dense', k.head, rows.input, head.dense, t));
       d.push(ln('mlm_layer_norm', t, head.norm, tn));
       d.push(...linearDispatches(k.matmulBias!, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
-      d.push(mm('classifier', poolerOutput!, head.classifier, logits, 'plain'));
+      d.push(mm('classifier', k.matmulBias, poolerOutput!, head.classifier, logits));
     }
-
-    // The RoPE table of this plan, rewritten only when a call needs another base.
-    const config = this.config;
-    const device = this.device;
-    let tableBase: number | null = null;
-    const writeCallTables = ({ paddedLength }: ForwardCall) => {
-      const base = dynamicNtkBase(config.ropeBase, config.ropeScalingFactor, paddedLength, config.maxTrainedPositions, config.rotaryDim);
-      if (base === tableBase) return;
-      device.queue.writeBuffer(rope.buffer, 0, ropeTableFromFrequencies(N, ropeInverseFrequencies(config.rotaryDim, base)));
-      tableBase = base;
-    };
-
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      writeCallTables,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
 
   destroy(): void {
-    const pair = (t: Tensor2 | NormTensors | null) => [t?.weight, t?.bias];
-    const h = this.head;
-    destroyAll([
-      ...this.embeddings.word.chunks.map((c) => c.table),
-      this.embeddings.types,
-      ...pair(this.embeddings.norm),
-      ...this.layers.flatMap((l) => [l.wqkv, l.outProj, l.norm1, l.fc1, l.fc2, l.norm2].flatMap(pair)),
-      ...pair(this.pooler),
-      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), ...h.decoder.chunks.flatMap((c) => [c.weight, c.bias])] : []),
-      ...(h.kind === 'classification' ? pair(h.classifier) : []),
-    ]);
-    for (const kernel of Object.values(this.k)) kernel?.destroy();
+    this.arena.destroy();
   }
 }
 
-/** The pipelines a NomicBERT forward uses, compiled once: only the bias variants the config has. */
-async function createKernels(device: GPUDevice, config: NomicBertConfig, dtype: ModelDtype, options: ModelOptions, has: { mlm: boolean; pooler: boolean }) {
+/**
+ * The per-call RoPE table of a plan of N rows: cos/sin for the base of this call's padded length
+ * (dynamicNtkBase: the config's base unless rotary_scaling_factor is set and T exceeds
+ * max_trained_positions), recomputed only when the base changes.
+ */
+function ropeFill(config: NomicBertConfig, rows: number): (layout: BatchLayout) => Float32Array<ArrayBuffer> {
+  let cached: { base: number; table: Float32Array<ArrayBuffer> } | null = null;
+  return ({ paddedLength }) => {
+    const base = dynamicNtkBase(config.ropeBase, config.ropeScalingFactor, paddedLength, config.maxTrainedPositions, config.rotaryDim);
+    if (cached?.base !== base) cached = { base, table: ropeTableFromFrequencies(rows, ropeInverseFrequencies(config.rotaryDim, base)) };
+    return cached.table;
+  };
+}
+
+/** The pipelines a NomicBERT forward uses, compiled once: only the variants the config and head need. */
+function createKernels(arena: WeightArena, config: NomicBertConfig, has: { mlm: boolean; pooler: boolean }) {
+  const { device, dtype, options } = arena;
   const arithmetic = modelArithmetic(device, options);
   const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
   const glu = config.gluActivation;
-  const isMlm = has.mlm;
-  const anyBias = config.qkvBias || config.fc2Bias;
-  const noBias = !config.qkvBias || !config.fc2Bias;
-  const maybe = <T>(cond: boolean, make: () => Promise<T>) => (cond ? make() : Promise.resolve(null));
-  const [embedding, gather, layerNorm, matmul, matmulBias, matmulResidual, matmulBiasResidual, gluK, gluBias, head, headBias, matmulBiasTanh, rope, attention, pooling, l2norm] =
-    await Promise.all([
-      EmbeddingKernel.create(device, config.hiddenSize, { tokenTypes: config.typeVocabSize > 0 }),
-      EmbeddingKernel.create(device, config.hiddenSize),
-      LayerNormKernel.create(device, { bias: true }),
-      maybe(!config.qkvBias, () => MatmulKernel.create(device, { ...m })),
-      MatmulKernel.create(device, { ...m, bias: true }), // classifier, MLM decoder, biased layers
-      maybe(noBias, () => MatmulKernel.create(device, { ...m, residual: true })),
-      maybe(anyBias, () => MatmulKernel.create(device, { ...m, bias: true, residual: true })),
-      maybe(!config.fc1Bias, () => MatmulKernel.create(device, { ...m, glu })),
-      maybe(config.fc1Bias, () => MatmulKernel.create(device, { ...m, glu, bias: true })),
-      maybe(isMlm && !config.fc1Bias, () => MatmulKernel.create(device, { ...m, activation: config.headActivation })),
-      maybe(isMlm && config.fc1Bias, () => MatmulKernel.create(device, { ...m, activation: config.headActivation, bias: true })),
-      maybe(has.pooler, () => MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' })),
-      RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-      AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-      PoolingKernel.create(device),
-      L2NormKernel.create(device),
-    ]);
-  return { embedding, gather, layerNorm, matmul, matmulBias, matmulResidual, matmulBiasResidual, glu: gluK, gluBias, head, headBias, matmulBiasTanh, rope, attention, pooling, l2norm };
+  return arena.kernels({
+    embedding: EmbeddingKernel.create(device, config.hiddenSize, { tokenTypes: config.typeVocabSize > 0 }),
+    gather: has.mlm ? EmbeddingKernel.create(device, config.hiddenSize) : null, // the MLM head's logit rows
+    layerNorm: LayerNormKernel.create(device, { bias: true }),
+    qkv: MatmulKernel.create(device, { ...m, bias: config.qkvBias }),
+    outProj: MatmulKernel.create(device, { ...m, bias: config.qkvBias, residual: true }),
+    glu: MatmulKernel.create(device, { ...m, glu, bias: config.fc1Bias }),
+    fc2: MatmulKernel.create(device, { ...m, bias: config.fc2Bias, residual: true }),
+    matmulBias: has.mlm || config.numLabels !== null ? MatmulKernel.create(device, { ...m, bias: true }) : null, // MLM decoder, classifier
+    head: has.mlm ? MatmulKernel.create(device, { ...m, activation: config.headActivation, bias: config.fc1Bias }) : null,
+    matmulBiasTanh: has.pooler ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
+    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
+    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+  });
 }
 
 export const nomicBert: Architecture<NomicBertConfig, NomicBertWeights> = {
@@ -540,4 +500,10 @@ export const nomicBert: Architecture<NomicBertConfig, NomicBertWeights> = {
   parseConfig: parseNomicBertConfig,
   loadWeights: loadNomicBertWeights,
   createModel: (device, config, weights, options) => NomicBertModel.create(device, config, weights, options),
+  layerMatmuls: ({ hiddenSize: C, intermediateSize: I }) => [
+    { name: 'Wqkv', N: 3 * C, K: C },
+    { name: 'out_proj', N: C, K: C },
+    { name: 'fc12_fc11', N: 2 * I, K: C }, // SwiGLU: fc11 and fc12 in one matmul
+    { name: 'fc2', N: C, K: I },
+  ],
 };

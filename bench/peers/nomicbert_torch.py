@@ -3,8 +3,8 @@
 ../shared/fixtures/nomic-bert/README.md, for the benchmark peers (commands: see torch_common.py;
 `verify` runs fixtures/nomic-bert).
 
-  nomic_bert_torch.py verify
-  nomic_bert_torch.py export --model DIR --out FILE.onnx [--verify-fixtures DIR ...]
+  nomicbert_torch.py verify
+  nomicbert_torch.py export --model DIR --out FILE.onnx [--verify-fixtures DIR ...]
 
 The math, each point checked by the fixtures:
   * embeddings: word_embeddings[id] + token_type_embeddings[type] (zeros when not given), then

@@ -16,9 +16,9 @@
  * - `truncation` / `padding` stored in tokenizer.json are ignored (as transformers' `tokenizer(text)`);
  * - HF-style truncation (pairs: longest_first) and right-padded batches for the runner.
  */
-import { CheckpointError, InputError, NeoBERTError, TokenLimitError } from './errors';
+import { CheckpointError, InputError, EncoderError, TokenLimitError } from '../errors';
 import { ByteLevelPreTokenizer, SequencePreTokenizer, Tokenizer, type PreTokenizer } from '@huggingface/tokenizers';
-import { AddedTokenSplitter, type AddedEntry } from './tokenizer/added';
+import { AddedTokenSplitter, type AddedEntry } from './added';
 import {
   SPECIAL_TOKENS,
   buildBertTokenizerJson,
@@ -31,8 +31,8 @@ import {
   readSettings,
   specialTokenEntry,
   type TokenizerSettings,
-} from './tokenizer/files';
-import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './tokenizer/template';
+} from './files';
+import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './template';
 
 export { SPECIAL_TOKENS, buildBertTokenizerJson, buildRobertaTokenizerJson };
 
