@@ -25,6 +25,7 @@ export const EMBEDDERS: HubModel[] = [
     note: 'BERT, trained with "query: " and "passage: " prompts (the page adds them)',
     prompts: { query: 'query: ', passage: 'passage: ' },
   },
+  { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
   {
     id: 'nomic-ai/nomic-embed-text-v1.5',
     size: '≈ 547 MB',
@@ -32,7 +33,6 @@ export const EMBEDDERS: HubModel[] = [
     prompts: { query: 'search_query: ', passage: 'search_document: ' },
   },
   { id: 'Alibaba-NLP/gte-base-en-v1.5', size: '≈ 547 MB', note: 'GTE v1.5 (rotary with NTK scaling, GeGLU), CLS pooling, 8192 tokens' },
-  { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
 ];
 
 /** Cross-encoders for the rerank panel. */
