@@ -2,6 +2,9 @@
 // rounded as torch rounds them (plain, GTE's fixed NTK, NomicBERT's dynamic-NTK base), the GLU
 // row layouts, MLP width rounding, and config errors that name the field.
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadCheckpoint, memorySource } from '../src/checkpoint';
 import { CheckpointError } from '../src/errors';
 import { architectureFor } from '../src/models/index';
 import { gteInverseFrequencies, parseGteConfig } from '../src/models/gte';
@@ -9,7 +12,7 @@ import { parseNomicBertConfig, roundUpTo } from '../src/models/nomic-bert';
 import { dynamicNtkBase, ntkInverseFrequencies, ropeInverseFrequencies, ropeTable, ropeTableFromFrequencies } from '../src/tables';
 import { interleaveGateUp, stackRows, swapHalves } from '../src/weight-layout';
 import { expectClose } from './compare';
-import { readEncoderExpected } from './fixtures';
+import { ENCODER_FIXTURES_DIR, readEncoderExpected } from './fixtures';
 
 const f = Math.fround;
 
@@ -136,5 +139,31 @@ describe('config errors name the field; unsupported options are typed errors', (
     expect(parseGteConfig({ ...gte, type_vocab_size: 1 }, 'c')).toMatchObject({ typeVocabSize: 1, zeroesTokenTypes: true });
     expect(parseGteConfig({ ...gte, type_vocab_size: 2 }, 'c').zeroesTokenTypes).toBeUndefined();
     expect(parseGteConfig({ ...gte, type_vocab_size: 0 }, 'c').typeVocabSize).toBe(0);
+  });
+});
+
+describe('checkpoint tensors: errors name the tensor, both shapes and the config fields', () => {
+  const files = (name: string) => {
+    const dir = path.join(ENCODER_FIXTURES_DIR, name);
+    return Object.fromEntries(['config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(path.join(dir, f)))]));
+  };
+  const withConfig = (name: string, change: Record<string, unknown>) => {
+    const f = files(name);
+    const config = JSON.parse(new TextDecoder().decode(f['config.json']));
+    return memorySource({ ...f, 'config.json': JSON.stringify({ ...config, ...change }) }, `memory:${name}`);
+  };
+
+  it('NomicBERT: fc11 rows against n_inner rounded up to 256', async () => {
+    const error = await loadCheckpoint(withConfig('nomic-bert/nomic-v1-st-f32', { n_inner: 300 })).catch((e) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect(error.message).toMatch(/tensor encoder\.layers\.0\.mlp\.fc11\.weight has shape \[256,64\], expected \[512,64\] \(from config\.json n_inner=300 rounded up to a multiple of 256: 512, n_embd=64\)/);
+  });
+
+  it('GTE: rms_norm expects no attn_ln bias and names the layer count; a missing q_proj is named', async () => {
+    const rms = await loadCheckpoint(withConfig('gte/gte-en-v15-ntk-f32', { num_hidden_layers: 1 })).catch((e) => e);
+    expect(rms).toBeInstanceOf(CheckpointError);
+    expect(rms.message).toMatch(/has tensor encoder\.layer\.1\.attn_ln\.weight, more layers than config\.json num_hidden_layers=1/);
+    const unpacked = await loadCheckpoint(withConfig('gte/gte-en-v15-ntk-f32', { pack_qkv: false })).catch((e) => e);
+    expect(unpacked.message).toMatch(/tensor encoder\.layer\.0\.attention\.q_proj\.weight is missing/);
   });
 });

@@ -26,7 +26,7 @@ import {
 import { interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, swapHalves } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ntkInverseFrequencies, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -177,107 +177,87 @@ function detectHead(config: GteConfig, lookup: TensorLookup): HeadKind {
 /** Validates every tensor (presence, shape, dtype) before converting any; tensors are read at upload. */
 export function loadGteWeights(config: GteConfig, lookup: TensorLookup) {
   const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
-  const prefix = PREFIXES.find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
-  if (prefix === undefined) throw new CheckpointError(`${lookup.label}: no embeddings.word_embeddings.weight (with or without "new."); is this a GTE ("new") checkpoint?`);
-  const extra = `${prefix}encoder.layer.${config.numLayers}.attn_ln.weight`;
-  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
-  const specs: TensorSpec[] = [];
+  const prefix = detectPrefix(lookup, PREFIXES, 'embeddings.word_embeddings.weight', 'GTE ("new")');
+  checkNoExtraLayer(lookup, (i) => `${prefix}encoder.layer.${i}.attn_ln.weight`, config.numLayers);
   const hidden = `hidden_size=${C}`;
   const inter = `intermediate_size=${I}`;
   const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
-  const take = (name: string, shape: number[], because: string[], missingHint = '') => {
-    specs.push({ name, shape, because, missingHint });
-    return name;
-  };
-  const linear = (base: string, out: number, inp: number, because: string[], h = '') => ({
-    weight: take(`${base}.weight`, [out, inp], because, h),
-    bias: take(`${base}.bias`, [out], because, h),
-  });
   const rms = config.layerNorm === 'rms_norm';
-  const layerNorm = (base: string, h = '') => ({ weight: take(`${base}.weight`, [C], [hidden], h), bias: take(`${base}.bias`, [C], [hidden], h) });
-  const layerNormOrRms = (base: string, h = '') =>
-    rms ? { weight: take(`${base}.weight`, [C], [hidden, 'layer_norm_type="rms_norm"'], h), bias: null } : layerNorm(base, h);
+  // attn_ln / mlp_ln: LayerNorm (weight + bias) or RMSNorm (weight only); the embeddings' and lm_head's are LayerNorms.
+  const layerNorm = (base: string, h = '') => normSpec(lookup, base, C, rms ? [hidden, 'layer_norm_type="rms_norm"'] : [hidden], { bias: !rms, hint: h });
   const e = `${prefix}embeddings`;
-  const word = take(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]);
-  const types = config.typeTableRows > 0 ? take(`${e}.token_type_embeddings.weight`, [config.typeTableRows, C], [`type_vocab_size=${config.typeTableRows}`, hidden]) : null;
-  const embeddingNorm = layerNorm(`${e}.LayerNorm`); // always an nn.LayerNorm with bias
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}encoder.layer.${i}`;
-    const a = `${p}.attention`;
-    const qkv = config.packQkv
-      ? { packed: linear(`${a}.qkv_proj`, 3 * C, C, [hidden, 'pack_qkv=true'], hint) }
-      : { q: linear(`${a}.q_proj`, C, C, [hidden, 'pack_qkv=false'], hint), k: linear(`${a}.k_proj`, C, C, [hidden, 'pack_qkv=false'], hint), v: linear(`${a}.v_proj`, C, C, [hidden, 'pack_qkv=false'], hint) };
-    return {
-      qkv,
-      oProj: linear(`${a}.o_proj`, C, C, [hidden], hint),
-      attnNorm: layerNormOrRms(`${p}.attn_ln`, hint),
-      upGate: take(`${p}.mlp.up_gate_proj.weight`, [2 * I, C], [`2 x ${inter}`, hidden], hint),
-      downProj: linear(`${p}.mlp.down_proj`, C, I, [hidden, inter], hint),
-      mlpNorm: layerNormOrRms(`${p}.mlp_ln`, hint),
-    };
-  });
-  const kind = detectHead(config, lookup);
-  const pooler = kind === 'classification' || lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, [hidden]) : null;
-  let head: Record<string, unknown> = {};
-  if (kind === 'mlm') {
-    head = {
-      dense: linear('lm_head.dense', C, C, [hidden]),
-      norm: layerNorm('lm_head.norm'),
-      // Tied to the word embeddings (not stored); a stored copy is read instead.
-      decoder: lookup.has('lm_head.decoder.weight') ? take('lm_head.decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : word,
-      decoderBias: take('lm_head.decoder.bias', [V], [`vocab_size=${V}`]),
-    };
-  } else if (kind === 'classification' || kind === 'token-classification') {
-    head = { classifier: linear('classifier', config.numLabels!, C, [`num_labels=${config.numLabels}`, hidden]) };
-  }
-  checkTensors(lookup, specs);
-  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
-  type Names = { weight: string; bias: string | null };
-  const read = (name: string) => lookup.toFloat32(name);
-  const pair = (t: Names): Linear => (t.bias === null ? Object.assign(lazyTensors(lookup, { weight: t.weight }), { bias: null }) : lazyTensors(lookup, { weight: t.weight, bias: t.bias }));
-  const full = (t: { weight: string; bias: string }) => lazyTensors(lookup, t);
-  let headWeights: GteWeights['head'] = { kind: 'none' };
-  if (kind === 'mlm') {
-    const h = head as { dense: { weight: string; bias: string }; norm: { weight: string; bias: string }; decoder: string; decoderBias: string };
-    headWeights = Object.assign(lazyTensors(lookup, { decoder: h.decoder, decoderBias: h.decoderBias }), { kind, dense: pair(h.dense), norm: full(h.norm) }) as GteWeights['head'];
-  } else if (kind === 'classification' || kind === 'token-classification') {
-    headWeights = { kind, classifier: pair((head as { classifier: Names }).classifier) };
-  }
-  const embeddings = lazyTensors(lookup, types ? { word, types } : { word, types: word }); // types read only when the table exists
-  const weights: GteWeights = {
-    get wordEmbeddings() {
-      return embeddings.word;
-    },
-    get tokenTypeEmbeddings() {
-      return types ? embeddings.types : null;
-    },
-    embeddingNorm: full(embeddingNorm),
-    layers: layers.map((l) => ({
-      get qkv() {
-        const q = l.qkv;
-        if (q.packed) return { weight: read(q.packed.weight), bias: read(q.packed.bias) };
-        const w = [q.q!, q.k!, q.v!].map((t) => read(t.weight));
-        const b = [q.q!, q.k!, q.v!].map((t) => read(t.bias));
-        const stack = (parts: Float32Array[]) => {
-          const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-          parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
-          return out;
-        };
-        return { weight: stack(w), bias: stack(b) };
-      },
-      oProj: pair(l.oProj),
-      attnNorm: pair(l.attnNorm),
-      get upGate() {
-        return read(l.upGate);
-      },
-      downProj: pair(l.downProj),
-      mlpNorm: pair(l.mlpNorm),
-    })),
-    pooler: pooler && pair(pooler),
-    head: headWeights,
+  const table = {
+    word: tensorSpec(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]),
+    types: config.typeTableRows > 0 ? tensorSpec(`${e}.token_type_embeddings.weight`, [config.typeTableRows, C], [`type_vocab_size=${config.typeTableRows}`, hidden]) : null,
+    embeddingNorm: normSpec(lookup, `${e}.LayerNorm`, C, [hidden]),
+    layers: Array.from({ length: config.numLayers }, (_, i) => {
+      const p = `${prefix}encoder.layer.${i}`;
+      const a = `${p}.attention`;
+      const qkv = config.packQkv
+        ? [linearSpec(`${a}.qkv_proj`, 3 * C, C, [hidden, 'pack_qkv=true'], { hint })]
+        : ['q_proj', 'k_proj', 'v_proj'].map((n) => linearSpec(`${a}.${n}`, C, C, [hidden, 'pack_qkv=false'], { hint }));
+      return {
+        qkv,
+        oProj: linearSpec(`${a}.o_proj`, C, C, [hidden], { hint }),
+        attnNorm: layerNorm(`${p}.attn_ln`, hint),
+        upGate: tensorSpec(`${p}.mlp.up_gate_proj.weight`, [2 * I, C], [`2 x ${inter}`, hidden], hint),
+        downProj: linearSpec(`${p}.mlp.down_proj`, C, I, [hidden, inter], { hint }),
+        mlpNorm: layerNorm(`${p}.mlp_ln`, hint),
+      };
+    }),
   };
-  const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+  const kind = detectHead(config, lookup);
+  const pooler = kind === 'classification' || lookup.has(`${prefix}pooler.dense.weight`) ? linearSpec(`${prefix}pooler.dense`, C, C, [hidden]) : null;
+  const headTable =
+    kind === 'mlm'
+      ? {
+          dense: linearSpec('lm_head.dense', C, C, [hidden]),
+          norm: normSpec(lookup, 'lm_head.norm', C, [hidden]),
+          // Tied to the word embeddings (not stored); a stored copy is read instead.
+          decoder: lookup.has('lm_head.decoder.weight') ? tensorSpec('lm_head.decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : table.word,
+          decoderBias: tensorSpec('lm_head.decoder.bias', [V], [`vocab_size=${V}`]),
+        }
+      : kind === 'classification' || kind === 'token-classification'
+        ? { classifier: linearSpec('classifier', config.numLabels!, C, [`num_labels=${config.numLabels}`, hidden]) }
+        : {};
+  const summary = checkTable(lookup, specsOf([table, pooler, headTable]));
+  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
+  type Pair = { weight: TensorSpec; bias: TensorSpec | null };
+  const linear = (t: Pair): Linear => lazySection(lookup, t);
+  const read = (spec: TensorSpec) => lookup.toFloat32(spec.name);
+  /** [3C, C] + [3C]: qkv_proj as stored, or q_proj / k_proj / v_proj stacked in that order (the same rows). */
+  const stackedQkv = (parts: Pair[]) => {
+    const stack = (arrays: Float32Array[]) => arrays.reduce((out, a, i) => (out.set(a, i * a.length), out), new Float32Array(arrays.reduce((n, a) => n + a.length, 0)));
+    return { weight: stack(parts.map((q) => read(q.weight))), bias: stack(parts.map((q) => read(q.bias!))) };
+  };
+  let head: GteWeights['head'] = { kind: 'none' };
+  if (kind === 'mlm') {
+    const h = headTable as { dense: Pair; norm: Pair; decoder: TensorSpec; decoderBias: TensorSpec };
+    head = Object.defineProperties(
+      { kind, dense: linear(h.dense), norm: lazySection(lookup, h.norm) as { weight: Float32Array; bias: Float32Array } },
+      Object.getOwnPropertyDescriptors(lazySection(lookup, { decoder: h.decoder, decoderBias: h.decoderBias })),
+    ) as GteWeights['head'];
+  } else if (kind === 'classification' || kind === 'token-classification') {
+    head = { kind, classifier: linear((headTable as { classifier: Pair }).classifier) };
+  }
+  const weights: GteWeights = Object.defineProperties(
+    {
+      embeddingNorm: lazySection(lookup, table.embeddingNorm) as { weight: Float32Array; bias: Float32Array },
+      layers: table.layers.map((l) =>
+        Object.defineProperties(
+          { oProj: linear(l.oProj), attnNorm: linear(l.attnNorm), downProj: linear(l.downProj), mlpNorm: linear(l.mlpNorm) },
+          {
+            qkv: { enumerable: true, get: () => stackedQkv(l.qkv) },
+            upGate: { enumerable: true, get: () => read(l.upGate) },
+          },
+        ) as GteLayerWeights,
+      ),
+      pooler: pooler && linear(pooler),
+      head,
+    },
+    Object.getOwnPropertyDescriptors(lazySection(lookup, { wordEmbeddings: table.word, tokenTypeEmbeddings: table.types })),
+  ) as GteWeights;
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import {
 import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf, stackRows } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { dynamicNtkBase, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { checkTable, detectHead, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, BatchLayout, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
@@ -161,106 +161,81 @@ export interface NomicBertWeights {
     | { kind: 'classification'; classifier: Linear };
 }
 
-function detectHead(config: NomicBertConfig, lookup: TensorLookup): HeadKind {
-  if (config.numLabels !== null) return 'classification';
-  if (lookup.has('cls.predictions.transform.dense.weight')) return 'mlm';
-  if (lookup.has('classifier.weight')) {
-    throw new CheckpointError(
-      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification, so its kind and label count are unknown`,
-    );
-  }
-  return 'none';
-}
-
 /** Validates every tensor (presence, shape, dtype) before converting any; tensors are read at upload. */
 export function loadNomicBertWeights(config: NomicBertConfig, lookup: TensorLookup) {
   const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
-  const prefix = ['', 'bert.'].find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
-  if (prefix === undefined) throw new CheckpointError(`${lookup.label}: no embeddings.word_embeddings.weight (with or without "bert."); is this a NomicBERT checkpoint?`);
+  const prefix = detectPrefix(lookup, ['', 'bert.'], 'embeddings.word_embeddings.weight', 'NomicBERT');
   const extra = `${prefix}encoder.layers.${config.numLayers}.attn.Wqkv.weight`;
   if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json n_layer=${config.numLayers}`);
-  const specs: TensorSpec[] = [];
   const hidden = `n_embd=${C}`;
-  const inner = config.nInner === null ? `n_inner=null (8 x n_embd / 3) rounded up to a multiple of ${NOMIC_MLP_MULTIPLE}: ${I}` : `n_inner=${config.nInner} rounded up to a multiple of ${NOMIC_MLP_MULTIPLE}: ${I}`;
+  const inner = `n_inner=${config.nInner ?? 'null (8 x n_embd / 3)'} rounded up to a multiple of ${NOMIC_MLP_MULTIPLE}: ${I}`;
   const hint = ` (config.json n_layer=${config.numLayers})`;
-  const take = (name: string, shape: number[], because: string[], missingHint = '') => {
-    specs.push({ name, shape, because, missingHint });
-    return name;
+  const norm = (base: string, h = '') => normSpec(lookup, base, C, [hidden], { hint: h });
+  const table = {
+    word: tensorSpec(`${prefix}embeddings.word_embeddings.weight`, [V, C], [`vocab_size rounded up to pad_vocab_size_multiple: ${V}`, hidden]),
+    types: config.typeVocabSize > 0 ? tensorSpec(`${prefix}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, C], [`type_vocab_size=${config.typeVocabSize}`, hidden]) : null,
+    embeddingNorm: norm(`${prefix}emb_ln`),
+    layers: Array.from({ length: config.numLayers }, (_, i) => {
+      const p = `${prefix}encoder.layers.${i}`;
+      return {
+        wqkv: linearSpec(`${p}.attn.Wqkv`, 3 * C, C, [hidden, `qkv_proj_bias=${config.qkvBias}`], { bias: config.qkvBias, hint }),
+        outProj: linearSpec(`${p}.attn.out_proj`, C, C, [hidden, `qkv_proj_bias=${config.qkvBias}`], { bias: config.qkvBias, hint }),
+        norm1: norm(`${p}.norm1`, hint),
+        fc11: linearSpec(`${p}.mlp.fc11`, I, C, [inner, hidden], { bias: config.fc1Bias, hint }),
+        fc12: linearSpec(`${p}.mlp.fc12`, I, C, [inner, hidden], { bias: config.fc1Bias, hint }),
+        fc2: linearSpec(`${p}.mlp.fc2`, C, I, [hidden, inner], { bias: config.fc2Bias, hint }),
+        norm2: norm(`${p}.norm2`, hint),
+      };
+    }),
   };
-  const linear = (base: string, out: number, inp: number, bias: boolean, because: string[], h = '') => ({
-    weight: take(`${base}.weight`, [out, inp], because, h),
-    bias: bias ? take(`${base}.bias`, [out], [...because, 'a bias by config.json'], h) : null,
-  });
-  const norm = (base: string, h = '') => ({ weight: take(`${base}.weight`, [C], [hidden], h), bias: take(`${base}.bias`, [C], [hidden], h) });
-  const word = take(`${prefix}embeddings.word_embeddings.weight`, [V, C], [`vocab_size rounded up to pad_vocab_size_multiple: ${V}`, hidden]);
-  const types = config.typeVocabSize > 0 ? take(`${prefix}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, C], [`type_vocab_size=${config.typeVocabSize}`, hidden]) : null;
-  const embeddingNorm = norm(`${prefix}emb_ln`);
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}encoder.layers.${i}`;
-    return {
-      wqkv: linear(`${p}.attn.Wqkv`, 3 * C, C, config.qkvBias, [hidden], hint),
-      outProj: linear(`${p}.attn.out_proj`, C, C, config.qkvBias, [hidden], hint),
-      norm1: norm(`${p}.norm1`, hint),
-      fc11: linear(`${p}.mlp.fc11`, I, C, config.fc1Bias, [inner, hidden], hint),
-      fc12: linear(`${p}.mlp.fc12`, I, C, config.fc1Bias, [inner, hidden], hint),
-      fc2: linear(`${p}.mlp.fc2`, C, I, config.fc2Bias, [hidden, inner], hint),
-      norm2: norm(`${p}.norm2`, hint),
-    };
-  });
-  const kind = detectHead(config, lookup);
-  const pooler = kind === 'classification' || lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, true, [hidden]) : null;
-  let head: Record<string, unknown> = {};
-  if (kind === 'mlm') {
-    const base = 'cls.predictions';
-    head = {
-      dense: linear(`${base}.transform.dense`, C, C, config.fc1Bias, [hidden]),
-      norm: norm(`${base}.transform.layer_norm`),
-      // Tied to the word embeddings (save_pretrained drops the copy); a stored one is read instead.
-      decoder: lookup.has(`${base}.decoder.weight`) ? take(`${base}.decoder.weight`, [V, C], [`vocab rows ${V}`, hidden]) : word,
-      decoderBias: config.fc1Bias ? take(`${base}.decoder.bias`, [V], [`vocab rows ${V}`, 'mlp_fc1_bias=true']) : null,
-    };
-  } else if (kind === 'classification') {
-    head = { classifier: linear('classifier', config.numLabels!, C, true, [`num_labels=${config.numLabels}`, hidden]) };
-  }
-  checkTensors(lookup, specs);
+  const kind = detectHead(config, lookup, { mlm: [['cls.predictions.transform.dense.weight']], classifier: ['classifier.weight'], expectedArchitecture: 'NomicBertForSequenceClassification' });
+  const pooler = kind === 'classification' || lookup.has(`${prefix}pooler.dense.weight`) ? linearSpec(`${prefix}pooler.dense`, C, C, [hidden]) : null;
+  const base = 'cls.predictions';
+  const headTable =
+    kind === 'mlm'
+      ? {
+          dense: linearSpec(`${base}.transform.dense`, C, C, [hidden, `mlp_fc1_bias=${config.fc1Bias}`], { bias: config.fc1Bias }),
+          norm: norm(`${base}.transform.layer_norm`),
+          // Tied to the word embeddings (save_pretrained drops the copy); a stored one is read instead.
+          decoder: lookup.has(`${base}.decoder.weight`) ? tensorSpec(`${base}.decoder.weight`, [V, C], [`vocab rows ${V}`, hidden]) : table.word,
+          decoderBias: config.fc1Bias ? tensorSpec(`${base}.decoder.bias`, [V], [`vocab rows ${V}`, 'mlp_fc1_bias=true']) : null,
+        }
+      : kind === 'classification'
+        ? { classifier: linearSpec('classifier', config.numLabels!, C, [`num_labels=${config.numLabels}`, hidden]) }
+        : {};
+  const summary = checkTable(lookup, specsOf([table, pooler, headTable]));
   // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
-  type Names = { weight: string; bias: string | null };
-  const pair = (t: Names): Linear => (t.bias === null ? Object.assign(lazyTensors(lookup, { weight: t.weight }), { bias: null }) : lazyTensors(lookup, { weight: t.weight, bias: t.bias }));
-  const normPair = (t: { weight: string; bias: string }): Norm => lazyTensors(lookup, t);
-  let headWeights: NomicBertWeights['head'] = { kind: 'none' };
+  type Pair = { weight: TensorSpec; bias: TensorSpec | null };
+  const linear = (t: Pair): Linear => lazySection(lookup, t);
+  const normWeights = (t: Pair): Norm => lazySection(lookup, t) as Norm; // LayerNorms always have a bias here
+  let head: NomicBertWeights['head'] = { kind: 'none' };
   if (kind === 'mlm') {
-    const h = head as { dense: Names; norm: { weight: string; bias: string }; decoder: string; decoderBias: string | null };
-    const decoder = pair({ weight: h.decoder, bias: h.decoderBias });
-    headWeights = Object.defineProperties({ kind, dense: pair(h.dense), norm: normPair(h.norm) }, {
-      decoder: { enumerable: true, get: () => decoder.weight },
-      decoderBias: { enumerable: true, get: () => decoder.bias },
-    }) as NomicBertWeights['head'];
+    const h = headTable as { dense: Pair; norm: Pair; decoder: TensorSpec; decoderBias: TensorSpec | null };
+    head = Object.defineProperties(
+      { kind, dense: linear(h.dense), norm: normWeights(h.norm) },
+      Object.getOwnPropertyDescriptors(lazySection(lookup, { decoder: h.decoder, decoderBias: h.decoderBias })),
+    ) as NomicBertWeights['head'];
   } else if (kind === 'classification') {
-    headWeights = { kind, classifier: pair((head as { classifier: Names }).classifier) };
+    head = { kind, classifier: linear((headTable as { classifier: Pair }).classifier) };
   }
-  const embeddings = lazyTensors(lookup, types ? { word, types } : { word, types: word }); // types read only when the table exists
-  const weights: NomicBertWeights = {
-    get wordEmbeddings() {
-      return embeddings.word;
+  const weights: NomicBertWeights = Object.defineProperties(
+    {
+      embeddingNorm: normWeights(table.embeddingNorm),
+      layers: table.layers.map((l) => ({
+        wqkv: linear(l.wqkv),
+        outProj: linear(l.outProj),
+        norm1: normWeights(l.norm1),
+        fc11: linear(l.fc11),
+        fc12: linear(l.fc12),
+        fc2: linear(l.fc2),
+        norm2: normWeights(l.norm2),
+      })),
+      pooler: pooler && linear(pooler),
+      head,
     },
-    get tokenTypeEmbeddings() {
-      return types ? embeddings.types : null;
-    },
-    embeddingNorm: normPair(embeddingNorm),
-    layers: layers.map((l) => ({
-      wqkv: pair(l.wqkv),
-      outProj: pair(l.outProj),
-      norm1: normPair(l.norm1),
-      fc11: pair(l.fc11),
-      fc12: pair(l.fc12),
-      fc2: pair(l.fc2),
-      norm2: normPair(l.norm2),
-    })),
-    pooler: pooler && pair(pooler),
-    head: headWeights,
-  };
-  const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+    Object.getOwnPropertyDescriptors(lazySection(lookup, { wordEmbeddings: table.word, tokenTypeEmbeddings: table.types })),
+  ) as NomicBertWeights;
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------
