@@ -389,7 +389,9 @@ export class Runner {
     const { tokens, ranges, capacity } = chunk;
     // A chunk none of whose rows is asked for computes no logits (and reads back none).
     const noLogitRows = chunk.logitRows !== null && chunk.logitRows.length === 0;
-    const outputs = noLogitRows ? chunk.outputs.filter((o) => o !== 'logits') : chunk.outputs;
+    // Each output is read back once, however often it is named (a CLS-pooling sentence-transformers
+    // folder's sentence_embedding is pooledCls itself).
+    const outputs = [...new Set(noLogitRows ? chunk.outputs.filter((o) => o !== 'logits') : chunk.outputs)];
     const sequenceCapacity = Math.ceil(ranges.length / 8) * 8;
     const rowCapacity = chunk.logitRows && !noLogitRows ? logitRowCapacity(chunk.logitRows.length) : 0;
     const { plan, staging } = await this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'), rowCapacity);

@@ -46,3 +46,58 @@ export function ropeTable(maxLen: number, headDim: number, theta: number): Float
   }
   return table;
 }
+
+/**
+ * RoPE inverse frequencies as torch forms `1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))`
+ * with a Python-float base: the exponent 2j/dim and the power in f32 (the base rounded to f32
+ * first, as a wrapped scalar is), then the f32 reciprocal. `dim` is the rotary dim (NomicBERT:
+ * head dim x rotary_emb_fraction; GTE: the head dim).
+ */
+export function ropeInverseFrequencies(dim: number, base: number): Float32Array<ArrayBuffer> {
+  const f = Math.fround;
+  const b = f(base);
+  return Float32Array.from({ length: dim / 2 }, (_, j) => f(1 / f(b ** f((2 * j) / dim))));
+}
+
+/**
+ * GTE's fixed NTK scaling (`rope_scaling {"type": "ntk", "factor": f}`, Alibaba-NLP/new-impl
+ * NTKScalingRotaryEmbedding without mixed_b): its cache is built for max_position_embeddings * f
+ * positions, more than max_position_embeddings, so at construction the frequencies become
+ * inv_freq_j = 1 / (theta * f)^(2j/d) / f^(2/d), for every input length (not length-dependent).
+ * theta * f and f^(2/d) are Python doubles; the division is an f32 tensor by a scalar.
+ */
+export function ntkInverseFrequencies(dim: number, theta: number, factor: number): Float32Array<ArrayBuffer> {
+  const f = Math.fround;
+  const divisor = f(factor ** (2 / dim));
+  return ropeInverseFrequencies(dim, theta * factor).map((v) => f(v / divisor));
+}
+
+/**
+ * NomicBERT's dynamic NTK base (contrastors NomicBertDynamicNTKRotaryEmbedding): when the config
+ * sets rotary_scaling_factor f and the batch's padded length T exceeds max_trained_positions M,
+ * base' = base * ((f * T / M) - (f - 1)) ^ (dim / (dim - 2)) in doubles, for the whole batch;
+ * otherwise the base itself. The result depends on T, the batch's longest row, not a row's own
+ * length: a text's embedding then depends on its batch mates (as in the reference).
+ */
+export function dynamicNtkBase(base: number, factor: number | null, paddedLength: number, maxTrained: number, dim: number): number {
+  if (!factor || paddedLength <= maxTrained) return base;
+  return base * ((factor * paddedLength) / maxTrained - (factor - 1)) ** (dim / (dim - 2));
+}
+
+/**
+ * cos/sin table [rows, D/2, 2] for inverse frequencies `invFreq` (D/2 of them), angle =
+ * f32(position * inv_freq[j]) as torch.outer / einsum form it in f32; cos/sin exact roundings of
+ * the f32 angle (as ropeTable).
+ */
+export function ropeTableFromFrequencies(rows: number, invFreq: Float32Array): Float32Array<ArrayBuffer> {
+  const pairs = invFreq.length;
+  const table = new Float32Array(rows * pairs * 2);
+  for (let p = 0; p < rows; p++) {
+    for (let j = 0; j < pairs; j++) {
+      const angle = Math.fround(p * invFreq[j]);
+      table[(p * pairs + j) * 2] = Math.cos(angle);
+      table[(p * pairs + j) * 2 + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}

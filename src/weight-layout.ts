@@ -73,3 +73,21 @@ export function permuteRotateHalf(w: Float32Array, H: number, D: number, K: numb
   }
   return out;
 }
+
+/**
+ * Rows of `first` then rows of `second` (same width): two Linear layers stacked into one weight,
+ * e.g. a GLU's activated half and its other half in the order interleaveGateUp takes them.
+ */
+export function stackRows(first: Float32Array, second: Float32Array): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(first.length + second.length);
+  out.set(first);
+  out.set(second, first.length);
+  return out;
+}
+
+/** w [2F, K] with its two halves swapped: rows [F, 2F) first (GTE's up_gate_proj: gate half first). */
+export function swapHalves(w: Float32Array): Float32Array<ArrayBuffer> {
+  if (w.length % 2 !== 0) throw new KernelShapeError(`swapHalves: ${w.length} values do not split in two halves`);
+  const half = w.length / 2;
+  return stackRows(w.subarray(half), w.subarray(0, half));
+}

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
 import { AttentionKernel, MatmulKernel, RopeQkvKernel } from '../src/kernels';
 import { folderSource } from '../src/sources/folder';
-import { Runner } from '../src/runner';
+import type { Runner } from '../src/runner';
 import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
-import { fixtureOutputs, fixtureRequest, modelFixtures, realRows } from './fixtures';
+import { fixtureOutputs, fixtureRequest, fixtureRunner, modelFixtures, realRows } from './fixtures';
 import { testGPU } from './gpu-context';
 
 const CASES = modelFixtures()
@@ -54,11 +54,12 @@ describe.each(CASES)('fixture %s, f16 arithmetic forced', (caseName, dir) => {
     });
     const model = await loaded.architecture.createModel(device, loaded.config, loaded.weights, options);
     vi.restoreAllMocks();
-    runner = new Runner(model);
+    runner = await fixtureRunner(device, model, loaded);
   });
   afterAll(() => {
     vi.restoreAllMocks();
     runner?.destroy();
+    runner?.head?.destroy();
     runner?.model.destroy();
   });
 

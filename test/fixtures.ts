@@ -5,7 +5,10 @@ import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs'
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OutputName } from '../src/runner';
+import { Runner, type OutputName } from '../src/runner';
+import type { LoadedCheckpoint } from '../src/checkpoint';
+import type { EncoderModel } from '../src/models/types';
+import { SentenceTransformersHead } from '../src/sentence-head';
 import type { EncoderConfig } from '../src/models/types';
 import { truncateRows } from '../src/api/postprocess';
 import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
@@ -64,7 +67,7 @@ const NON_MODEL_FAMILIES: ReadonlySet<string> = new Set(['tokenizers', 'tokenize
  * must be REFUSED (a CheckpointError), and the test fails once one loads, so this list stays true.
  * Delete a family here in the change that registers its architecture.
  */
-export const NOT_YET_SUPPORTED: readonly string[] = ['nomic-bert', 'gte', 'mpnet', 'deberta-v2'];
+export const NOT_YET_SUPPORTED: readonly string[] = ['mpnet', 'deberta-v2'];
 
 export interface ModelFixture {
   /** `<family>/<case>`, e.g. "bert/bert-base-pooler-f32". */
@@ -173,4 +176,14 @@ export function oneFixturePerFamily(): ModelFixture[] {
   const byFamily = new Map<string, ModelFixture[]>();
   for (const f of modelFixtures()) if (!f.notYetSupported) byFamily.set(f.family, [...(byFamily.get(f.family) ?? []), f]);
   return [...byFamily.values()].map((cases) => cases.find((c) => safetensorsNames(path.join(c.dir, 'expected.safetensors')).includes('logits')) ?? cases[0]);
+}
+
+/**
+ * A Runner for a fixture's model with the folder's sentence-transformers modules when it has a
+ * Pooling module (its sentence_embedding), else none. The caller destroys runner, head and model.
+ */
+export async function fixtureRunner(device: GPUDevice, model: EncoderModel, loaded: LoadedCheckpoint): Promise<Runner> {
+  const st = loaded.sentenceTransformers;
+  const head = st?.pooling ? await SentenceTransformersHead.create(device, st, loaded.sentenceTransformersDense, loaded.config.hiddenSize) : null;
+  return new Runner(model, head);
 }

@@ -25,12 +25,14 @@ const NEOBERT_PEER: TorchPeer = { script: 'bench/peers/neobert_torch.py', fixtur
 /**
  * The PyTorch peer for a config.json model_type, found by convention: the architecture file's
  * peer is bench/peers/<its name, lower case>_torch.py (BERT, RoBERTa and XLM-R share bert_torch.py),
- * checked on the fixture folders of its model types (`_` written `-`: nomic_bert -> nomic-bert).
+ * checked on the fixture folders of its model types (`_` written `-`: nomic_bert -> nomic-bert), or
+ * on Architecture.fixtureFamilies where those differ (GTE's model_type new: fixtures/gte).
  */
 export function torchPeerFor(modelType: string): TorchPeer {
   const architecture = ARCHITECTURES.find((a) => a.modelTypes.includes(modelType));
   if (!architecture) throw new Error(`no architecture runs model_type ${modelType}`);
-  return { script: `bench/peers/${architecture.name.toLowerCase()}_torch.py`, fixtures: architecture.modelTypes.map((t) => t.replace(/_/g, '-')) };
+  const fixtures = architecture.fixtureFamilies ?? architecture.modelTypes.map((t) => t.replace(/_/g, '-'));
+  return { script: `bench/peers/${architecture.name.toLowerCase()}_torch.py`, fixtures: [...fixtures] };
 }
 
 /** null when python can import torch and numpy, else why not. */

@@ -66,6 +66,58 @@ export const RANDOM_PRESETS: Record<string, RandomPreset> = {
       torch_dtype: 'float32',
     },
   },
+  // nomic-ai/nomic-embed-text-v1.5 (NomicBertModel: v1.5's config has no rotary_scaling_factor)
+  'nomic-embed-v1.5': {
+    label: 'nomic-embed-text-v1.5 dimensions (NomicBERT 12 x 768), random weights',
+    config: {
+      architectures: ['NomicBertModel'],
+      model_type: 'nomic_bert',
+      activation_function: 'swiglu',
+      n_embd: 768,
+      n_head: 12,
+      n_inner: 3072,
+      n_layer: 12,
+      n_positions: 8192,
+      vocab_size: 30528,
+      pad_vocab_size_multiple: 64,
+      type_vocab_size: 2,
+      layer_norm_epsilon: 1e-12,
+      qkv_proj_bias: false,
+      mlp_fc1_bias: false,
+      mlp_fc2_bias: false,
+      prenorm: false,
+      rotary_emb_base: 1000,
+      rotary_emb_fraction: 1.0,
+      rotary_emb_interleaved: false,
+      rotary_scaling_factor: null,
+      max_trained_positions: 2048,
+      torch_dtype: 'float32',
+    },
+  },
+  // Alibaba-NLP/gte-base-en-v1.5 (NewModel)
+  'gte-base-en-v1.5': {
+    label: 'gte-base-en-v1.5 dimensions (GTE 12 x 768), random weights',
+    config: {
+      architectures: ['NewModel'],
+      model_type: 'new',
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      hidden_act: 'gelu',
+      vocab_size: 30528,
+      max_position_embeddings: 8192,
+      type_vocab_size: 0,
+      layer_norm_eps: 1e-12,
+      layer_norm_type: 'layer_norm',
+      pack_qkv: true,
+      pad_token_id: 0,
+      position_embedding_type: 'rope',
+      rope_scaling: { factor: 2.0, type: 'ntk' },
+      rope_theta: 500000,
+      torch_dtype: 'float32',
+    },
+  },
 };
 
 /** How a tensor is filled: embeddings U(-1, 1), matrices U(+-1/sqrt(K)), biases U(+-0.1), norms 1 / 0. */
@@ -124,6 +176,39 @@ export function hubTensors(config: Record<string, unknown>): TensorPlan[] {
       linear(`${p}.mlp.Wo`, C, I, mb);
     }
     norm('final_norm', nb);
+  } else if (type === 'nomic_bert') {
+    const Cn = num(config, 'n_embd');
+    const In = Math.ceil(num(config, 'n_inner') / 256) * 256;
+    const tensor = (name: string, shape: number[], fill: Fill) => t.push({ name, shape, fill });
+    tensor('embeddings.word_embeddings.weight', [num(config, 'vocab_size'), Cn], 'embedding');
+    tensor('embeddings.token_type_embeddings.weight', [num(config, 'type_vocab_size'), Cn], 'embedding');
+    tensor('emb_ln.weight', [Cn], 'ones');
+    tensor('emb_ln.bias', [Cn], 'zeros');
+    for (let i = 0; i < num(config, 'n_layer'); i++) {
+      const p = `encoder.layers.${i}`;
+      tensor(`${p}.attn.Wqkv.weight`, [3 * Cn, Cn], 'matrix');
+      tensor(`${p}.attn.out_proj.weight`, [Cn, Cn], 'matrix');
+      tensor(`${p}.mlp.fc11.weight`, [In, Cn], 'matrix');
+      tensor(`${p}.mlp.fc12.weight`, [In, Cn], 'matrix');
+      tensor(`${p}.mlp.fc2.weight`, [Cn, In], 'matrix');
+      for (const n of ['norm1', 'norm2']) {
+        tensor(`${p}.${n}.weight`, [Cn], 'ones');
+        tensor(`${p}.${n}.bias`, [Cn], 'zeros');
+      }
+    }
+  } else if (type === 'new') {
+    t.push({ name: 'embeddings.word_embeddings.weight', shape: [V, C], fill: 'embedding' });
+    if (num(config, 'type_vocab_size') > 0) t.push({ name: 'embeddings.token_type_embeddings.weight', shape: [num(config, 'type_vocab_size'), C], fill: 'embedding' });
+    norm('embeddings.LayerNorm', true);
+    for (let i = 0; i < L; i++) {
+      const p = `encoder.layer.${i}`;
+      linear(`${p}.attention.qkv_proj`, 3 * C, C, true);
+      linear(`${p}.attention.o_proj`, C, C, true);
+      norm(`${p}.attn_ln`, true);
+      linear(`${p}.mlp.up_gate_proj`, 2 * I, C, false);
+      linear(`${p}.mlp.down_proj`, C, I, true);
+      norm(`${p}.mlp_ln`, true);
+    }
   } else throw new Error(`random checkpoint: model_type ${String(type)} is not known here`);
   return t;
 }

@@ -26,12 +26,20 @@ export const EMBEDDERS: HubModel[] = [
     prompts: { query: 'query: ', passage: 'passage: ' },
   },
   { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
+  {
+    id: 'nomic-ai/nomic-embed-text-v1.5',
+    size: '≈ 547 MB',
+    note: 'NomicBERT (rotary, SwiGLU), 8192 tokens; "search_query: " / "search_document: " prompts (the folder names them; else the page adds them)',
+    prompts: { query: 'search_query: ', passage: 'search_document: ' },
+  },
+  { id: 'Alibaba-NLP/gte-base-en-v1.5', size: '≈ 547 MB', note: 'GTE v1.5 (rotary with NTK scaling, GeGLU), CLS pooling, 8192 tokens' },
 ];
 
 /** Cross-encoders for the rerank panel. */
 export const RERANKERS: HubModel[] = [
   { id: 'cross-encoder/ms-marco-MiniLM-L-6-v2', size: '90.9 MB', note: 'BERT, trained on MS MARCO search queries' },
   { id: 'BAAI/bge-reranker-base', size: '1.11 GB', note: 'XLM-RoBERTa, English and Chinese' },
+  { id: 'Alibaba-NLP/gte-multilingual-reranker-base', size: '≈ 612 MB', note: 'GTE multilingual (rotary, 8192 tokens), over 70 languages' },
 ];
 
 /** Sequence classifiers for the guardrail panel (any *ForSequenceClassification checkpoint; pick its block labels). */

@@ -63,9 +63,11 @@ export const embedder = new PanelModel('', {
 /** The prompts to put before queries and corpus texts: the folder's named ones, else the catalog's. */
 function promptsFor(info: ModelInfo, from: string | null): { query: EmbedOptions; passage: EmbedOptions } {
   const named = info.sentenceTransformers?.prompts ?? {};
-  if ('query' in named) {
-    const passage = ['passage', 'document', 'corpus'].find((k) => k in named);
-    return { query: { promptName: 'query' }, passage: passage ? { promptName: passage } : {} };
+  // e5 / bge name them query / passage; nomic-embed search_query / search_document.
+  const query = ['query', 'search_query'].find((k) => k in named);
+  if (query) {
+    const passage = ['passage', 'document', 'corpus', 'search_document'].find((k) => k in named);
+    return { query: { promptName: query }, passage: passage ? { promptName: passage } : {} };
   }
   const entry = from ? known(from) : undefined;
   if (entry?.prompts) return { query: { prompt: entry.prompts.query }, passage: { prompt: entry.prompts.passage } };

@@ -55,7 +55,7 @@ export function modelFacts(info: ModelInfo, name: string, extra: FactRow[] = [])
   const { config } = info;
   return [
     ['Model', `${name}: ${info.architecture}, ${config.numLayers} layers × ${config.hiddenSize} hidden, ${(info.parameterCount / 1e6).toFixed(1)} M parameters (${Object.keys(info.dtypes).join('/')})`],
-    ['Head', info.head === 'mlm' ? 'masked language model' : info.head === 'classification' ? `classification (${info.labels?.join(', ')})` : 'none (encoder only)'],
+    ['Head', info.head === 'mlm' ? 'masked language model' : info.head === 'classification' ? `classification (${info.labels?.join(', ')})` : info.head === 'token-classification' ? 'token classification' : 'none (encoder only)'],
     ['Tokenizer', info.tokenizer ?? 'none'],
     ...extra,
   ];

@@ -8,12 +8,14 @@ import { bert } from './bert';
 import { distilbert } from './distilbert';
 import { electra } from './electra';
 import { jinaXlmRoberta } from './jina-xlm-roberta';
+import { gte } from './gte';
 import { modernbert } from './modernbert';
 import { neobert } from './neobert';
+import { nomicBert } from './nomic-bert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra, jinaXlmRoberta]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra, jinaXlmRoberta, nomicBert, gte]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -29,6 +31,8 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^Bert/, 'bert'],
   [/^DistilBert/, 'distilbert'],
   [/^Electra/, 'electra'],
+  [/^NomicBert/, 'nomic_bert'],
+  [/^New(Model|For)/, 'new'], // GTE v1.5 / multilingual (Alibaba-NLP/new-impl)
 ];
 
 /** The architecture that runs a parsed config.json. */

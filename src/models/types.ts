@@ -45,6 +45,11 @@ export interface EncoderConfig {
    * matryoshka_dimensions): embed()'s defaults where no sentence-transformers folder decides.
    */
   encode?: { pooling: 'cls' | 'mean'; normalize: boolean; truncateDim: number | null; dimensions: number[] | null };
+  /**
+   * Token type ids are accepted whatever their value and read as 0 (GTE with type_vocab_size 1,
+   * whose reference zeroes them in place). Absent: they must be below typeVocabSize.
+   */
+  zeroesTokenTypes?: boolean;
 }
 
 export interface ModelOptions {
@@ -206,6 +211,11 @@ export interface Architecture<C extends EncoderConfig = EncoderConfig, W = unkno
   /** Checks every tensor (presence, shape, dtype) before converting any. */
   loadWeights(config: C, lookup: TensorLookup): LoadedWeights<W>;
   createModel(device: GPUDevice, config: C, weights: W, options?: ModelOptions): Promise<EncoderModel>;
+  /**
+   * The fixture folders (shared/fixtures/<family>) its bench peer is checked on, where they are not
+   * its model types with `_` written `-` (GTE: model_type "new", folder "gte").
+   */
+  fixtureFamilies?: readonly string[];
   /** The matmuls of one layer, y = x W^T with W [N, K] (for the bench's matmul-only figures). */
   layerMatmuls(config: C): LayerMatmul[];
 }
