@@ -676,7 +676,7 @@ export class AttentionKernel extends Kernel {
     device: GPUDevice,
     numHeads: number,
     headDim: number,
-    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: Arithmetic } = {},
+    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: Arithmetic; relativeBias?: boolean } = {},
   ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
     const arithmetic = options.arithmetic ?? 'f32';
@@ -710,15 +710,20 @@ export class AttentionKernel extends Kernel {
         );
       }
     }
-    const name = strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : arithmetic === 'f16' ? 'attention.f16math' : 'attention';
+    const relativeBias = !!options.relativeBias;
+    const name =
+      (strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : arithmetic === 'f16' ? 'attention.f16math' : 'attention') +
+      (relativeBias ? '+relbias' : '');
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
       strategy === 'subgroup' ? attentionSubgroupWGSL : arithmetic === 'f16' ? attentionF16WGSL : attentionWGSL,
-      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
-      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write', 'read'],
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, REL_BIAS: relativeBias, ...(strategy === 'subgroup' ? { LANES: lanes } : {}) },
     );
     const k = new AttentionKernel(name, device, pipeline, layout);
+    k.relativeBias = relativeBias;
+    k.placeholder = k.createPlaceholder();
     k.numHeads = numHeads;
     k.headDim = headDim;
     k.strategy = strategy;
@@ -733,6 +738,12 @@ export class AttentionKernel extends Kernel {
   lanes = 0;
   /** 'f16': q, k, v are f16 buffers. */
   arithmetic: Arithmetic = 'f32';
+  /** Whether MPNet's bucketed relative position bias is compiled in (createDispatch then needs its table). */
+  relativeBias = false;
+  private placeholder!: GPUBuffer;
+
+  /** Buckets of MPNet's relative bias (the kernels' relBucket: T5's bidirectional 32, max_distance 128). */
+  static readonly RELATIVE_BUCKETS = 32;
 
   /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
   static maxTiles(tokens: number, sequences: number): number {
@@ -763,6 +774,9 @@ export class AttentionKernel extends Kernel {
    * layers: w = local_attention / 2, e.g. 64), and the kernel then reads only the keys within
    * reach of each query tile: O(L * w) work. Default: global. A masked query row with no unmasked
    * key in its window gets zeros (its output is padding nobody reads).
+   * options.relativeBias (a kernel created with relativeBias): f32 [R >= 32, H], MPNet's shared
+   * table; scores[h, i, j] += table[bucket(i - j), h] with the bucket computed in the kernel from
+   * the positions within the sequence (rows 32.. of a larger table are never read, as in MPNet).
    */
   createDispatch(
     label: string,
@@ -772,9 +786,19 @@ export class AttentionKernel extends Kernel {
     keyMask: GPUTensor,
     tiles: GPUTensor,
     out: GPUTensor,
-    options: { window?: number } = {},
+    options: { window?: number; relativeBias?: GPUTensor } = {},
   ): Dispatch {
-    const { window } = options;
+    const { window, relativeBias } = options;
+    if (!!relativeBias !== this.relativeBias) {
+      throw new KernelShapeError(`${this.name}: relative bias table ${relativeBias ? 'given but not compiled in' : 'missing'}`);
+    }
+    if (relativeBias) {
+      const [rows, heads] = relativeBias.shape;
+      if (relativeBias.shape.length !== 2 || rows < AttentionKernel.RELATIVE_BUCKETS || heads !== this.numHeads) {
+        throw new KernelShapeError(`${this.name}: relative bias table (${relativeBias.label}) has shape [${relativeBias.shape}], expected [>= ${AttentionKernel.RELATIVE_BUCKETS}, ${this.numHeads}]`);
+      }
+      requireTensor(this.name, 'relative bias', relativeBias, [rows, heads]);
+    }
     if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window < AttentionKernel.WINDOW_GLOBAL)) {
       throw new KernelShapeError(`${this.name}: window ${window} must be an integer in [0, ${AttentionKernel.WINDOW_GLOBAL - 1}] (omit it for global attention)`);
     }
@@ -791,7 +815,7 @@ export class AttentionKernel extends Kernel {
     return this.dispatch(
       label,
       packParams([N, 1 / Math.sqrt(D), window ?? AttentionKernel.WINDOW_GLOBAL], new Set([1])),
-      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer, relativeBias?.buffer ?? this.placeholder],
       [maxTiles, H, 1],
     );
   }

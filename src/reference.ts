@@ -225,12 +225,13 @@ export function attentionRef(
   sequences: SequenceRange[],
   numHeads: number,
   headDim: number,
-  options: { window?: number } = {},
+  options: { window?: number; relativeBias?: Float32Array } = {},
 ): Float32Array {
   const tokens = q.length / (numHeads * headDim);
   const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
   const w = options.window ?? Infinity;
+  const bias = options.relativeBias;
   for (const { start, length: L } of sequences) {
     const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
@@ -246,7 +247,7 @@ export function attentionRef(
           }
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot += q[(base + i) * headDim + d] * k[(base + j) * headDim + d];
-          scores[j] = dot * scale;
+          scores[j] = dot * scale + (bias ? bias[mpnetRelativeBucket(i - j) * numHeads + h] : 0);
           max = Math.max(max, scores[j]);
         }
         if (max === -Infinity) continue; // no key to attend: zeros
@@ -265,6 +266,37 @@ export function attentionRef(
     }
   }
   return out;
+}
+
+/**
+ * MPNet's relative position bucket of n = query index - key index: T5's bidirectional bucket with
+ * 32 buckets and max_distance 128, written as MPNetEncoder.relative_position_bucket computes it
+ * (the log in float32): keys after the query (n < 0) use buckets 16..31.
+ */
+export function mpnetRelativeBucket(n: number, numBuckets = 32, maxDistance = 128): number {
+  const f = Math.fround;
+  const half = numBuckets / 2;
+  let bucket = n < 0 ? half : 0;
+  const distance = Math.abs(n);
+  const maxExact = half / 2;
+  if (distance < maxExact) return bucket + distance;
+  const large = maxExact + Math.trunc(f(f(f(Math.log(f(distance / maxExact))) / f(Math.log(f(maxDistance / maxExact)))) * (half - maxExact)));
+  bucket += Math.min(large, half - 1);
+  return bucket;
+}
+
+/**
+ * DeBERTa-v2's make_log_bucket_position for a relative position d = query - key: exact within
+ * bucketSize / 2, then log-spaced (the log in float32 as the reference), sign kept. maxPosition
+ * is max_relative_positions resolved (max_position_embeddings when -1).
+ */
+export function debertaLogBucket(d: number, bucketSize: number, maxPosition: number): number {
+  const f = Math.fround;
+  const mid = bucketSize >> 1;
+  const abs = Math.abs(d);
+  if (abs <= mid) return d;
+  const logPos = Math.ceil(f(f(f(Math.log(f(abs / mid))) / f(Math.log(f((maxPosition - 1) / mid)))) * (mid - 1))) + mid;
+  return Math.sign(d) * logPos;
 }
 
 /** u [tokens, 2F] -> silu(u[:, :F]) * u[:, F:]. */
