@@ -223,7 +223,10 @@ function buildFromJson(parsed: Record<string, unknown>, source: string, settings
     addToken(a.content, a.id, 'added');
     addedJson.push(a);
   }
-  if (modelType === 'WordPiece') {
+  // A file whose added tokens are not BERT's (MPNet: <s> </s> <pad> <mask>, while [CLS] [SEP] [MASK]
+  // are plain vocabulary entries that split as "[", "cl", "##s", "]") keeps its own.
+  const ownSpecials = addedJson.some((a) => a.special === true) && !addedJson.some((a) => a.content === '[CLS]' || a.content === '[SEP]');
+  if (modelType === 'WordPiece' && !ownSpecials) {
     const missing = SPECIAL_TOKENS.filter((t) => !tokenIds.has(t));
     if (missing.length > 0) throw fail(`vocabulary lacks special token(s) ${missing.join(' ')}`);
     // The five specials must be matched whole in the text ("[MASK]" stays one token) even if
@@ -322,6 +325,9 @@ function buildFromJson(parsed: Record<string, unknown>, source: string, settings
   return { tok, modelType, template, ids: { pad, unk, mask }, maskToken, vocabSize, added, lowerSigma: lowercases(parsed.normalizer) };
 }
 
+/** tokenizer_config.json keys of the special tokens a vocab.txt tokenizer matches whole. */
+const TOKEN_KEYS_OF_SPECIALS = ['cls_token', 'sep_token', 'pad_token', 'unk_token', 'mask_token', 'bos_token', 'eos_token'] as const;
+
 export class EncoderTokenizer {
   /** Number of ids (highest id + 1, added tokens included). */
   readonly vocabSize: number;
@@ -393,10 +399,25 @@ export class EncoderTokenizer {
     const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
     const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
     const lines = parseVocabTxt(text, source);
+    // Specials named by the config replace BERT's (MPNet's vocab.txt: <s> A </s>, <mask> with lstrip).
+    const t = settings.tokens;
+    const inVocab = (x: string | undefined) => x !== undefined && lines.includes(x);
+    const specials =
+      t.cls_token && t.sep_token && inVocab(t.cls_token.content) && inVocab(t.sep_token.content) && (t.cls_token.content !== '[CLS]' || t.sep_token.content !== '[SEP]')
+        ? {
+            cls: t.cls_token.content,
+            sep: t.sep_token.content,
+            unk: inVocab(t.unk_token?.content) ? t.unk_token!.content : undefined,
+            all: TOKEN_KEYS_OF_SPECIALS.map((k) => t[k]?.content).filter((x): x is string => inVocab(x)),
+            lstrip: TOKEN_KEYS_OF_SPECIALS.filter((k) => t[k]?.lstrip).map((k) => t[k]!.content),
+            pairStyle: /^MPNet/.test(settings.tokenizerClass ?? '') ? ('roberta' as const) : ('bert' as const),
+          }
+        : undefined;
     const json = buildBertTokenizerJson(lines, {
       lowercase: settings.doLowerCase ?? true,
       handleChineseChars: settings.tokenizeChineseChars ?? true,
       stripAccents: settings.stripAccents ?? null,
+      specials,
     }) as Record<string, unknown>;
     return new EncoderTokenizer(buildFromJson(json, source, settings), maxLength, source);
   }
