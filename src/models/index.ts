@@ -4,11 +4,12 @@ import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import { bert } from './bert';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, mpnet]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -21,6 +22,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^XLMRoberta/, 'xlm-roberta'],
   [/^Roberta/, 'roberta'],
   [/^ModernBert/, 'modernbert'],
+  [/^MPNet/, 'mpnet'],
   [/^Bert/, 'bert'],
 ];
 
