@@ -1,5 +1,5 @@
 // f16 arithmetic end to end (ModelOptions.arithmetic 'f16', forced whatever the adapter's default):
-// every NeoBERT fixture (../shared/fixtures/neobert) and every BERT / RoBERTa / XLM-R / ModernBERT
+// every NeoBERT fixture (../shared/fixtures/neobert) and every BERT / RoBERTa / XLM-R / ModernBERT / MPNet
 // fixture with f16 matmul weights, matmul operands and attention q/k/v in f16 (f32 products, sums,
 // softmax; norms, residual stream and pooling f32) against the PyTorch float32 outputs: rel L2 <
 // 1e-2 on every output, NaN/Inf fail. On a device without shader-f16 the model must refuse clearly.
@@ -24,7 +24,7 @@ const OUTPUTS: [string, OutputName][] = [
 
 const CASES: [string, string][] = [
   ...fixtureCases().map((c): [string, string] => ['neobert', c]),
-  ...encoderFixtureCases(['bert', 'roberta', 'xlm-roberta', 'modernbert']).map((c): [string, string] => ['encoder', c]),
+  ...encoderFixtureCases((process.env.ENCODER_ARCHS ?? 'bert,roberta,xlm-roberta,modernbert,mpnet').split(',')).map((c): [string, string] => ['encoder', c]),
 ];
 
 /** Rows of a [B, T, X] tensor whose mask is 1, concatenated. */
@@ -84,7 +84,7 @@ describe.each(CASES)('%s fixture %s, f16 arithmetic forced', (kind, caseName) =>
     expect(created.matmul.length).toBeGreaterThan(0);
     expect(created.matmul.filter((n) => !n.endsWith(':f16')), 'matmul kernels not in f16 arithmetic').toEqual([]);
     expect(created.attention.length).toBeGreaterThan(0);
-    expect(created.attention.filter((n) => n !== 'attention.f16math:f16'), 'attention kernels not in f16 arithmetic').toEqual([]);
+    expect(created.attention.filter((n) => !/^attention\.f16math(\+relbias)?:f16$/.test(n)), 'attention kernels not in f16 arithmetic').toEqual([]);
     expect(created.rope.filter((n) => !n.endsWith('.f16:f16')), 'rope_qkv kernels not writing f16').toEqual([]);
     const [batch, seqLen] = expected.entry('input_ids').shape;
     const attentionMask = expected.toInt32('attention_mask');

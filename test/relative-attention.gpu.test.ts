@@ -138,3 +138,37 @@ describe('attention + MPNet relative bias: host checks', () => {
     expect(() => biased.createDispatch('t', ...args, { relativeBias: t('b', [32, 2]) })).not.toThrow();
   });
 });
+
+// The relative terms matter end to end: a model whose relative table is zeroed (a kernel that
+// ignored it would compute exactly that) is far from the reference, the real one within 1e-4.
+describe.each([['mpnet/mpnet-base-pooler-f32', 'relativeBias']])('fixture %s with %s zeroed', (caseName, field) => {
+  it('moves last_hidden_state by more than 5% (rel L2) while the real table matches', async () => {
+    const { loadCheckpoint } = await import('../src/checkpoint');
+    const { folderSource } = await import('../src/node/folder-source');
+    const { Runner } = await import('../src/runner');
+    const { ENCODER_FIXTURES_DIR, readEncoderExpected } = await import('./fixtures');
+    const path = await import('node:path');
+    const loaded = await loadCheckpoint(folderSource(path.join(ENCODER_FIXTURES_DIR, caseName)));
+    const expected = await readEncoderExpected(caseName);
+    const [batch, seqLen] = expected.entry('input_ids').shape;
+    const mask = expected.toInt32('attention_mask');
+    const realRows = (a: Float32Array, C: number) => Float32Array.from(Array.from(mask).flatMap((m, i) => (m ? Array.from(a.subarray(i * C, (i + 1) * C)) : [])));
+    const ref = expected.toFloat32('last_hidden_state');
+    const C = expected.entry('last_hidden_state').shape[2];
+    const run = async (weights: unknown) => {
+      const model = await loaded.architecture.createModel(device, loaded.config, weights);
+      const runner = new Runner(model);
+      try {
+        const r = await runner.forward({ inputIds: expected.toInt32('input_ids'), attentionMask: mask, batch, seqLen, outputs: ['lastHiddenState'] });
+        return compareArrays(realRows(r.lastHiddenState!, C), realRows(ref, C)).relL2;
+      } finally {
+        runner.destroy();
+        model.destroy();
+      }
+    };
+    const w = loaded.weights as Record<string, unknown>;
+    const zeroed = Object.create(w, { [field]: { value: new Float32Array((w[field] as Float32Array).length) } });
+    expect(await run(w)).toBeLessThan(1e-4);
+    expect(await run(zeroed)).toBeGreaterThan(0.05);
+  });
+});
