@@ -12,6 +12,8 @@ import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
 import attentionWGSL from '../kernels/attention.wgsl?raw';
 import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
+import attentionDisentangledWGSL from '../kernels/attention_disentangled.wgsl?raw';
+import relativeScoresWGSL from '../kernels/relative_scores.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import { KernelShapeError, NeoBERTError } from './errors';
@@ -816,6 +818,114 @@ export class AttentionKernel extends Kernel {
       label,
       packParams([N, 1 / Math.sqrt(D), window ?? AttentionKernel.WINDOW_GLOBAL], new Set([1])),
       [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer, relativeBias?.buffer ?? this.placeholder],
+      [maxTiles, H, 1],
+    );
+  }
+}
+
+/**
+ * DeBERTa's position terms (kernels/relative_scores.wgsl): c2p = q Kr^T and p2c = k Qr^T for every
+ * token and every one of the R = 2 * span relative rows, per head: O(N * R * D) per head.
+ */
+export class RelativeScoresKernel extends Kernel {
+  static readonly TILE = wgslConstant(relativeScoresWGSL, 'TILE');
+
+  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<RelativeScoresKernel> {
+    if (headDim % 4 !== 0) throw new KernelShapeError(`relative_scores: head dim ${headDim} must be a multiple of 4`);
+    const bytes = 2 * RelativeScoresKernel.TILE * headDim * 4;
+    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+      throw new KernelShapeError(`relative_scores: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+    }
+    const { pipeline, layout } = await Kernel.build(device, 'relative_scores', relativeScoresWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+      HEAD_DIM: headDim,
+      NUM_HEADS: numHeads,
+    });
+    const k = new RelativeScoresKernel('relative_scores', device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    return k;
+  }
+  private numHeads = 0;
+  private headDim = 0;
+
+  /** q, k f32 [H, N, D], relProj f32 [2, H, R, D] (Kr, Qr) -> out f32 [2, H, N, R] (c2p, p2c). */
+  createDispatch(label: string, q: GPUTensor, k: GPUTensor, relProj: GPUTensor, out: GPUTensor): Dispatch {
+    const [H, N, D] = q.shape;
+    if (H !== this.numHeads || D !== this.headDim) throw new KernelShapeError(`${this.name}: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
+    requireTensor(this.name, 'q', q, [H, N, D]);
+    requireTensor(this.name, 'k', k, [H, N, D]);
+    const R = relProj.shape[2];
+    requireTensor(this.name, 'relProj', relProj, [2, H, R, D]);
+    requireTensor(this.name, 'out', out, [2, H, N, R]);
+    requireDistinct(this.name, out, [q, k, relProj]);
+    const T = RelativeScoresKernel.TILE;
+    const groups: [number, number, number] = [Math.ceil(R / T), Math.ceil(N / T), 2 * H];
+    if (groups[1] > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`${this.name}: ${N} tokens need ${groups[1]} workgroup rows, over ${MAX_WORKGROUPS_PER_DIM}`);
+    return this.dispatch(label, packParams([N, R]), [q.buffer, k.buffer, relProj.buffer, out.buffer], groups);
+  }
+}
+
+/**
+ * DeBERTa-v2/v3 disentangled attention (kernels/attention_disentangled.wgsl): the tiled online-softmax
+ * attention plus c2p and p2c gathered per (query, key) at the relative index of bucketTable.
+ */
+export class DisentangledAttentionKernel extends Kernel {
+  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<DisentangledAttentionKernel> {
+    if (headDim % 4 !== 0) throw new KernelShapeError(`attention_disentangled: head dim ${headDim} must be a multiple of 4`);
+    const bytes = AttentionKernel.workgroupBytes(headDim);
+    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+      throw new KernelShapeError(`attention_disentangled: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+    }
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      'attention_disentangled',
+      attentionDisentangledWGSL,
+      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+    );
+    const k = new DisentangledAttentionKernel('attention_disentangled', device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    return k;
+  }
+  private numHeads = 0;
+  private headDim = 0;
+
+  /**
+   * q, k, v f32 [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (AttentionKernel.tileTable),
+   * rel f32 [2, H, N, R] (RelativeScoresKernel), bucketTable u32 [T] (debertaBucketTable) -> out
+   * f32 [N, H*D]; scores scaled by `scale` (1 / sqrt(3 D) with c2p and p2c).
+   */
+  createDispatch(
+    label: string,
+    q: GPUTensor,
+    k: GPUTensor,
+    v: GPUTensor,
+    keyMask: GPUTensor,
+    tiles: GPUTensor,
+    rel: GPUTensor,
+    bucketTable: GPUTensor,
+    out: GPUTensor,
+    scale: number,
+  ): Dispatch {
+    const [H, N, D] = q.shape;
+    if (H !== this.numHeads || D !== this.headDim) throw new KernelShapeError(`${this.name}: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, N, D]);
+    requireTensor(this.name, 'keyMask', keyMask, [N]);
+    const maxTiles = tiles.shape[0];
+    requireTensor(this.name, 'tiles', tiles, [maxTiles, 4]);
+    const R = rel.shape[3];
+    if (!(R >= 2 && R % 2 === 0)) throw new KernelShapeError(`${this.name}: rel (${rel.label}) has ${R} relative rows; expected an even count >= 2 (2 * span)`);
+    requireTensor(this.name, 'rel', rel, [2, H, N, R]);
+    const T = bucketTable.shape[0];
+    if (!(T >= 1)) throw new KernelShapeError(`${this.name}: bucket table (${bucketTable.label}) is empty`);
+    requireTensor(this.name, 'bucketTable', bucketTable, [T]);
+    requireTensor(this.name, 'out', out, [N, H * D]);
+    if (!(scale > 0)) throw new KernelShapeError(`${this.name}: scale ${scale} must be > 0`);
+    return this.dispatch(
+      label,
+      packParams([N, scale, R / 2, T], new Set([1])),
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer, rel.buffer, bucketTable.buffer],
       [maxTiles, H, 1],
     );
   }

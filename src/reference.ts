@@ -146,7 +146,8 @@ export function matmulRef(
 
 // Host tables shared with the runtime (src/tables.ts): one definition, used by both.
 export { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
-import { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
+import { debertaLogBucket, ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
+export { debertaLogBucket };
 
 /**
  * qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k; with
@@ -286,17 +287,90 @@ export function mpnetRelativeBucket(n: number, numBuckets = 32, maxDistance = 12
 }
 
 /**
- * DeBERTa-v2's make_log_bucket_position for a relative position d = query - key: exact within
- * bucketSize / 2, then log-spaced (the log in float32 as the reference), sign kept. maxPosition
- * is max_relative_positions resolved (max_position_embeddings when -1).
+ * DeBERTa disentangled attention, as transformers writes it: per head, scores[i, j] = (q_i . k_j
+ * + q_i . Kr[idx] + k_j . Qr[idx]) * scale with idx = clamp(delta + span, 0, 2 span - 1), delta =
+ * debertaLogBucket(i - j) (or i - j when bucketSize <= 0), span = relProj rows / 2; softmax over the
+ * unmasked keys (a sequence without one gives zeros), times v. relProj [2, H, R, D] holds Kr then
+ * Qr; q, k, v [H, N, D]; out [N, H*D].
  */
-export function debertaLogBucket(d: number, bucketSize: number, maxPosition: number): number {
-  const f = Math.fround;
-  const mid = bucketSize >> 1;
-  const abs = Math.abs(d);
-  if (abs <= mid) return d;
-  const logPos = Math.ceil(f(f(f(Math.log(f(abs / mid))) / f(Math.log(f((maxPosition - 1) / mid)))) * (mid - 1))) + mid;
-  return Math.sign(d) * logPos;
+export function disentangledAttentionRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  relProj: Float32Array,
+  keyMask: ArrayLike<number>,
+  sequences: SequenceRange[],
+  numHeads: number,
+  headDim: number,
+  options: { bucketSize: number; maxPosition: number; scale: number },
+): Float32Array {
+  const D = headDim;
+  const tokens = q.length / (numHeads * D);
+  const R = relProj.length / (2 * numHeads * D);
+  const span = R / 2;
+  const out = new Float32Array(tokens * numHeads * D);
+  const dot = (a: Float32Array, ai: number, b: Float32Array, bi: number) => {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += a[ai + d] * b[bi + d];
+    return s;
+  };
+  for (const { start, length: L } of sequences) {
+    const scores = new Float64Array(L);
+    for (let h = 0; h < numHeads; h++) {
+      const base = h * tokens + start;
+      const kr = h * R;
+      const qr = (numHeads + h) * R;
+      for (let i = 0; i < L; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < L; j++) {
+          if (!keyMask[start + j]) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          const delta = options.bucketSize > 0 ? debertaLogBucket(i - j, options.bucketSize, options.maxPosition) : i - j;
+          const idx = Math.min(Math.max(delta + span, 0), 2 * span - 1);
+          const c2p = dot(q, (base + i) * D, relProj, (kr + idx) * D);
+          const p2c = dot(k, (base + j) * D, relProj, (qr + idx) * D);
+          scores[j] = (dot(q, (base + i) * D, k, (base + j) * D) + c2p + p2c) * options.scale;
+          max = Math.max(max, scores[j]);
+        }
+        if (max === -Infinity) continue;
+        let sum = 0;
+        for (let j = 0; j < L; j++) {
+          scores[j] = Math.exp(scores[j] - max);
+          sum += scores[j];
+        }
+        const dst = ((start + i) * numHeads + h) * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += scores[j] * v[(base + j) * D + d];
+          out[dst + d] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** relative_scores.wgsl: out [2, H, N, R] = (q Kr^T, k Qr^T) per head; q, k [H, N, D], relProj [2, H, R, D]. */
+export function relativeScoresRef(q: Float32Array, k: Float32Array, relProj: Float32Array, numHeads: number, headDim: number): Float32Array {
+  const D = headDim;
+  const N = q.length / (numHeads * D);
+  const R = relProj.length / (2 * numHeads * D);
+  const out = new Float32Array(2 * numHeads * N * R);
+  for (let w = 0; w < 2; w++) {
+    const a = w === 0 ? q : k;
+    for (let h = 0; h < numHeads; h++) {
+      for (let n = 0; n < N; n++) {
+        for (let r = 0; r < R; r++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += a[(h * N + n) * D + d] * relProj[((w * numHeads + h) * R + r) * D + d];
+          out[((w * numHeads + h) * N + n) * R + r] = s;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** u [tokens, 2F] -> silu(u[:, :F]) * u[:, F:]. */

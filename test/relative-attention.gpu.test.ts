@@ -1,12 +1,13 @@
 // Relative-position attention against the CPU reference (src/reference.ts) at odd shapes (1, 57,
 // 1001), padded and packed: MPNet's bucketed bias inside every attention strategy (tiled, subgroup
-// 8 and 4 lanes, f16 operands). Each test names the strategy it checks; a strategy this adapter
+// 8 and 4 lanes, f16 operands); DeBERTa's relative_scores and disentangled attention. Each test names the strategy it checks; a strategy this adapter
 // cannot run must be refused clearly (checked and reported), never skipped.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AttentionKernel, type GPUTensor } from '../src/kernels';
+import { AttentionKernel, DisentangledAttentionKernel, RelativeScoresKernel, type GPUTensor } from '../src/kernels';
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
 import { createBufferFrom } from '../src/gpu';
-import { attentionRef, mpnetRelativeBucket, type SequenceRange } from '../src/reference';
+import { attentionRef, debertaLogBucket, disentangledAttentionRef, mpnetRelativeBucket, relativeScoresRef, type SequenceRange } from '../src/reference';
+import { debertaBucketTable } from '../src/tables';
 import { compareArrays, expectClose, randomArray } from './compare';
 import { emptyTensor, readTensor, reportAdapter, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
@@ -170,5 +171,100 @@ describe.each([['mpnet/mpnet-base-pooler-f32', 'relativeBias']])('fixture %s wit
     const zeroed = Object.create(w, { [field]: { value: new Float32Array((w[field] as Float32Array).length) } });
     expect(await run(w)).toBeLessThan(1e-4);
     expect(await run(zeroed)).toBeGreaterThan(0.05);
+  });
+});
+
+describe('DeBERTa log buckets (reference)', () => {
+  it('gives the README values for 256 buckets / 512 positions, sign kept', () => {
+    const cases: [number, number][] = [[0, 0], [1, 1], [128, 128], [129, 129], [140, 137], [200, 169], [300, 207], [400, 233], [511, 255], [512, 256], [600, 270], [1100, 326]];
+    for (const [d, b] of cases) {
+      expect(debertaLogBucket(d, 256, 512), `d = ${d}`).toBe(b);
+      expect(debertaLogBucket(-d, 256, 512), `d = -${d}`).toBe(-b);
+    }
+  });
+  it('bucket table: min(|b|, span) up to saturation (256/512: 513 entries; 16/64: from distance 64)', () => {
+    const big = debertaBucketTable(256, 512);
+    expect(big.span).toBe(256);
+    expect(big.table.length).toBe(513); // |b(512)| = 256 is the first at the span
+    expect(big.table[140]).toBe(137);
+    const small = debertaBucketTable(16, 64);
+    expect(small.span).toBe(16);
+    expect(small.table[small.table.length - 1]).toBe(16);
+    expect(small.table.length - 1).toBe(64);
+    expect(Array.from(small.table.subarray(0, 9))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('relative_scores (c2p = q Kr^T, p2c = k Qr^T)', () => {
+  it.each([
+    [1, 16, 1, 2],
+    [3, 32, 57, 32],
+    [2, 64, 1001, 512],
+    [1, 64, 17, 30],
+  ])('H=%i D=%i N=%i R=%i', async (H, D, N, R) => {
+    const kernel = await RelativeScoresKernel.create(device, H, D);
+    const q = randomArray(H * N * D, 31);
+    const k = randomArray(H * N * D, 32);
+    const rel = randomArray(2 * H * R * D, 33);
+    const out = emptyTensor(device, 'out', [2, H, N, R]);
+    await runDispatches(device, [
+      kernel.createDispatch('t', tensorFrom(device, 'q', q, [H, N, D]), tensorFrom(device, 'k', k, [H, N, D]), tensorFrom(device, 'rel', rel, [2, H, R, D]), out),
+    ]);
+    expectClose(await readTensor(device, out), relativeScoresRef(q, k, rel, H, D), { atol: 1e-5, rtol: 1e-4, label: 'relative_scores' });
+  });
+});
+
+describe('attention_disentangled (DeBERTa)', () => {
+  const H = 2;
+  const D = 64;
+  let kernels: { scores: RelativeScoresKernel; attention: DisentangledAttentionKernel } | undefined;
+  async function check(lengths: number[], mask: Uint32Array, bucketSize: number, maxPosition: number, label: string) {
+    kernels ??= { scores: await RelativeScoresKernel.create(device, H, D), attention: await DisentangledAttentionKernel.create(device, H, D) };
+    const sequences = packedSequences(lengths);
+    const N = mask.length;
+    const q = randomArray(H * N * D, 41, 1);
+    const k = randomArray(H * N * D, 42, 1);
+    const v = randomArray(H * N * D, 43);
+    const { table, span } = debertaBucketTable(bucketSize, maxPosition);
+    const R = 2 * span;
+    const relProj = randomArray(2 * H * R * D, 44, 1);
+    const scale = 1 / Math.sqrt(3 * D);
+    const rel = emptyTensor(device, 'rel', [2, H, N, R]);
+    const out = emptyTensor(device, 'out', [N, H * D]);
+    const maxTiles = AttentionKernel.maxTiles(N, lengths.length);
+    const tiles = tensorFrom(device, 'tiles', AttentionKernel.tileTable(sequences, maxTiles), [maxTiles, 4]);
+    const qt = tensorFrom(device, 'q', q, [H, N, D]);
+    const kt = tensorFrom(device, 'k', k, [H, N, D]);
+    await runDispatches(device, [
+      kernels.scores.createDispatch('scores', qt, kt, tensorFrom(device, 'relProj', relProj, [2, H, R, D]), rel),
+      kernels.attention.createDispatch('attention', qt, kt, tensorFrom(device, 'v', v, [H, N, D]), tensorFrom(device, 'mask', mask, [N]), tiles, rel, tensorFrom(device, 'buckets', table, [table.length]), out, scale),
+    ]);
+    const ref = disentangledAttentionRef(q, k, v, relProj, mask, sequences, H, D, { bucketSize, maxPosition, scale });
+    expectClose(await readTensor(device, out), ref, { atol: 1e-5, rtol: 1e-4, label });
+    if (Math.max(...lengths) > 1) {
+      // Each position term matters, and p2c at the paper's index (delta(j, i)) is a different answer.
+      const zeroRows = (w: number) => {
+        const r = relProj.slice();
+        r.fill(0, w * H * R * D, (w + 1) * H * R * D);
+        return r;
+      };
+      for (const w of [0, 1]) expect(compareArrays(ref, disentangledAttentionRef(q, k, v, zeroRows(w), mask, sequences, H, D, { bucketSize, maxPosition, scale })).relL2).toBeGreaterThan(1e-3);
+    }
+  }
+
+  it.each([
+    // B, L, valid lengths, buckets, max position
+    [1, 1, [1], 256, 512],
+    [3, 57, [1, 57, 20], 256, 512],
+    [2, 100, [100, 9], 16, 64], // clamped from distance 64 (both sides of the lopsided clamp)
+    [1, 1001, [1001], 256, 512], // past the table: rows 0 and 511
+  ])('padded B=%i L=%i lengths %j, buckets %i / %i', async (B, L, lengths, buckets, maxPosition) => {
+    await check(Array(B).fill(L), paddedMask(lengths as number[], L), buckets, maxPosition, `disentangled-${L}`);
+  });
+
+  it('packed sequences 1, 17, 300, 16 and a mask with holes', async () => {
+    const lengths = [1, 17, 300, 16];
+    await check(lengths, new Uint32Array(lengths.reduce((a, b) => a + b, 0)).fill(1), 256, 512, 'disentangled-packed');
+    await check([40], Uint32Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? 0 : 1)), 16, 64, 'disentangled-holes');
   });
 });
