@@ -13,7 +13,7 @@ import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, encoderFixtureCases, readEncoderExpected } from './fixtures';
 import { testGPU } from './gpu-context';
 
-const ARCHS = (process.env.ENCODER_ARCHS ?? 'bert,roberta,xlm-roberta,modernbert,mpnet').split(',');
+const ARCHS = (process.env.ENCODER_ARCHS ?? 'bert,roberta,xlm-roberta,modernbert,mpnet,deberta-v2').split(',');
 
 /** Fixture output name -> runner output (sentence_embedding: the folder's pooling, then L2). */
 function outputsFor(expected: SafetensorsFile, loaded: LoadedCheckpoint): [string, OutputName][] {

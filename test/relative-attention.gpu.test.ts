@@ -142,7 +142,11 @@ describe('attention + MPNet relative bias: host checks', () => {
 
 // The relative terms matter end to end: a model whose relative table is zeroed (a kernel that
 // ignored it would compute exactly that) is far from the reference, the real one within 1e-4.
-describe.each([['mpnet/mpnet-base-pooler-f32', 'relativeBias']])('fixture %s with %s zeroed', (caseName, field) => {
+describe.each([
+  ['mpnet/mpnet-base-pooler-f32', 'relativeBias'],
+  ['deberta-v2/deberta-v3-base-f32', 'relativeEmbeddings'],
+  ['deberta-v2/deberta-v3-long-600-f32', 'relativeEmbeddings'],
+])('fixture %s with %s zeroed', (caseName, field) => {
   it('moves last_hidden_state by more than 5% (rel L2) while the real table matches', async () => {
     const { loadCheckpoint } = await import('../src/checkpoint');
     const { folderSource } = await import('../src/node/folder-source');

@@ -5,11 +5,12 @@ import { CheckpointError } from '../errors';
 import { bert } from './bert';
 import { modernbert } from './modernbert';
 import { mpnet } from './mpnet';
+import { debertaV2 } from './deberta-v2';
 import { neobert } from './neobert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, mpnet]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, mpnet, debertaV2]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -23,6 +24,7 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^Roberta/, 'roberta'],
   [/^ModernBert/, 'modernbert'],
   [/^MPNet/, 'mpnet'],
+  [/^DebertaV2/, 'deberta-v2'],
   [/^Bert/, 'bert'],
 ];
 

@@ -1,0 +1,604 @@
+// DeBERTa-v2 / DeBERTa-v3 / mDeBERTa-v3 (microsoft/deberta-v3-base, protectai/deberta-v3-base-
+// prompt-injection-v2, meta-llama/Prompt-Guard-86M; Hugging Face transformers' modeling_deberta_v2):
+// a post-LayerNorm BERT-order encoder without absolute positions whose attention is disentangled:
+// scores = (q.k + q.Kr[idx] (c2p) + k.Qr[idx] (p2c)) / sqrt(3 D), idx the log-bucketed relative
+// position of (query, key), Kr / Qr the layer's own key / query projections (share_att_key) of the
+// layer-normed relative embeddings. Kr and Qr do not depend on the input: they are computed once per
+// layer on the GPU when the model is created. Per forward and layer, relative_scores gives c2p and
+// p2c for every token and relative row (O(N * 2 span) per head) and attention_disentangled gathers
+// them per (query, key). ContextPooler (dense + act on token 0) -> classifier; legacy MLM head.
+// This file is the whole architecture: config, checkpoint table, forward plan.
+import { ConfigReader } from '../config';
+import { CheckpointError } from '../errors';
+import {
+  AttentionKernel,
+  DisentangledAttentionKernel,
+  EmbeddingKernel,
+  L2NormKernel,
+  LayerNormKernel,
+  MatmulKernel,
+  PoolingKernel,
+  RelativeScoresKernel,
+  RopeQkvKernel,
+  type Dispatch,
+  type GPUTensor,
+  type MatmulActivation,
+} from '../kernels';
+import { interleaveQkvHeads } from '../weight-layout';
+import { createStorageBuffer, drainUploads } from '../gpu';
+import { debertaBucketTable } from '../tables';
+import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+const ACTIVATIONS: Record<string, MatmulActivation> = {
+  gelu: 'gelu',
+  gelu_new: 'gelu_tanh',
+  gelu_pytorch_tanh: 'gelu_tanh',
+  relu: 'relu',
+  silu: 'silu',
+  swish: 'silu',
+  tanh: 'tanh',
+};
+
+/** No position table limits the length; this bounds one sequence (the c2p / p2c buffers grow as N * 2 span). */
+const DEBERTA_MAX_LENGTH = 8192;
+
+export interface DebertaV2Config extends EncoderConfig {
+  intermediateSize: number;
+  activation: MatmulActivation;
+  poolerActivation: MatmulActivation;
+  layerNormEps: number;
+  /** position_buckets (> 0: log buckets) */
+  positionBuckets: number;
+  /** max_relative_positions resolved (-1 -> max_position_embeddings) */
+  maxRelativePositions: number;
+  /** Relative embedding rows used: 2 * (position_buckets > 0 ? position_buckets : max_relative_positions). */
+  relativeRows: number;
+  /** norm_rel_ebd contains "layer_norm": encoder.LayerNorm applies to the relative embeddings. */
+  normRelativeEmbeddings: boolean;
+}
+
+export function parseDebertaV2Config(json: unknown, where: string): DebertaV2Config {
+  const r = new ConfigReader(json, where);
+  const modelType = r.fields['model_type'] ?? 'deberta-v2';
+  if (modelType !== 'deberta-v2') {
+    r.fail(`model_type is ${JSON.stringify(modelType)}, expected "deberta-v2"${modelType === 'deberta' ? ' (DeBERTa v1 is not supported)' : ''}`);
+  }
+  const hiddenSize = r.integer('hidden_size', 1);
+  const numLayers = r.integer('num_hidden_layers', 1);
+  const numHeads = r.integer('num_attention_heads', 1);
+  const intermediateSize = r.integer('intermediate_size', 1);
+  const vocabSize = r.integer('vocab_size', 1);
+  const maxPositionEmbeddings = r.integer('max_position_embeddings', 1, 512);
+  const layerNormEps = r.positive('layer_norm_eps', 1e-7);
+  const hiddenAct = r.choice('hidden_act', Object.keys(ACTIVATIONS), 'gelu');
+  const headDim = r.headDim(hiddenSize, numHeads);
+  if (hiddenSize % 4 !== 0) r.fail(`hidden_size=${hiddenSize} is not a multiple of 4; kernels read vec4`);
+  // What this engine does not run, refused by name (README: not covered).
+  if (!r.boolean('relative_attention', false)) r.fail('relative_attention is false: only DeBERTa with relative attention (v2/v3) is supported');
+  if (r.boolean('position_biased_input', true)) r.fail('position_biased_input is true (absolute position embeddings): not supported; DeBERTa-v3 has false');
+  if (!r.boolean('share_att_key', false)) r.fail('share_att_key is false (separate pos_key_proj / pos_query_proj): not supported; DeBERTa-v3 has true');
+  if (r.has('conv_kernel_size') && r.integer('conv_kernel_size', 0) > 0) r.fail('conv_kernel_size > 0 (the ConvLayer of deberta-v2-xlarge/xxlarge) is not supported');
+  if (r.has('embedding_size') && r.fields['embedding_size'] !== null && r.integer('embedding_size', 1) !== hiddenSize) {
+    r.fail(`embedding_size=${r.fields['embedding_size']} differs from hidden_size=${hiddenSize} (embed_proj): not supported`);
+  }
+  if (r.has('attention_head_size') && r.fields['attention_head_size'] !== null && r.integer('attention_head_size', 1) !== headDim) {
+    r.fail(`attention_head_size=${r.fields['attention_head_size']} differs from hidden_size / num_attention_heads = ${headDim}: not supported`);
+  }
+  const typeVocabSize = r.integer('type_vocab_size', 0, 0);
+  if (typeVocabSize > 0) r.fail(`type_vocab_size=${typeVocabSize} (token type embeddings): not supported; DeBERTa-v3 has 0`);
+  const rawTypes = r.fields['pos_att_type'] ?? ['p2c', 'c2p'];
+  const types = typeof rawTypes === 'string' ? rawTypes.toLowerCase().split('|').map((t) => t.trim()) : rawTypes;
+  if (!Array.isArray(types) || types.length !== 2 || !types.includes('c2p') || !types.includes('p2c')) {
+    r.fail(`pos_att_type ${JSON.stringify(rawTypes)}: this engine runs ["p2c", "c2p"] (both terms, scale sqrt(3 d)) only`);
+  }
+  const positionBuckets = r.integer('position_buckets', -1, -1);
+  const rawMaxRel = r.fields['max_relative_positions'] ?? -1;
+  if (typeof rawMaxRel !== 'number' || !Number.isInteger(rawMaxRel)) r.fail(`max_relative_positions must be an integer, got ${JSON.stringify(rawMaxRel)}`);
+  const maxRelativePositions = (rawMaxRel as number) < 1 ? maxPositionEmbeddings : (rawMaxRel as number);
+  if (positionBuckets > 0 && maxRelativePositions - 1 <= positionBuckets / 2) {
+    r.fail(`max_relative_positions=${maxRelativePositions} must exceed position_buckets / 2 + 1 = ${positionBuckets / 2 + 1} (the log buckets divide by log((max - 1) / mid))`);
+  }
+  const span = positionBuckets > 0 ? positionBuckets : maxRelativePositions;
+  const normRel = r.fields['norm_rel_ebd'] ?? 'none';
+  if (typeof normRel !== 'string') r.fail(`norm_rel_ebd must be a string, got ${JSON.stringify(normRel)}`);
+  const normParts = (normRel as string).toLowerCase().split('|').map((t: string) => t.trim());
+  if (normParts.some((p) => p !== 'layer_norm' && p !== 'none')) r.fail(`norm_rel_ebd ${JSON.stringify(normRel)}: expected "layer_norm" or "none"`);
+  const poolerHidden = r.fields['pooler_hidden_size'] ?? hiddenSize;
+  if (poolerHidden !== hiddenSize) r.fail(`pooler_hidden_size=${JSON.stringify(poolerHidden)} differs from hidden_size=${hiddenSize}: not supported`);
+  const poolerAct = r.choice('pooler_hidden_act', Object.keys(ACTIVATIONS), 'gelu');
+  if (r.fields['legacy'] === false) r.fail('legacy is false (the lm_predictions.lm_head MLM head): not supported; the legacy cls.predictions head is');
+  const padTokenId = r.padTokenId(vocabSize, 0);
+  const architectures = r.architectures();
+  return {
+    modelType: 'deberta-v2',
+    architectures,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    headDim,
+    vocabSize,
+    maxLength: DEBERTA_MAX_LENGTH,
+    padTokenId,
+    typeVocabSize: 0,
+    ignoredTokenTypes: 2,
+    ...r.labels(architectures.some((a) => a.endsWith('ForSequenceClassification'))),
+    intermediateSize,
+    activation: ACTIVATIONS[hiddenAct],
+    poolerActivation: ACTIVATIONS[poolerAct],
+    layerNormEps,
+    positionBuckets,
+    maxRelativePositions,
+    relativeRows: 2 * span,
+    normRelativeEmbeddings: normParts.includes('layer_norm'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint tensors
+
+export interface DebertaV2LayerWeights {
+  query: Float32Array; // [C, C] attention.self.query_proj
+  queryBias: Float32Array;
+  key: Float32Array; // [C, C] attention.self.key_proj
+  keyBias: Float32Array;
+  value: Float32Array; // [C, C] attention.self.value_proj
+  valueBias: Float32Array;
+  attentionOut: Float32Array; // [C, C] attention.output.dense
+  attentionOutBias: Float32Array;
+  attentionNorm: Float32Array; // [C] attention.output.LayerNorm
+  attentionNormBias: Float32Array;
+  intermediate: Float32Array; // [I, C]
+  intermediateBias: Float32Array;
+  output: Float32Array; // [C, I]
+  outputBias: Float32Array;
+  outputNorm: Float32Array; // [C] output.LayerNorm
+  outputNormBias: Float32Array;
+}
+
+export type DebertaV2HeadWeights =
+  | { kind: 'none' }
+  // cls.predictions: transform.dense -> hidden_act -> transform.LayerNorm -> tied decoder + bias
+  | { kind: 'mlm'; dense: Float32Array; denseBias: Float32Array; norm: Float32Array; normBias: Float32Array; decoder: Float32Array; decoderBias: Float32Array }
+  // ContextPooler pooler.dense -> pooler_hidden_act, then classifier
+  | { kind: 'classification'; poolerDense: Float32Array; poolerDenseBias: Float32Array; weight: Float32Array; bias: Float32Array };
+
+export interface DebertaV2Weights {
+  wordEmbeddings: Float32Array; // [V, C]
+  embeddingNorm: Float32Array; // [C]
+  embeddingNormBias: Float32Array; // [C]
+  relativeEmbeddings: Float32Array; // [R', C] encoder.rel_embeddings.weight (the first relativeRows used)
+  relativeNorm: Float32Array | null; // [C] encoder.LayerNorm (norm_rel_ebd layer_norm)
+  relativeNormBias: Float32Array | null;
+  layers: DebertaV2LayerWeights[];
+  head: DebertaV2HeadWeights;
+}
+
+function tensorTable(config: DebertaV2Config, lookup: TensorLookup) {
+  const { hiddenSize: C, intermediateSize: I, vocabSize: V, numLabels } = config;
+  const prefix = ['', 'deberta.'].find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
+  if (prefix === undefined) {
+    throw new CheckpointError(`${lookup.label}: no word embeddings (embeddings.word_embeddings.weight, with or without a deberta. prefix); is this a DeBERTa-v2 checkpoint?`);
+  }
+  const extra = `${prefix}encoder.layer.${config.numLayers}.attention.self.query_proj.weight`;
+  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  for (const unsupported of [`${prefix}embeddings.position_embeddings.weight`, `${prefix}embeddings.embed_proj.weight`, `${prefix}encoder.conv.conv.weight`, `${prefix}encoder.layer.0.attention.self.pos_key_proj.weight`]) {
+    if (lookup.has(unsupported)) throw new CheckpointError(`${lookup.fileOf(unsupported)}: has ${unsupported}, a DeBERTa module this engine does not apply (config.json says it is unused)`);
+  }
+  const hidden = `hidden_size=${C}`;
+  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
+  const linear = (base: string, out: number, inp: number, because: string[], hint = '') => ({
+    weight: spec(`${base}.weight`, [out, inp], because, hint),
+    bias: spec(`${base}.bias`, [out], because, hint),
+  });
+  const norm = (base: string, hint = '') => ({ weight: spec(`${base}.weight`, [C], [hidden], hint), bias: spec(`${base}.bias`, [C], [hidden], hint) });
+  const e = `${prefix}embeddings`;
+  const relName = `${prefix}encoder.rel_embeddings.weight`;
+  // rel_embeddings has max(position_buckets, max_relative_positions) * 2 rows in general; the first relativeRows are used.
+  const relRows = lookup.has(relName) ? (lookup.shapeOf?.(relName)?.[0] ?? config.relativeRows) : config.relativeRows;
+  if (relRows < config.relativeRows) {
+    throw new CheckpointError(`${lookup.fileOf(relName)}: ${relName} has ${relRows} rows, fewer than the ${config.relativeRows} (2 x position span) the attention reads`);
+  }
+  const embeddings = {
+    word: spec(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]),
+    norm: norm(`${e}.LayerNorm`),
+    relative: spec(relName, [relRows, C], [`position_buckets=${config.positionBuckets}`, `max_relative_positions=${config.maxRelativePositions}`, hidden]),
+    relativeNorm: config.normRelativeEmbeddings ? norm(`${prefix}encoder.LayerNorm`, ' (norm_rel_ebd "layer_norm")') : null,
+  };
+  const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
+  const layers = Array.from({ length: config.numLayers }, (_, i) => {
+    const p = `${prefix}encoder.layer.${i}`;
+    return {
+      query: linear(`${p}.attention.self.query_proj`, C, C, [hidden], hint),
+      key: linear(`${p}.attention.self.key_proj`, C, C, [hidden], hint),
+      value: linear(`${p}.attention.self.value_proj`, C, C, [hidden], hint),
+      attentionOut: linear(`${p}.attention.output.dense`, C, C, [hidden], hint),
+      attentionNorm: norm(`${p}.attention.output.LayerNorm`, hint),
+      intermediate: linear(`${p}.intermediate.dense`, I, C, [`intermediate_size=${I}`, hidden], hint),
+      output: linear(`${p}.output.dense`, C, I, [hidden, `intermediate_size=${I}`], hint),
+      outputNorm: norm(`${p}.output.LayerNorm`, hint),
+    };
+  });
+
+  let kind: HeadKind = 'none';
+  let head: Record<string, TensorSpec> = {};
+  if (config.numLabels !== null) {
+    kind = 'classification';
+    const pooler = linear('pooler.dense', C, C, [hidden]);
+    const out = linear('classifier', numLabels!, C, [`num_labels=${numLabels}`, hidden]);
+    head = { poolerDense: pooler.weight, poolerDenseBias: pooler.bias, weight: out.weight, bias: out.bias };
+  } else if (lookup.has('cls.predictions.transform.dense.weight')) {
+    kind = 'mlm';
+    const dense = linear('cls.predictions.transform.dense', C, C, [hidden]);
+    const ln = norm('cls.predictions.transform.LayerNorm');
+    const decoder = lookup.has('cls.predictions.decoder.weight') ? spec('cls.predictions.decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : embeddings.word;
+    const biasName = lookup.has('cls.predictions.bias') ? 'cls.predictions.bias' : 'cls.predictions.decoder.bias';
+    head = { dense: dense.weight, denseBias: dense.bias, norm: ln.weight, normBias: ln.bias, decoder, decoderBias: spec(biasName, [V], [`vocab_size=${V}`]) };
+  } else if (lookup.has('classifier.weight')) {
+    throw new CheckpointError(
+      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification, so the label count is unknown`,
+    );
+  } else if (lookup.has('lm_predictions.lm_head.dense.weight')) {
+    throw new CheckpointError(`${lookup.fileOf('lm_predictions.lm_head.dense.weight')}: the non-legacy MLM head (lm_predictions.lm_head.*) is not supported`);
+  }
+  return { embeddings, layers, kind, head };
+}
+
+export function loadDebertaV2Weights(config: DebertaV2Config, lookup: TensorLookup) {
+  const table = tensorTable(config, lookup);
+  const t = table.embeddings;
+  const specs: TensorSpec[] = [
+    t.word,
+    t.norm.weight,
+    t.norm.bias,
+    t.relative,
+    ...(t.relativeNorm ? [t.relativeNorm.weight, t.relativeNorm.bias] : []),
+    ...table.layers.flatMap((l) => Object.values(l).flatMap((p) => [p.weight, p.bias])),
+    ...Object.values(table.head),
+  ];
+  checkTensors(lookup, specs);
+  const lazy = <K extends string>(names: Record<K, TensorSpec>) =>
+    lazyTensors(lookup, Object.fromEntries(Object.entries(names).map(([k, s]) => [k, (s as TensorSpec).name])) as Record<K, string>);
+  const layers: DebertaV2LayerWeights[] = table.layers.map((l) =>
+    lazy({
+      query: l.query.weight,
+      queryBias: l.query.bias,
+      key: l.key.weight,
+      keyBias: l.key.bias,
+      value: l.value.weight,
+      valueBias: l.value.bias,
+      attentionOut: l.attentionOut.weight,
+      attentionOutBias: l.attentionOut.bias,
+      attentionNorm: l.attentionNorm.weight,
+      attentionNormBias: l.attentionNorm.bias,
+      intermediate: l.intermediate.weight,
+      intermediateBias: l.intermediate.bias,
+      output: l.output.weight,
+      outputBias: l.output.bias,
+      outputNorm: l.outputNorm.weight,
+      outputNormBias: l.outputNorm.bias,
+    }),
+  );
+  const h = table.head;
+  let head: DebertaV2HeadWeights = { kind: 'none' };
+  if (table.kind === 'mlm') {
+    head = Object.defineProperties({ kind: 'mlm' as const }, Object.getOwnPropertyDescriptors(lazy({ dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }))) as DebertaV2HeadWeights;
+  } else if (table.kind === 'classification') {
+    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazy({ poolerDense: h.poolerDense, poolerDenseBias: h.poolerDenseBias, weight: h.weight, bias: h.bias }))) as DebertaV2HeadWeights;
+  }
+  const e = lazy({ wordEmbeddings: t.word, embeddingNorm: t.norm.weight, embeddingNormBias: t.norm.bias, relativeEmbeddings: t.relative });
+  const rn = t.relativeNorm ? lazy({ relativeNorm: t.relativeNorm.weight, relativeNormBias: t.relativeNorm.bias }) : { relativeNorm: null, relativeNormBias: null };
+  const weights: DebertaV2Weights = Object.defineProperties({ layers, head }, { ...Object.getOwnPropertyDescriptors(e), ...Object.getOwnPropertyDescriptors(rn) }) as DebertaV2Weights;
+  const names = [...new Set(specs.map((s) => s.name))];
+  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model on the GPU
+
+interface LayerTensors {
+  qkv: GPUTensor; // (3C, C) rows per head [q_h; k_h; v_h] (interleaveQkvHeads)
+  qkvBias: GPUTensor; // (3C)
+  relProj: GPUTensor; // (2, H, R, D) Kr = key_proj(LN(rel)), Qr = query_proj(LN(rel)), per head
+  attentionOut: GPUTensor; // (C, C)
+  attentionOutBias: GPUTensor;
+  attentionNorm: GPUTensor; // (C)
+  attentionNormBias: GPUTensor;
+  intermediate: GPUTensor; // (I, C)
+  intermediateBias: GPUTensor;
+  output: GPUTensor; // (C, I)
+  outputBias: GPUTensor;
+  outputNorm: GPUTensor; // (C)
+  outputNormBias: GPUTensor;
+}
+
+type HeadTensors =
+  | { kind: 'none' }
+  | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear }
+  | { kind: 'classification'; poolerDense: GPUTensor; poolerDenseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
+
+interface Kernels {
+  embedding: EmbeddingKernel; // word only
+  layerNorm: LayerNormKernel;
+  matmulBias: MatmulKernel;
+  matmulBiasResidual: MatmulKernel;
+  matmulBiasAct: MatmulKernel; // hidden_act
+  matmulBiasPoolerAct: MatmulKernel; // pooler_hidden_act
+  split: RopeQkvKernel; // f32 q/k/v (the disentangled kernels are f32 only)
+  relativeScores: RelativeScoresKernel;
+  attention: DisentangledAttentionKernel;
+  pooling: PoolingKernel;
+  l2norm: L2NormKernel;
+  gather: EmbeddingKernel;
+}
+
+export class DebertaV2Model implements EncoderModel {
+  /** No absolute positions (the positions buffer is unused). */
+  readonly positionOffset = 0;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: DebertaV2Config,
+    private readonly kernels: Kernels,
+    private readonly embeddings: { word: EmbeddingTable; norm: GPUTensor; normBias: GPUTensor; bucketTable: GPUTensor },
+    private readonly layers: LayerTensors[],
+    private readonly head: HeadTensors,
+    readonly dtype: ModelDtype,
+  ) {}
+
+  get headKind(): HeadKind {
+    return this.head.kind;
+  }
+
+  get numLabels(): number {
+    return this.head.kind === 'classification' ? this.head.bias.shape[0] : 0;
+  }
+
+  /** The ContextPooler of a sequence classifier (its output is pooler_output). */
+  get hasPooler(): boolean {
+    return this.head.kind === 'classification';
+  }
+
+  static async create(device: GPUDevice, config: DebertaV2Config, weights: DebertaV2Weights, options: ModelOptions = {}): Promise<DebertaV2Model> {
+    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V, relativeRows: R, layerNormEps: eps } = config;
+    const dtype = options.dtype ?? 'f32';
+    const arithmetic = modelArithmetic(device, options);
+    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
+    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasPoolerAct, split, relativeScores, attention, pooling, l2norm, gather] =
+      await Promise.all([
+        EmbeddingKernel.create(device, C),
+        LayerNormKernel.create(device, { bias: true }),
+        MatmulKernel.create(device, { ...m, bias: true }),
+        MatmulKernel.create(device, { ...m, bias: true, residual: true }),
+        MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
+        MatmulKernel.create(device, { ...m, bias: true, activation: config.poolerActivation }),
+        RopeQkvKernel.create(device, H, D, { rope: false }),
+        RelativeScoresKernel.create(device, H, D),
+        DisentangledAttentionKernel.create(device, H, D),
+        PoolingKernel.create(device),
+        L2NormKernel.create(device),
+        EmbeddingKernel.create(device, C),
+      ]);
+    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasPoolerAct, split, relativeScores, attention, pooling, l2norm, gather };
+    const up = (label: string, data: Float32Array | Uint32Array, shape: number[]) => uploadTensor(device, label, data, shape);
+    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
+
+    // The relative embeddings, layer-normed once (shared by every layer), then each layer's own
+    // query/key projections of them: input-independent, so computed here once, not per forward.
+    const relRaw = up('rel_embeddings', weights.relativeEmbeddings.subarray(0, R * C), [R, C]); // (R, C)
+    const temporaries: GPUTensor[] = [relRaw];
+    const alloc = (label: string, shape: number[]) => {
+      const t: GPUTensor = { label, shape, buffer: createStorageBuffer(device, label, shape.reduce((a, b) => a * b, 4)) };
+      temporaries.push(t);
+      return t;
+    };
+    const setup: Dispatch[] = [];
+    let rel = relRaw;
+    if (weights.relativeNorm && weights.relativeNormBias) {
+      const g = up('rel_norm.weight', weights.relativeNorm, [C]);
+      const b = up('rel_norm.bias', weights.relativeNormBias, [C]);
+      temporaries.push(g, b);
+      rel = alloc('rel_embeddings_norm', [R, C]); // (R, C) LayerNorm(rel)
+      setup.push(layerNorm.createDispatch('rel_norm', relRaw, g, b, rel, eps));
+    }
+    const relQkv = alloc('rel_qkv', [R, 3 * C]); // (R, 3C)
+    const relQ = alloc('rel_q', [H, R, D]); // (H, R, D) Qr
+    const relK = alloc('rel_k', [H, R, D]); // (H, R, D) Kr
+    const relV = alloc('rel_v', [H, R, D]); // unused
+    const layers: LayerTensors[] = [];
+    for (const [i, w] of weights.layers.entries()) {
+      const L = `layer${i}`;
+      const qkv = upW(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]);
+      const qkvBias = up(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]);
+      const relProj: GPUTensor = { label: `${L}.rel_proj`, shape: [2, H, R, D], buffer: device.createBuffer({ label: `${L}.rel_proj`, size: 2 * H * R * D * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }) };
+      // One layer at a time through the shared temporaries: project, split, copy Kr and Qr out.
+      setup.push(matmulBias.createDispatch(`${L}.rel_qkv`, rel, qkv, relQkv, { bias: qkvBias }));
+      setup.push(split.createDispatch(`${L}.rel_split`, relQkv, null, null, relQ, relK, relV));
+      await runSetupWithOffset(device, setup, relK, relQ, relProj, H * R * D * 4);
+      for (const d of setup) d.destroy?.();
+      setup.length = 0;
+      layers.push({
+        qkv,
+        qkvBias,
+        relProj,
+        attentionOut: upW(`${L}.attention_out`, w.attentionOut, [C, C]),
+        attentionOutBias: up(`${L}.attention_out.bias`, w.attentionOutBias, [C]),
+        attentionNorm: up(`${L}.attention_norm`, w.attentionNorm, [C]),
+        attentionNormBias: up(`${L}.attention_norm.bias`, w.attentionNormBias, [C]),
+        intermediate: upW(`${L}.intermediate`, w.intermediate, [I, C]),
+        intermediateBias: up(`${L}.intermediate.bias`, w.intermediateBias, [I]),
+        output: upW(`${L}.output`, w.output, [C, I]),
+        outputBias: up(`${L}.output.bias`, w.outputBias, [C]),
+        outputNorm: up(`${L}.output_norm`, w.outputNorm, [C]),
+        outputNormBias: up(`${L}.output_norm.bias`, w.outputNormBias, [C]),
+      });
+      await drainUploads(device);
+    }
+    destroyAll(temporaries);
+
+    const { table } = debertaBucketTable(config.positionBuckets, config.maxRelativePositions);
+    const embeddings = {
+      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
+      norm: up('embeddings.norm', weights.embeddingNorm, [C]),
+      normBias: up('embeddings.norm.bias', weights.embeddingNormBias, [C]),
+      bucketTable: up('relative_bucket_table', table, [table.length]),
+    };
+    let head: HeadTensors = { kind: 'none' };
+    const w = weights.head;
+    if (w.kind === 'mlm') {
+      head = {
+        kind: 'mlm',
+        dense: upW('mlm.dense', w.dense, [C, C]),
+        denseBias: up('mlm.dense.bias', w.denseBias, [C]),
+        norm: up('mlm.norm', w.norm, [C]),
+        normBias: up('mlm.norm.bias', w.normBias, [C]),
+        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', w.decoder, w.decoderBias, V, C, options.maxChunkRows),
+      };
+    } else if (w.kind === 'classification') {
+      const labels = w.bias.length;
+      head = {
+        kind: 'classification',
+        poolerDense: upW('pooler.dense', w.poolerDense, [C, C]),
+        poolerDenseBias: up('pooler.dense.bias', w.poolerDenseBias, [C]),
+        weight: upW('classifier', w.weight, [labels, C]),
+        bias: up('classifier.bias', w.bias, [labels]),
+      };
+    }
+    return new DebertaV2Model(device, config, kernels, embeddings, layers, head, dtype);
+  }
+
+  maxTokensPerForward(options: PlanOptions): number {
+    const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, relativeRows: R } = this.config;
+    // The widest per-token row: c2p + p2c (2 H R floats) in DeBERTa-v3 (12 x 512 x 2 vs 3C = 2304).
+    let widest = Math.max(3 * C, I, 2 * H * R);
+    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.floor(limit / (widest * 4));
+  }
+
+  /**
+   * N tokens in S sequences; C hidden, H heads of D, I intermediate, R = 2 span relative rows.
+   * x = LN(word(ids)); per layer: x = LN(x + o(disentangled(x))); x = LN(x + W2 act(W1 x + b1) + b2).
+   */
+  planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
+    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps, relativeRows: R } = this.config;
+    const k = this.kernels;
+    const N = tokens;
+    const S = sequences;
+    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
+    const inputIds = alloc('input_ids', [N]); // (N) u32
+    const attentionMask = alloc('attention_mask', [N]); // (N) u32
+    const positions = alloc('positions', [N]); // (N) u32, unused (no absolute positions)
+    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
+    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const xA = alloc('residual_a', [N, C]); // (N, C)
+    const xB = alloc('residual_b', [N, C]); // (N, C)
+    const sum = alloc('residual_sum', [N, C]); // (N, C)
+    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D)
+    const q = alloc('q', [H, N, D]); // (H, N, D)
+    const kk = alloc('k', [H, N, D]); // (H, N, D)
+    const v = alloc('v', [H, N, D]); // (H, N, D)
+    const rel = alloc('c2p_p2c', [2, H, N, R]); // (2, H, N, R) q Kr^T, k Qr^T
+    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const inter = alloc('intermediate', [N, I]); // (N, I)
+    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const e = this.embeddings;
+    const scale = 1 / Math.fround(Math.sqrt(Math.fround(D * 3))); // transformers: sqrt(float32(d) * 3)
+
+    const d: Dispatch[] = dispatches;
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum)); // (N, C)
+    // (transformers then zeroes padded rows; they are masked keys everywhere, so no real row reads them)
+    d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
+    this.layers.forEach((w, i) => {
+      const L = `layer${i}`;
+      const out = i === this.layers.length - 1 ? last : xA;
+      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
+      d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
+      d.push(k.relativeScores.createDispatch(`${L}.c2p_p2c`, q, kk, w.relProj, rel)); // (2, H, N, R)
+      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, rel, e.bucketTable, attn, scale)); // (N, C)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C)
+      d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
+      d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
+      d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C)
+      d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
+    });
+    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    let poolerOutput: GPUTensor | null = null;
+    let logits: GPUTensor | null = null;
+    let logitRows: GPUTensor | null = null;
+    const head = this.head;
+    if (head.kind === 'classification') {
+      poolerOutput = alloc('pooler_output', [S, C]); // (S, C) act(cls Wp^T + bp), the ContextPooler
+      d.push(k.matmulBiasPoolerAct.createDispatch('pooler', pooled.pooledCls, head.poolerDense, poolerOutput, { bias: head.poolerDenseBias }));
+      if (options.logits) {
+        logits = alloc('logits', [S, this.numLabels]); // (S, labels)
+        d.push(k.matmulBias.createDispatch('classifier', poolerOutput, head.weight, logits, { bias: head.bias }));
+      }
+    } else if (options.logits && head.kind === 'mlm') {
+      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M, C)
+      logitRows = rows.rows;
+      const M = rows.input.shape[0];
+      const t = alloc('mlm_transform', [M, C]); // (M, C) act(last Wd^T + bd)
+      const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
+      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
+      d.push(k.matmulBiasAct.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
+      d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
+      d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
+    }
+
+    return {
+      tokens: N,
+      sequences: S,
+      options,
+      inputIds,
+      tokenTypeIds: null,
+      attentionMask,
+      positions,
+      attentionTiles,
+      sequenceTable,
+      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
+      logitRows,
+      dispatches: d,
+      tensors,
+      destroy,
+    };
+  }
+
+  destroy(): void {
+    const { kind: _, ...rest } = this.head as HeadTensors & Record<string, unknown>;
+    const head = Object.values(rest).flatMap((t) => (t && typeof t === 'object' && 'chunks' in t ? (t as RowChunkedLinear).chunks.flatMap((c) => [c.weight, c.bias]) : [t as GPUTensor | null]));
+    destroyAll([
+      ...this.embeddings.word.chunks.map((c) => c.table),
+      this.embeddings.norm,
+      this.embeddings.normBias,
+      this.embeddings.bucketTable,
+      ...this.layers.flatMap((l) => Object.values(l)),
+      ...head,
+    ]);
+    for (const kernel of Object.values(this.kernels)) kernel.destroy();
+  }
+}
+
+/** Runs the setup dispatches, then copies Kr to relProj[0] and Qr to relProj[1] (byte offset `half`). */
+async function runSetupWithOffset(device: GPUDevice, setup: Dispatch[], relK: GPUTensor, relQ: GPUTensor, relProj: GPUTensor, half: number): Promise<void> {
+  const encoder = device.createCommandEncoder({ label: `${relProj.label}.setup` });
+  const pass = encoder.beginComputePass();
+  for (const d of setup) d.encode(pass);
+  pass.end();
+  encoder.copyBufferToBuffer(relK.buffer, 0, relProj.buffer, 0, half);
+  encoder.copyBufferToBuffer(relQ.buffer, 0, relProj.buffer, half, half);
+  device.queue.submit([encoder.finish()]);
+  await device.queue.onSubmittedWorkDone();
+}
+
+export const debertaV2: Architecture<DebertaV2Config, DebertaV2Weights> = {
+  name: 'DeBERTa-v2',
+  modelTypes: ['deberta-v2'],
+  parseConfig: parseDebertaV2Config,
+  loadWeights: loadDebertaV2Weights,
+  createModel: (device, config, weights, options) => DebertaV2Model.create(device, config, weights, options),
+};
