@@ -84,3 +84,28 @@ describe('EncoderTokenizer from spm.model alone (no tokenizer.json)', () => {
     expect(() => EncoderTokenizer.fromFiles({ spmModel: new TextEncoder().encode('{"model": {}}') })).toThrow(/not a SentencePiece model|no pieces/);
   });
 });
+
+describe('a checkpoint folder with spm.model and no tokenizer.json', () => {
+  it('readTokenizerFiles reads spm.model (and added_tokens.json), and the tokenizer built from them gives spm_encode ids', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { readTokenizerFiles } = await import('../src/checkpoint');
+    const { folderSource } = await import('../src/node/folder-source');
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'spm-'));
+    try {
+      await writeFile(path.join(tmp, 'spm.model'), bytes('deberta-like.model'));
+      await writeFile(path.join(tmp, 'added_tokens.json'), '{"[MASK]": 1500}');
+      await writeFile(path.join(tmp, 'tokenizer_config.json'), JSON.stringify({ cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]' }));
+      const files = await readTokenizerFiles(folderSource(tmp));
+      expect(files.tokenizerJson).toBeNull();
+      expect(files.spmModel?.length).toBe(bytes('deberta-like.model').length);
+      const tok = EncoderTokenizer.fromFiles(files);
+      const expected = cases['deberta-like'] as { ids: number[][] };
+      expect(tok.encode(cases.texts[9])).toEqual([1, ...expected.ids[9], 2]);
+      expect(tok.maskId).toBe(1500);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
