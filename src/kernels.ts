@@ -13,6 +13,7 @@ import attentionWGSL from '../kernels/attention.wgsl?raw';
 import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
 import attentionDisentangledWGSL from '../kernels/attention_disentangled.wgsl?raw';
+import attentionDisentangledSubgroupWGSL from '../kernels/attention_disentangled_subgroup.wgsl?raw';
 import relativeScoresWGSL from '../kernels/relative_scores.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
@@ -870,24 +871,46 @@ export class RelativeScoresKernel extends Kernel {
  * attention plus c2p and p2c gathered per (query, key) at the relative index of bucketTable.
  */
 export class DisentangledAttentionKernel extends Kernel {
-  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<DisentangledAttentionKernel> {
+  /**
+   * strategy 'tiled' (kernels/attention_disentangled.wgsl, workgroup memory, any adapter) or
+   * 'subgroup' (kernels/attention_disentangled_subgroup.wgsl: attention_subgroup.wgsl's register
+   * tiles, head dim <= 64, for CPU adapters); default AttentionKernel.defaultStrategy. lanes as
+   * AttentionKernel's.
+   */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {}): Promise<DisentangledAttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention_disentangled: head dim ${headDim} must be a multiple of 4`);
-    const bytes = AttentionKernel.workgroupBytes(headDim);
-    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
-      throw new KernelShapeError(`attention_disentangled: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    let lanes = 0;
+    if (strategy === 'subgroup') {
+      const usable = AttentionKernel.subgroupLanes(device);
+      lanes = options.lanes ?? usable;
+      if (usable === 0 || lanes > usable || (lanes !== 4 && lanes !== 8)) {
+        throw new KernelShapeError(`attention_disentangled: the subgroup kernel needs the 'subgroups' feature with at least ${lanes || 4} invocations per subgroup (4 or 8 lanes); use strategy 'tiled'`);
+      }
+      if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
+        throw new KernelShapeError(`attention_disentangled: the subgroup kernel holds head dims up to ${AttentionKernel.SUBGROUP_MAX_HEAD_DIM}, not ${headDim}; use strategy 'tiled'`);
+      }
+    } else {
+      const bytes = AttentionKernel.workgroupBytes(headDim);
+      if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+        throw new KernelShapeError(`attention_disentangled: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+      }
     }
+    const name = strategy === 'subgroup' ? `attention_disentangled.subgroup${lanes === 4 ? '4' : ''}` : 'attention_disentangled';
     const { pipeline, layout } = await Kernel.build(
       device,
-      'attention_disentangled',
-      attentionDisentangledWGSL,
+      name,
+      strategy === 'subgroup' ? attentionDisentangledSubgroupWGSL : attentionDisentangledWGSL,
       ['uniform', 'read', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
-      { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
     );
-    const k = new DisentangledAttentionKernel('attention_disentangled', device, pipeline, layout);
+    const k = new DisentangledAttentionKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
+    k.strategy = strategy;
     return k;
   }
+  strategy: 'tiled' | 'subgroup' = 'tiled';
   private numHeads = 0;
   private headDim = 0;
 

@@ -218,12 +218,28 @@ describe('relative_scores (c2p = q Kr^T, p2c = k Qr^T)', () => {
   });
 });
 
-describe('attention_disentangled (DeBERTa)', () => {
+describe.each([
+  ['tiled', undefined],
+  ['subgroup', undefined],
+  ['subgroup', 4],
+] as const)('attention_disentangled (DeBERTa), %s %s', (strategy, lanes) => {
   const H = 2;
   const D = 64;
-  let kernels: { scores: RelativeScoresKernel; attention: DisentangledAttentionKernel } | undefined;
+  let kernels: { scores: RelativeScoresKernel; attention: DisentangledAttentionKernel } | null | undefined;
   async function check(lengths: number[], mask: Uint32Array, bucketSize: number, maxPosition: number, label: string) {
-    kernels ??= { scores: await RelativeScoresKernel.create(device, H, D), attention: await DisentangledAttentionKernel.create(device, H, D) };
+    if (kernels === undefined) {
+      const usable = AttentionKernel.subgroupLanes(device);
+      if (strategy === 'subgroup' && (usable === 0 || (lanes ?? usable) > usable)) {
+        await expect(DisentangledAttentionKernel.create(device, H, D, { strategy, lanes })).rejects.toThrow(/use strategy 'tiled'/);
+        reportAdapter(`attention_disentangled: this adapter cannot run the ${lanes ?? 8}-lane subgroup kernel (refusal checked)`);
+        kernels = null;
+      } else {
+        const attention = await DisentangledAttentionKernel.create(device, H, D, { strategy, lanes });
+        expect(attention.strategy).toBe(strategy);
+        kernels = { scores: await RelativeScoresKernel.create(device, H, D), attention };
+      }
+    }
+    if (!kernels) return;
     const sequences = packedSequences(lengths);
     const N = mask.length;
     const q = randomArray(H * N * D, 41, 1);

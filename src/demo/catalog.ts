@@ -25,6 +25,7 @@ export const EMBEDDERS: HubModel[] = [
     note: 'BERT, trained with "query: " and "passage: " prompts (the page adds them)',
     prompts: { query: 'query: ', passage: 'passage: ' },
   },
+  { id: 'sentence-transformers/all-mpnet-base-v2', size: '438 MB', note: 'MPNet (relative position bias), the best-known sentence embedder after MiniLM' },
   { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
 ];
 
@@ -34,5 +35,11 @@ export const RERANKERS: HubModel[] = [
   { id: 'BAAI/bge-reranker-base', size: '1.11 GB', note: 'XLM-RoBERTa, English and Chinese' },
 ];
 
+/** Sequence classifiers for the guardrail panel: the prompt-injection detectors deployed in production. */
+export const GUARDRAILS: HubModel[] = [
+  { id: 'protectai/deberta-v3-base-prompt-injection-v2', size: '738 MB', note: 'DeBERTa-v3, SAFE / INJECTION (English)' },
+  { id: 'meta-llama/Prompt-Guard-86M', size: '1.11 GB', note: 'mDeBERTa-v3 (251k vocabulary), BENIGN / INJECTION / JAILBREAK; gated: accept its license on the Hub first' },
+];
+
 /** The catalog entry of a Hub id, if the page knows it. */
-export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS].find((m) => m.id === id);
+export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS, ...GUARDRAILS].find((m) => m.id === id);
