@@ -45,7 +45,8 @@ export function renderChart(inputs: BenchResult[]): string {
   // Matmul panel: the model's layer shapes at one token count (1024, or the nearest below) and
   // the other shapes; every measured shape stays in the JSON.
   const allMatmul = inputs.flatMap((r) => r.matmul.map((m) => ({ ...m, runtime: r.runtime })));
-  const layer = (name: string) => /^(qkv|wo|w12|w3|wqkv|wi|mlp_wo|intermediate|output)@/.test(name); // see layerShapesFor
+  // Layer shapes are `<matmul>@<M>` (layerShapesFor, any architecture); the fixed extras are base.* and square@*.
+  const layer = (name: string) => /^[\w]+@\d+$/.test(name) && !name.startsWith('square@');
   const counts = [...new Set(allMatmul.filter((m) => layer(m.shape)).map((m) => m.M))].sort((x, y) => x - y);
   const shownM = counts.filter((m) => m <= 1024).pop() ?? counts[0];
   const matmul = allMatmul.filter((m) => !layer(m.shape) || m.M === shownM);

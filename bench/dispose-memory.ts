@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Encoder } from '../src/encoder';
 import { createGPU } from '../src/gpu';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 
 const dtype = process.argv.includes('--dtype') ? (process.argv[process.argv.indexOf('--dtype') + 1] as 'f16' | 'f32') : 'f16';
 const dir = path.resolve('bench/peers/.cache/neobert-base-f32');

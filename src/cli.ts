@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { Encoder, type Pooling } from './encoder';
 import { readTokenizerFiles } from './checkpoint';
-import { NeoBERTError } from './errors';
+import { EncoderError } from './errors';
 import { EncoderTokenizer } from './tokenizer';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from './safetensors';
 import type { OutputName } from './runner';
@@ -132,16 +132,16 @@ async function* readTexts(what: string, allowPairs: boolean, options: Options): 
     try {
       record = JSON.parse(line);
     } catch {
-      throw new NeoBERTError(`${source.name} line ${lineNumber}: not valid JSON (JSONL input: one {"text": ...} object per line)`);
+      throw new EncoderError(`${source.name} line ${lineNumber}: not valid JSON (JSONL input: one {"text": ...} object per line)`);
     }
     const { text, text_pair: pair } = (record ?? {}) as { text?: unknown; text_pair?: unknown };
-    if (typeof text !== 'string') throw new NeoBERTError(`${source.name} line ${lineNumber}: JSON without a string "text" field`);
+    if (typeof text !== 'string') throw new EncoderError(`${source.name} line ${lineNumber}: JSON without a string "text" field`);
     if (pair !== undefined && (!allowPairs || typeof pair !== 'string')) {
-      throw new NeoBERTError(`${source.name} line ${lineNumber}: ${allowPairs ? '"text_pair" must be a string' : `${what} takes no "text_pair"`}`);
+      throw new EncoderError(`${source.name} line ${lineNumber}: ${allowPairs ? '"text_pair" must be a string' : `${what} takes no "text_pair"`}`);
     }
     yield pair === undefined ? text : [text, pair as string];
   }
-  if (count === 0) throw new NeoBERTError(`${what}: no text on ${source.name}`);
+  if (count === 0) throw new EncoderError(`${what}: no text on ${source.name}`);
 }
 
 /** Every text, for commands that need them all (rank). */
@@ -186,21 +186,21 @@ async function forwardCommand(options: Options): Promise<void> {
   // Fail before any GPU work when the result could not be written anyway.
   const outputDir = path.dirname(path.resolve(options.output));
   const dirInfo = await stat(outputDir).catch(() => null);
-  if (!dirInfo?.isDirectory()) throw new NeoBERTError(`${options.output}: output folder ${outputDir} does not exist`);
+  if (!dirInfo?.isDirectory()) throw new EncoderError(`${options.output}: output folder ${outputDir} does not exist`);
   const inputBytes = await readFile(options.input).catch((e: Error) => {
-    throw new NeoBERTError(`${options.input}: ${e.message}`);
+    throw new EncoderError(`${options.input}: ${e.message}`);
   });
   const input = parseSafetensors(new Uint8Array(inputBytes), options.input);
   for (const name of ['input_ids', 'attention_mask']) {
-    if (!input.has(name)) throw new NeoBERTError(`${options.input}: missing tensor "${name}" ([B,T] I64 or I32)`);
+    if (!input.has(name)) throw new EncoderError(`${options.input}: missing tensor "${name}" ([B,T] I64 or I32)`);
     if (input.entry(name).shape.length !== 2) {
-      throw new NeoBERTError(`${options.input}: tensor "${name}" has shape [${input.entry(name).shape}], expected [B,T]`);
+      throw new EncoderError(`${options.input}: tensor "${name}" has shape [${input.entry(name).shape}], expected [B,T]`);
     }
   }
   const [batch, seqLen] = input.entry('input_ids').shape;
   const maskShape = input.entry('attention_mask').shape;
   if (maskShape[0] !== batch || maskShape[1] !== seqLen) {
-    throw new NeoBERTError(`${options.input}: attention_mask has shape [${maskShape}], expected [${batch},${seqLen}] like input_ids`);
+    throw new EncoderError(`${options.input}: attention_mask has shape [${maskShape}], expected [${batch},${seqLen}] like input_ids`);
   }
   const inputIds = input.toInt32('input_ids');
   const attentionMask = input.toInt32('attention_mask');
@@ -208,7 +208,7 @@ async function forwardCommand(options: Options): Promise<void> {
   if (input.has('token_type_ids')) {
     const shape = input.entry('token_type_ids').shape;
     if (shape.length !== 2 || shape[0] !== batch || shape[1] !== seqLen) {
-      throw new NeoBERTError(`${options.input}: token_type_ids has shape [${shape}], expected [${batch},${seqLen}] like input_ids`);
+      throw new EncoderError(`${options.input}: token_type_ids has shape [${shape}], expected [${batch},${seqLen}] like input_ids`);
     }
     tokenTypeIds = input.toInt32('token_type_ids');
   }
@@ -224,7 +224,15 @@ async function forwardCommand(options: Options): Promise<void> {
     if (hasPooler) outputs.push('poolerOutput');
     if (sentenceOutput && !outputs.includes(sentenceOutput)) outputs.push(sentenceOutput);
     if (head !== 'none') outputs.push('logits');
-    const result = await model.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs });
+    // Per-sequence inputs the model reads (EncoderModel.sequenceInputs, e.g. adapter_mask): [B] tensors of the input file.
+    const sequenceInputs: Record<string, Int32Array> = {};
+    for (const name of model.model.sequenceInputs ?? []) {
+      if (!input.has(name)) continue;
+      const shape = input.entry(name).shape;
+      if (shape.length !== 1 || shape[0] !== batch) throw new EncoderError(`${options.input}: ${name} has shape [${shape}], expected [${batch}] (one value per row)`);
+      sequenceInputs[name] = input.toInt32(name);
+    }
+    const result = await model.forward({ inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs, sequenceInputs });
     const C = model.config.hiddenSize;
     const f32 = (shape: number[], data: Float32Array): SerializableTensor => ({ dtype: 'F32', shape, data });
     const tensors: Record<string, SerializableTensor> = {
@@ -236,6 +244,9 @@ async function forwardCommand(options: Options): Promise<void> {
     if (sentenceOutput) tensors.sentence_embedding = f32([batch, C], result[sentenceOutput]!);
     if (head === 'mlm') tensors.logits = f32([batch, seqLen, model.config.vocabSize], result.logits!);
     if (head === 'classification') tensors.logits = f32([batch, result.logits!.length / batch], result.logits!);
+    if (head === 'token-classification') {
+      tensors.logits = f32(model.model.tokenLogitsSqueezed ? [batch, seqLen] : [batch, seqLen, result.logits!.length / (batch * seqLen)], result.logits!);
+    }
     await writeFileAtomic(options.output, serializeSafetensors(tensors, { format: 'pt', producer: 'neobert-webgpu' }));
     process.stderr.write(`neobert: wrote ${Object.keys(tensors).join(', ')} for ${batch} x ${seqLen} tokens to ${options.output}\n`);
   } finally {
@@ -248,7 +259,7 @@ async function tokenizeCommand(options: Options): Promise<void> {
   const source = await sourceFor(options.model ?? BUNDLED_MODEL_DIR);
   const files = await readTokenizerFiles(source);
   if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt) && !files.spmModel) {
-    throw new NeoBERTError(`${source.label}: no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, or spm.model)`);
+    throw new EncoderError(`${source.label}: no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, or spm.model)`);
   }
   const tokenizer = EncoderTokenizer.fromFiles(files, { maxLength: Number.MAX_SAFE_INTEGER });
   for await (const [lineNumber, line] of stdinLines()) {
@@ -257,16 +268,16 @@ async function tokenizeCommand(options: Options): Promise<void> {
     try {
       value = JSON.parse(line);
     } catch {
-      throw new NeoBERTError(`stdin line ${lineNumber}: not JSON (write ${options.pair ? '["text", "text pair"]' : '"like this"'})`);
+      throw new EncoderError(`stdin line ${lineNumber}: not JSON (write ${options.pair ? '["text", "text pair"]' : '"like this"'})`);
     }
     if (options.pair) {
       if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
-        throw new NeoBERTError(`stdin line ${lineNumber}: expected a JSON array of two strings [text, text_pair]`);
+        throw new EncoderError(`stdin line ${lineNumber}: expected a JSON array of two strings [text, text_pair]`);
       }
       const { ids, typeIds } = tokenizer.encodePair(value[0], value[1]);
       await write(JSON.stringify({ input_ids: ids, token_type_ids: typeIds }) + '\n');
     } else {
-      if (typeof value !== 'string') throw new NeoBERTError(`stdin line ${lineNumber}: expected a JSON string, got ${Array.isArray(value) ? 'an array (use --pair for pairs)' : typeof value}`);
+      if (typeof value !== 'string') throw new EncoderError(`stdin line ${lineNumber}: expected a JSON string, got ${Array.isArray(value) ? 'an array (use --pair for pairs)' : typeof value}`);
       await write(JSON.stringify(tokenizer.encode(value)) + '\n');
     }
   }
@@ -381,7 +392,7 @@ async function classifyCommand(options: Options): Promise<void> {
     for await (const batch of batchesOf(readTexts('classify', true, options), batchSize)) {
       for (const t of batch) {
         pairs ??= Array.isArray(t);
-        if (pairs !== Array.isArray(t)) throw new NeoBERTError('classify: give every line a "text_pair", or none');
+        if (pairs !== Array.isArray(t)) throw new EncoderError('classify: give every line a "text_pair", or none');
       }
       let out = '';
       if (threshold !== undefined) {

@@ -5,10 +5,11 @@
 //
 // Every call runs alone: calls on one model are queued (this.exclusive), so concurrent callers
 // never interleave batches, and the timings a call reports are its own.
-import { loadCheckpoint, type CheckpointSource, type LoadedCheckpoint } from './checkpoint';
-import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, NeoBERTError } from './errors';
+import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import type { CheckpointSource } from './sources/types';
+import { CheckpointError, DeviceLostError, InputError, ModelDisposedError, EncoderError } from './errors';
 import { contextFromDevice, createGPU, releaseDestroyed, withErrorScope, type GPUContext } from './gpu';
-import type { EncoderConfig, EncoderModel } from './models/types';
+import type { EncoderConfig, EncoderModel, HeadKind } from './models/types';
 import { Runner, type ForwardRequest, type ForwardResult, type OutputName } from './runner';
 import { resolveSource, type ModelSource } from './source';
 import { EncoderTokenizer } from './tokenizer';
@@ -179,7 +180,7 @@ export class Encoder {
 
   get tokenizer(): EncoderTokenizer {
     if (!this.tokenizerOrNull) {
-      throw new NeoBERTError(
+      throw new EncoderError(
         `${this.checkpoint.label} has no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt): pass token ids instead of text, or a tokenizer in the load options`,
       );
     }
@@ -286,8 +287,8 @@ export class Encoder {
   fillMask(input: string | TokenIds, options: FillMaskOptions = {}): Promise<FillMaskPrediction[][]> {
     return this.exclusive(async (timer) => {
       if (this.model.headKind !== 'mlm') {
-        throw new NeoBERTError(
-          `fillMask needs an MLM head; ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'a classification head'}`,
+        throw new EncoderError(
+          `fillMask needs an MLM head; ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
         );
       }
       const V = this.config.vocabSize;
@@ -452,8 +453,8 @@ export class Encoder {
   private requireLabels(what: string): string[] {
     const labels = this.labels;
     if (!labels) {
-      throw new NeoBERTError(
-        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${this.model.headKind === 'none' ? 'no head' : 'an MLM head'}`,
+      throw new EncoderError(
+        `${what} needs a sequence classification head (a *ForSequenceClassification checkpoint); ${this.checkpoint.label} has ${describeHead(this.model.headKind)}`,
       );
     }
     return labels;
@@ -478,7 +479,7 @@ export class Encoder {
         result = await body(timer);
       } catch (error) {
         // A lost device makes the call in flight fail with a GPU error; say what happened.
-        if (!this.lostInfo && !(error instanceof NeoBERTError || error instanceof RangeError || error instanceof TypeError)) {
+        if (!this.lostInfo && !(error instanceof EncoderError || error instanceof RangeError || error instanceof TypeError)) {
           await Promise.race([this.gpu.lost, new Promise((resolve) => setTimeout(resolve, 0))]);
         }
         if (this.lostInfo && !this.disposed) throw this.lostError();
@@ -595,3 +596,8 @@ export class Encoder {
 
 /** The first name of the API; the same class. */
 export { Encoder as NeoBERT };
+
+/** A head kind in words, for messages. */
+function describeHead(kind: HeadKind): string {
+  return { none: 'no head', mlm: 'an MLM head', classification: 'a classification head', 'token-classification': 'a token classification head' }[kind];
+}

@@ -1,6 +1,6 @@
 // Device acquisition, limits, error capture and buffer helpers. The only module that knows
 // whether we run on a browser's navigator.gpu or on Dawn in Node (npm package `webgpu`).
-import { GPUOutOfMemoryError, GPUUnavailableError, GPUValidationError, NeoBERTError } from './errors';
+import { GPUOutOfMemoryError, GPUUnavailableError, GPUValidationError, EncoderError } from './errors';
 
 export { GPUUnavailableError } from './errors';
 
@@ -53,7 +53,7 @@ function environment(name: string): string | undefined {
 export function resolveGPUOptions(options: CreateGPUOptions = {}): { dawnFlags: string[]; powerPreference: GPUPowerPreference } {
   const preference = environment('NEOBERT_POWER_PREFERENCE');
   if (preference !== undefined && preference !== 'low-power' && preference !== 'high-performance') {
-    throw new NeoBERTError(`NEOBERT_POWER_PREFERENCE must be 'low-power' or 'high-performance', not '${preference}'`);
+    throw new EncoderError(`NEOBERT_POWER_PREFERENCE must be 'low-power' or 'high-performance', not '${preference}'`);
   }
   return {
     dawnFlags: options.dawnFlags ?? environment('NEOBERT_DAWN_FLAGS')?.split(/\s+/) ?? [...DEFAULT_DAWN_FLAGS],
@@ -233,7 +233,7 @@ export function createStorageBuffer(device: GPUDevice, label: string, byteLength
 export function checkBufferSize(device: GPUDevice, label: string, byteLength: number): void {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   if (byteLength > limit) {
-    throw new NeoBERTError(
+    throw new EncoderError(
       `${label} needs ${(byteLength / 2 ** 20).toFixed(1)} MiB, over this device's storage binding limit of ` +
         `${(limit / 2 ** 20).toFixed(1)} MiB; use fewer tokens per batch`,
     );

@@ -23,22 +23,13 @@ export {
   type Pooling,
   type DType,
 } from './encoder';
-export { NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
+export { EncoderWorker, NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
 export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
-export {
-  loadCheckpoint,
-  urlSource,
-  filesSource,
-  memorySource,
-  clearModelCache,
-  DEFAULT_CACHE_NAME,
-  type CheckpointSource,
-  type LoadedCheckpoint,
-  type Progress,
-  type ProgressFn,
-  type TokenizerFiles,
-  type UrlSourceOptions,
-} from './checkpoint';
+export { loadCheckpoint, type LoadedCheckpoint, type TokenizerFiles } from './checkpoint';
+export { urlSource, clearModelCache, DEFAULT_CACHE_NAME, type UrlSourceOptions } from './sources/url';
+export { filesSource } from './sources/files';
+export { memorySource } from './sources/memory';
+export type { CheckpointSource, NamedBlob, Progress, ProgressFn } from './sources/types';
 export { ARCHITECTURES, architectureFor, parseConfig, supportedModelTypes } from './models/index';
 export type { Architecture, EncoderConfig, EncoderModel, HeadKind } from './models/types';
 export { NEOBERT_BASE_CONFIG_JSON, type NeoBERTConfig } from './models/neobert';
@@ -47,8 +38,8 @@ export { parseSafetensors, serializeSafetensors, SafetensorsFile } from './safet
 export { EncoderTokenizer, NeoBERTTokenizer, buildBertTokenizerJson, type EncodedBatch } from './tokenizer';
 export { createGPU, type GPUContext, type AdapterDescription } from './gpu';
 export {
-  NeoBERTError,
   EncoderError,
+  NeoBERTError,
   CheckpointError,
   InputError,
   ModelDisposedError,

@@ -17,8 +17,10 @@ import attentionDisentangledSubgroupWGSL from '../kernels/attention_disentangled
 import relativeScoresWGSL from '../kernels/relative_scores.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
-import { KernelShapeError, NeoBERTError } from './errors';
-import { isCpuAdapter, matmulStrategy, matmulSubgroupsUsable } from './capabilities';
+import { KernelShapeError, EncoderError } from './errors';
+import { attentionStrategy, attentionSubgroupLanes, matmulStrategy, matmulSubgroupsUsable, normRowPerThread, subgroupMinSize, type Arithmetic, type MatmulStrategy } from './capabilities';
+
+export type { Arithmetic, MatmulStrategy } from './capabilities';
 import type { SequenceRange } from './tables';
 
 export type { SequenceRange };
@@ -251,7 +253,7 @@ export class RMSNormKernel extends Kernel {
 
   /** rowPerThread (default: on CPU adapters) = one thread per row, no barriers; see kernels/rmsnorm.wgsl. */
   static async create(device: GPUDevice, options: { rowPerThread?: boolean } = {}): Promise<RMSNormKernel> {
-    const rowPerThread = options.rowPerThread ?? isCpuAdapter(device);
+    const rowPerThread = options.rowPerThread ?? normRowPerThread(device);
     const WG = rowPerThread ? RMSNormKernel.WG.rowPerThread : RMSNormKernel.WG.reduction;
     const name = rowPerThread ? 'rmsnorm.row-per-thread' : 'rmsnorm';
     const { pipeline, layout } = await Kernel.build(device, name, rmsnormWGSL, ['uniform', 'read', 'read', 'write'], { WG, ROW_PER_THREAD: rowPerThread });
@@ -283,7 +285,7 @@ export class LayerNormKernel extends Kernel {
    * rowPerThread (default: on CPU adapters) = one thread per row, no barriers.
    */
   static async create(device: GPUDevice, options: { bias?: boolean; rowPerThread?: boolean } = {}): Promise<LayerNormKernel> {
-    const rowPerThread = options.rowPerThread ?? isCpuAdapter(device);
+    const rowPerThread = options.rowPerThread ?? normRowPerThread(device);
     const WG = rowPerThread ? LayerNormKernel.WG.rowPerThread : LayerNormKernel.WG.reduction;
     const name = `layernorm${rowPerThread ? '.row-per-thread' : ''}${options.bias ? '+bias' : ''}`;
     const { pipeline, layout } = await Kernel.build(device, name, layernormWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
@@ -358,15 +360,7 @@ export interface MatmulEpilogue {
  * for) or 'subgroup' (kernels/matmul_subgroup.wgsl: register tiles fed by subgroup broadcasts,
  * for CPU adapters; 4.7x the tiled kernel on lavapipe at M = 128, see bench/matmul.ts).
  */
-export type MatmulStrategy = 'tiled' | 'subgroup';
 
-/**
- * Arithmetic of the hot kernels: 'f32' (every kernel's default), or 'f16': operands rounded to
- * f16 (matmul x and W; attention q, k, v), exact products and f32 accumulation, softmax and
- * epilogues in f32 (kernels/matmul_f16.wgsl, kernels/attention_f16.wgsl). Needs shader-f16;
- * runs with the 'tiled' strategy only (the GPU kernels).
- */
-export type Arithmetic = 'f32' | 'f16';
 
 export interface MatmulOptions extends MatmulEpilogue {
   /** Storage of W: 'f32', or 'f16' (IEEE halves, two per 32-bit word, see encodeF16). Default 'f32'. */
@@ -380,9 +374,9 @@ export interface MatmulOptions extends MatmulEpilogue {
 /** Throws unless the device can run f16-arithmetic kernels with this strategy. */
 function requireF16Arithmetic(kernel: string, device: GPUDevice, strategy: string): void {
   if (!device.features.has('shader-f16')) {
-    throw new NeoBERTError(`${kernel}: arithmetic 'f16' needs the 'shader-f16' feature, which this device lacks; use arithmetic 'f32'`);
+    throw new EncoderError(`${kernel}: arithmetic 'f16' needs the 'shader-f16' feature, which this device lacks; use arithmetic 'f32'`);
   }
-  if (strategy !== 'tiled') throw new NeoBERTError(`${kernel}: arithmetic 'f16' runs with strategy 'tiled' only, not '${strategy}'`);
+  if (strategy !== 'tiled') throw new EncoderError(`${kernel}: arithmetic 'f16' runs with strategy 'tiled' only, not '${strategy}'`);
 }
 
 /** requireTensor for a tensor stored as IEEE halves (2 bytes per element). */
@@ -427,21 +421,21 @@ export class MatmulKernel extends Kernel {
 
   static async create(device: GPUDevice, options: MatmulOptions = {}): Promise<MatmulKernel> {
     const arithmetic = options.arithmetic ?? 'f32';
-    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new NeoBERTError(`matmul: unknown arithmetic '${arithmetic}'`);
+    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new EncoderError(`matmul: unknown arithmetic '${arithmetic}'`);
     const strategy = options.strategy ?? (arithmetic === 'f16' ? 'tiled' : matmulStrategy(device));
     const weightDtype = options.weightDtype ?? 'f32';
     if (arithmetic === 'f16') requireF16Arithmetic('matmul', device, strategy);
     if (strategy === 'subgroup' && !matmulSubgroupsUsable(device)) {
-      throw new NeoBERTError(
+      throw new EncoderError(
         `matmul: the subgroup kernel needs the 'subgroups' feature with at least 8 invocations per subgroup ` +
           `(this device: ${device.features.has('subgroups' as GPUFeatureName) ? `subgroups of ${device.adapterInfo?.subgroupMinSize ?? '?'}+` : 'no subgroups'}); use strategy 'tiled'`,
       );
     }
     const glu = MatmulKernel.gluOf(options);
     const activation = options.activation ?? 'none';
-    if (!(activation in MATMUL_ACTIVATIONS)) throw new NeoBERTError(`matmul: unknown activation '${activation}'`);
+    if (!(activation in MATMUL_ACTIVATIONS)) throw new EncoderError(`matmul: unknown activation '${activation}'`);
     if (glu && (options.residual || activation !== 'none')) {
-      throw new NeoBERTError(`matmul: the ${glu === 'silu' ? 'swiglu' : 'geglu'} epilogue does not combine with activation or residual`);
+      throw new EncoderError(`matmul: the ${glu === 'silu' ? 'swiglu' : 'geglu'} epilogue does not combine with activation or residual`);
     }
     const name =
       `matmul${weightDtype === 'f16' ? '.f16' : ''}${strategy === 'subgroup' ? '.subgroup' : ''}${arithmetic === 'f16' ? '.f16math' : ''}` +
@@ -476,8 +470,8 @@ export class MatmulKernel extends Kernel {
   }
   /** The GLU activation an epilogue asks for (swiglu: true is glu: 'silu'), or undefined. */
   static gluOf(options: MatmulEpilogue): 'silu' | 'gelu' | undefined {
-    if (options.glu !== undefined && options.glu !== 'silu' && options.glu !== 'gelu') throw new NeoBERTError(`matmul: unknown glu '${options.glu}'`);
-    if (options.swiglu && options.glu === 'gelu') throw new NeoBERTError(`matmul: swiglu: true and glu: 'gelu' contradict each other`);
+    if (options.glu !== undefined && options.glu !== 'silu' && options.glu !== 'gelu') throw new EncoderError(`matmul: unknown glu '${options.glu}'`);
+    if (options.swiglu && options.glu === 'gelu') throw new EncoderError(`matmul: swiglu: true and glu: 'gelu' contradict each other`);
     return options.glu ?? (options.swiglu ? 'silu' : undefined);
   }
   private epilogue: MatmulEpilogue = {};
@@ -568,7 +562,7 @@ export class RopeQkvKernel extends Kernel {
     if (headDim % 2 !== 0) throw new KernelShapeError(`rope_qkv: head dim ${headDim} must be even`);
     const rope = options.rope ?? true;
     const outputDtype = options.outputDtype ?? 'f32';
-    if (outputDtype !== 'f32' && outputDtype !== 'f16') throw new NeoBERTError(`rope_qkv: unknown output dtype '${outputDtype}'`);
+    if (outputDtype !== 'f32' && outputDtype !== 'f16') throw new EncoderError(`rope_qkv: unknown output dtype '${outputDtype}'`);
     const name = `${rope ? 'rope_qkv' : 'split_qkv'}${outputDtype === 'f16' ? '.f16' : ''}`;
     const { pipeline, layout } = await Kernel.build(
       device,
@@ -643,11 +637,7 @@ export class AttentionKernel extends Kernel {
    * adapterInfo lacks subgroupMinSize (some browsers), SwiftShader counts as 4 wide and others as 0.
    */
   static subgroupMinSize(device: GPUDevice): number {
-    if (!device.features.has('subgroups' as GPUFeatureName)) return 0;
-    const info = device.adapterInfo as GPUAdapterInfo | undefined;
-    const min = info?.subgroupMinSize;
-    if (typeof min === 'number' && min > 0) return min;
-    return /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`) ? 4 : 0;
+    return subgroupMinSize(device); // device policy: src/capabilities.ts
   }
 
   /**
@@ -655,15 +645,12 @@ export class AttentionKernel extends Kernel {
    * invocations, 4 when they have at least 4 (SwiftShader), else 0 (not usable).
    */
   static subgroupLanes(device: GPUDevice): 0 | 4 | 8 {
-    const min = AttentionKernel.subgroupMinSize(device);
-    return min >= 8 ? 8 : min >= 4 ? 4 : 0;
+    return attentionSubgroupLanes(device);
   }
 
   /** The default strategy for a device and head dim: 'subgroup' on CPU adapters that can run it. */
   static defaultStrategy(device: GPUDevice, headDim: number): 'tiled' | 'subgroup' {
-    return isCpuAdapter(device) && AttentionKernel.subgroupLanes(device) > 0 && headDim <= AttentionKernel.SUBGROUP_MAX_HEAD_DIM
-      ? 'subgroup'
-      : 'tiled';
+    return attentionStrategy(device, headDim, AttentionKernel.SUBGROUP_MAX_HEAD_DIM);
   }
 
   /**
@@ -683,7 +670,7 @@ export class AttentionKernel extends Kernel {
   ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
     const arithmetic = options.arithmetic ?? 'f32';
-    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new NeoBERTError(`attention: unknown arithmetic '${arithmetic}'`);
+    if (arithmetic !== 'f32' && arithmetic !== 'f16') throw new EncoderError(`attention: unknown arithmetic '${arithmetic}'`);
     const strategy = options.strategy ?? (arithmetic === 'f16' ? 'tiled' : AttentionKernel.defaultStrategy(device, headDim));
     if (arithmetic === 'f16') requireF16Arithmetic('attention', device, strategy);
     let lanes = 0;

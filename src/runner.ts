@@ -14,10 +14,14 @@
 // so calls of any lengths reuse a handful of plans instead of building one per shape.
 // MLM logits can be asked for a few token rows only (logitRows): the plan gathers those rows
 // before the head, so fill-mask costs an embedding plus a few decoder rows at any length.
-import { InputError, NeoBERTError } from './errors';
+// Architectures that need more per-call tables than the standard ones (a length-dependent RoPE
+// table, per-token adapter indices from a per-sequence input, ...) declare them in the plan as
+// host inputs (ForwardPlan.hostInputs): before each forward the runner fills them from the
+// batch's layout (BatchLayout: sequence ranges, padded length, the request's sequenceInputs).
+import { InputError, EncoderError } from './errors';
 import { readBuffer, withErrorScope } from './gpu';
 import { AttentionKernel, PoolingKernel } from './kernels';
-import type { EncoderModel, ForwardPlan } from './models/types';
+import type { BatchLayout, EncoderModel, ForwardPlan } from './models/types';
 import { paddedSequences, tokenPositions, type SequenceRange } from './tables';
 import { validatePackedSequences, validatePaddedBatch } from './validate';
 
@@ -44,6 +48,11 @@ export interface ForwardRequest {
    * then come back as (rows, V) in this order. Absent: every token (B*L, V).
    */
   logitRows?: ArrayLike<number>;
+  /**
+   * Per-sequence inputs by name, one integer per row (B), for models that read them
+   * (EncoderModel.sequenceInputs, e.g. adapter_mask: the task adapter of each row).
+   */
+  sequenceInputs?: Record<string, ArrayLike<number>>;
 }
 
 export interface PackedRequest {
@@ -54,6 +63,8 @@ export interface PackedRequest {
   outputs: OutputName[];
   /** As ForwardRequest.logitRows, indices into the packed tokens (sequence after sequence). */
   logitRows?: ArrayLike<number>;
+  /** As ForwardRequest.sequenceInputs: one integer per sequence. */
+  sequenceInputs?: Record<string, ArrayLike<number>>;
 }
 
 /**
@@ -97,6 +108,10 @@ interface Chunk {
   outputs: OutputName[];
   /** Token rows (within the chunk) whose MLM logits are computed; null = every row. */
   logitRows: Uint32Array<ArrayBuffer> | null;
+  /** BatchLayout.paddedLength of the request. */
+  paddedLength: number;
+  /** The request's sequenceInputs for this chunk's sequences. */
+  sequenceInputs: Record<string, Int32Array>;
 }
 
 /** Logit rows of a call split over chunks: which rows each chunk computes, and where they go. */
@@ -152,7 +167,7 @@ export class Runner {
   profile(request: ForwardRequest): Promise<{ result: ForwardResult; timings: DispatchTiming[] }> {
     return this.enqueue(async () => {
       if (!this.model.device.features.has('timestamp-query')) {
-        throw new NeoBERTError('profiling needs the timestamp-query feature, which this adapter does not offer');
+        throw new EncoderError('profiling needs the timestamp-query feature, which this adapter does not offer');
       }
       const timings: DispatchTiming[] = [];
       const result = await this.forwardNow(request, timings);
@@ -168,6 +183,24 @@ export class Runner {
       () => undefined,
     );
     return run;
+  }
+
+  /** Checks a request's sequenceInputs (names the model reads, one integer per sequence) and converts them. */
+  private checkSequenceInputs(inputs: Record<string, ArrayLike<number>> | undefined, sequences: number, what: string): Record<string, Int32Array> {
+    const out: Record<string, Int32Array> = {};
+    if (inputs === undefined) return out;
+    const known = this.model.sequenceInputs ?? [];
+    for (const [name, values] of Object.entries(inputs)) {
+      if (!known.includes(name)) {
+        throw new InputError(`sequenceInputs: this model reads no per-sequence input ${JSON.stringify(name)}${known.length ? ` (it reads ${known.join(', ')})` : ' (it reads none)'}`);
+      }
+      if (!values || values.length !== sequences) throw new InputError(`sequenceInputs.${name}: expected one value per ${what} (${sequences}), got ${values?.length}`);
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isInteger(values[i]) || Math.abs(values[i]) > 2 ** 31 - 1) throw new InputError(`sequenceInputs.${name}[${i}] = ${values[i]} is not an integer`);
+      }
+      out[name] = Int32Array.from(values);
+    }
+    return out;
   }
 
   /** Checks the outputs (and logit rows) a request names; returns the most tokens one forward may hold. */
@@ -199,6 +232,7 @@ export class Runner {
     const { inputIds, attentionMask, tokenTypeIds, batch, seqLen, outputs } = request;
     validatePaddedBatch(this.model.config, inputIds, attentionMask, tokenTypeIds, batch, seqLen);
     const maxTokens = this.checkOutputs(outputs, request.logitRows, batch * seqLen);
+    const sequenceInputs = this.checkSequenceInputs(request.sequenceInputs, batch, 'row of the batch');
     if (seqLen > maxTokens) {
       throw new InputError(`one sequence of ${seqLen} tokens needs more memory than this device allows in one binding (max ${maxTokens} tokens)`);
     }
@@ -219,16 +253,20 @@ export class Runner {
         tokenTypeIds: tokenTypeIds ? slice(tokenTypeIds) : null,
         outputs,
         logitRows: rows ? rows.local[c] : null,
+        paddedLength: seqLen,
+        sequenceInputs: sliceInputs(sequenceInputs, b0, b0 + n),
       };
       parts.push(await this.runChunk(chunk, timings));
     }
     return concatParts(parts, outputs, rows);
   }
 
-  private async forwardPackedNow({ sequences, typeIds, outputs, logitRows }: PackedRequest): Promise<ForwardResult> {
+  private async forwardPackedNow({ sequences, typeIds, outputs, logitRows, sequenceInputs: given }: PackedRequest): Promise<ForwardResult> {
     validatePackedSequences(this.model.config, sequences, typeIds);
     const total = sequences.reduce((s, ids) => s + ids.length, 0);
     const maxTokens = this.checkOutputs(outputs, logitRows, total);
+    const sequenceInputs = this.checkSequenceInputs(given, sequences.length, 'sequence');
+    const paddedLength = sequences.reduce((m, ids) => Math.max(m, ids.length), 0);
     // Greedy chunks of whole sequences that fit the device's binding limit.
     const bounds: [number, number, number][] = []; // first sequence, end sequence, tokens
     for (let s0 = 0; s0 < sequences.length; ) {
@@ -263,6 +301,8 @@ export class Runner {
         tokenTypeIds,
         outputs,
         logitRows: rows ? rows.local[c] : null,
+        paddedLength,
+        sequenceInputs: sliceInputs(sequenceInputs, s0, s1),
       };
       parts.push(await this.runChunk(chunk));
     }
@@ -313,7 +353,7 @@ export class Runner {
     const { plan, staging } = await this.entryFor(capacity, sequenceCapacity, outputs.includes('logits'), rowCapacity);
 
     // Rows past `tokens` are dummies: id 0, masked, in no sequence; attention never reads them.
-    const write = (buffer: GPUBuffer, data: Uint32Array<ArrayBuffer>) => device.queue.writeBuffer(buffer, 0, data);
+    const write = (buffer: GPUBuffer, data: Uint32Array<ArrayBuffer> | Float32Array<ArrayBuffer>) => device.queue.writeBuffer(buffer, 0, data);
     const padTo = (data: Uint32Array<ArrayBuffer>) => {
       if (data.length === capacity) return data;
       const padded = new Uint32Array(capacity);
@@ -327,10 +367,18 @@ export class Runner {
     write(plan.attentionTiles.buffer, AttentionKernel.tileTable(ranges, plan.attentionTiles.shape[0]));
     write(plan.sequenceTable.buffer, PoolingKernel.sequenceTable(ranges, sequenceCapacity));
     if (rowCapacity) {
-      if (!plan.logitRows) throw new NeoBERTError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
+      if (!plan.logitRows) throw new EncoderError('this model does not compute logits for chosen rows (its plan has no logitRows table)');
       const rows = new Uint32Array(rowCapacity);
       rows.set(chunk.logitRows!);
       write(plan.logitRows.buffer, rows);
+    }
+    if (plan.hostInputs?.length) {
+      const layout: BatchLayout = { ranges, tokens, capacity, paddedLength: chunk.paddedLength, sequenceInputs: chunk.sequenceInputs };
+      for (const { tensor, fill } of plan.hostInputs) {
+        const data = fill(layout);
+        if (data.byteLength > tensor.buffer.size) throw new EncoderError(`host input ${tensor.label}: ${data.length} values do not fit its [${tensor.shape}] buffer`);
+        write(tensor.buffer, data);
+      }
     }
 
     const encoder = device.createCommandEncoder({ label: `forward ${tokens} tokens / ${ranges.length} sequences` });
@@ -350,7 +398,7 @@ export class Runner {
     const reads: [OutputName, GPUBuffer, number][] = [];
     for (const name of outputs) {
       const tensor = plan.outputs[name];
-      if (!tensor) throw new NeoBERTError(`output ${name} is not produced by this model`);
+      if (!tensor) throw new EncoderError(`output ${name} is not produced by this model`);
       // Only the real rows come back: per-sequence outputs have one row per sequence.
       const rows =
         PER_SEQUENCE.has(name) || (name === 'logits' && this.model.headKind === 'classification')
@@ -393,7 +441,7 @@ export class Runner {
   async readIntermediate(label: string): Promise<Float32Array> {
     const entry = [...this.plans.values()].at(-1);
     const tensor = entry?.plan.tensors.get(label);
-    if (!tensor) throw new NeoBERTError(`no intermediate "${label}" in the last plan`);
+    if (!tensor) throw new EncoderError(`no intermediate "${label}" in the last plan`);
     const bytes = tensor.shape.reduce((a, b) => a * b, 1) * 4;
     return new Float32Array(await readBuffer(this.model.device, tensor.buffer, bytes));
   }
@@ -417,6 +465,11 @@ function planBytes({ plan, staging }: { plan: ForwardPlan; staging: Map<OutputNa
 }
 
 const OUTPUT_NAMES: ReadonlySet<string> = new Set<OutputName>([...PER_SEQUENCE, 'lastHiddenState', 'logits']);
+
+/** The per-sequence inputs of sequences [s0, s1). */
+function sliceInputs(inputs: Record<string, Int32Array>, s0: number, s1: number): Record<string, Int32Array> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, values]) => [name, values.subarray(s0, s1)]));
+}
 
 /** Token rows a chunk's plan holds: its capacity class, clamped to the device limit. */
 function roundedCapacity(tokens: number, maxTokens: number): number {

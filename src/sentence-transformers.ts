@@ -3,7 +3,7 @@
 // length limit and named prompts that SentenceTransformer.encode applies, read so they become the
 // defaults of embed().
 import { CheckpointError } from './errors';
-import type { CheckpointSource } from './checkpoint';
+import type { CheckpointSource } from './sources/types';
 
 export type SentencePooling = 'cls' | 'mean';
 

@@ -1,7 +1,10 @@
 // What NeoBERT.load accepts, turned into a CheckpointSource. Browser-safe: the Node helpers
 // (folders, the bundled checkpoint's path) are reached by a dynamic import that bundlers leave
-// alone, and only when running under Node.
-import { filesSource, urlSource, type CheckpointSource, type NamedBlob } from './checkpoint';
+// alone, and only when running under Node. This file stays in src/ (not src/sources/): that
+// relative specifier ('./node/index.js') must name the Node entry both from src/ and from dist/.
+import { filesSource } from './sources/files';
+import type { CheckpointSource, NamedBlob } from './sources/types';
+import { urlSource } from './sources/url';
 import { CheckpointError } from './errors';
 
 /** Pass this to NeoBERT.load for the small bundled checkpoint (untrained weights, real vocabulary). */

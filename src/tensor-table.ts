@@ -89,3 +89,98 @@ export function elementsOf(lookup: TensorLookup, names: Iterable<string>): numbe
   for (const name of new Set(names)) total += lookup.shapeOf(name).reduce((a, b) => a * b, 1);
   return total;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared checkpoint-table helpers: what every src/models/<arch>.ts table is made of.
+
+/** A table entry: `name` must have `shape` (from the config fields in `because`). */
+export function tensorSpec(name: string, shape: number[], because: string[], missingHint = ''): TensorSpec {
+  return { name, shape, because, missingHint };
+}
+
+/** A Linear layer's weight [out, in] and (unless `bias` is false) bias [out], named `${base}.weight` / `${base}.bias`. */
+export function linearSpec(base: string, out: number, inp: number, because: string[], options: { bias?: boolean; hint?: string } = {}): { weight: TensorSpec; bias: TensorSpec | null } {
+  const hint = options.hint ?? '';
+  return {
+    weight: tensorSpec(`${base}.weight`, [out, inp], because, hint),
+    bias: options.bias === false ? null : tensorSpec(`${base}.bias`, [out], because, hint),
+  };
+}
+
+/**
+ * A norm's gain [width] and (unless `bias` is false) bias, under either spelling the checkpoint
+ * uses: `.weight` / `.bias`, or `.gamma` / `.beta` of older BERT exports.
+ */
+export function normSpec(lookup: TensorLookup, base: string, width: number, because: string[], options: { bias?: boolean; hint?: string } = {}): { weight: TensorSpec; bias: TensorSpec | null } {
+  const legacy = lookup.has(`${base}.gamma`) && !lookup.has(`${base}.weight`);
+  const hint = options.hint ?? '';
+  return {
+    weight: tensorSpec(legacy ? `${base}.gamma` : `${base}.weight`, [width], because, hint),
+    bias: options.bias === false ? null : tensorSpec(legacy ? `${base}.beta` : `${base}.bias`, [width], because, hint),
+  };
+}
+
+/**
+ * The first of `prefixes` under which the checkpoint has `probe` (e.g. "embeddings.word_embeddings.weight"
+ * under "", "bert.", ...); otherwise a CheckpointError saying what was looked for.
+ */
+export function detectPrefix(lookup: TensorLookup, prefixes: readonly string[], probe: string, what: string): string {
+  const prefix = prefixes.find((p) => lookup.has(`${p}${probe}`));
+  if (prefix === undefined) {
+    const names = prefixes.map((p) => `${p}${probe}`).join(' / ');
+    throw new CheckpointError(`${lookup.label}: no ${names}; is this a ${what} checkpoint?`);
+  }
+  return prefix;
+}
+
+/** Fails when the checkpoint has layer `numLayers` (`layerTensor(numLayers)`): more layers than config.json says. */
+export function checkNoExtraLayer(lookup: TensorLookup, layerTensor: (layer: number) => string, numLayers: number): void {
+  const extra = layerTensor(numLayers);
+  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${numLayers}`);
+}
+
+/**
+ * Which head a checkpoint has. The config decides for classification (the label count comes
+ * from it, and a missing classifier is then a missing-tensor error); an MLM head when every name
+ * of one of `mlm`'s groups is present; a classifier tensor (`classifier`) without a label count
+ * is an error naming `expectedArchitecture`.
+ */
+export function detectHead(
+  config: { numLabels: number | null; architectures: string[] },
+  lookup: TensorLookup,
+  heads: { mlm: readonly (readonly string[])[]; classifier: readonly string[]; expectedArchitecture?: string },
+): 'none' | 'mlm' | 'classification' {
+  if (config.numLabels !== null) return 'classification';
+  if (heads.mlm.some((group) => group.every((name) => lookup.has(name)))) return 'mlm';
+  const classifier = firstPresent(lookup, heads.classifier);
+  if (classifier) {
+    const expected = heads.expectedArchitecture ? `do not include ${heads.expectedArchitecture}` : 'name no *ForSequenceClassification';
+    throw new CheckpointError(`${lookup.fileOf(classifier)}: has ${classifier} but config.json architectures ${JSON.stringify(config.architectures)} ${expected}, so the label count is unknown`);
+  }
+  return 'none';
+}
+
+/**
+ * A section of a table (role -> spec, or null for an absent optional tensor) as lazy f32
+ * properties (see lazyTensors); null specs read as null.
+ */
+export function lazySection<T extends Record<string, TensorSpec | null>>(lookup: TensorLookup, section: T): { [K in keyof T]: T[K] extends TensorSpec ? Float32Array : Float32Array | null } {
+  const present = Object.entries(section).filter(([, spec]) => spec !== null) as [string, TensorSpec][];
+  const out = lazyTensors(lookup, Object.fromEntries(present.map(([role, spec]) => [role, spec.name])));
+  for (const [role, spec] of Object.entries(section)) if (spec === null) Object.defineProperty(out, role, { enumerable: true, value: null });
+  return out as { [K in keyof T]: T[K] extends TensorSpec ? Float32Array : Float32Array | null };
+}
+
+/** Every spec of a nested table (objects, arrays, nulls), in order. */
+export function specsOf(table: unknown): TensorSpec[] {
+  if (table === null || typeof table !== 'object') return [];
+  if ('name' in table && 'shape' in table && 'because' in table) return [table as TensorSpec];
+  return Object.values(table as Record<string, unknown>).flatMap(specsOf);
+}
+
+/** Checks every spec (presence, shape, dtype) before any is converted; returns what info() reports. */
+export function checkTable(lookup: TensorLookup, specs: readonly TensorSpec[]): { dtypes: Record<string, number>; parameterCount: number } {
+  checkTensors(lookup, specs);
+  const names = [...new Set(specs.map((s) => s.name))];
+  return { dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+}

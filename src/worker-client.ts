@@ -2,7 +2,7 @@
 // the page stays responsive while shaders compile and batches run. Results come back as
 // transferred Float32Arrays (no copy). Calls are queued in the worker exactly as on NeoBERT.
 import type { EncoderConfig } from './models/types';
-import { NeoBERTError } from './errors';
+import { EncoderError } from './errors';
 import type {
   ClassifyInputs,
   ClassifyOptions,
@@ -35,7 +35,7 @@ export interface WorkerLoadOptions extends Pick<LoadOptions, 'dtype' | 'cache' |
   /**
    * The worker to run in. Default: a new module worker from src/worker.ts, terminated by
    * dispose(). Pass your own Worker (a module worker running src/worker.ts) or any
-   * MessagePort-like endpoint served by serveNeoBERT; those are left running.
+   * MessagePort-like endpoint served by serveEncoder; those are left running.
    */
   worker?: WorkerEndpoint;
 }
@@ -50,7 +50,7 @@ interface Pending {
 
 function defaultWorker(): Worker {
   if (typeof Worker === 'undefined') {
-    throw new NeoBERTError('NeoBERTWorker needs Web Workers (a browser); in Node use NeoBERT directly');
+    throw new EncoderError('EncoderWorker needs Web Workers (a browser); in Node use NeoBERT directly');
   }
   // This exact form lets Vite (and other bundlers) bundle src/worker.ts as a module worker.
   return new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'neobert' });
@@ -66,7 +66,7 @@ function transferableSource(source: ModelSource): string | unknown[] {
     return base ? new URL(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source, base).href : source;
   }
   if (isCheckpointSource(source)) {
-    throw new NeoBERTError('a CheckpointSource object cannot be sent to a worker: pass a URL, "bundled" or the picked Files');
+    throw new EncoderError('a CheckpointSource object cannot be sent to a worker: pass a URL, "bundled" or the picked Files');
   }
   return Symbol.iterator in Object(source) ? [...(source as Iterable<unknown>)] : Array.from(source as ArrayLike<unknown>);
 }
@@ -76,7 +76,7 @@ function plain<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v !== 'function')) as Partial<T>;
 }
 
-export class NeoBERTWorker {
+export class EncoderWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private modelInfo: ModelInfo | null = null;
@@ -92,17 +92,17 @@ export class NeoBERTWorker {
     if (typeof asWorker.addEventListener === 'function' && 'terminate' in endpoint) {
       asWorker.addEventListener('error', (event: ErrorEvent) => {
         event.preventDefault?.();
-        this.fail(new NeoBERTError(`the NeoBERT worker failed: ${event.message || 'it could not start (check that the worker script is served)'}`));
+        this.fail(new EncoderError(`the NeoBERT worker failed: ${event.message || 'it could not start (check that the worker script is served)'}`));
       });
-      asWorker.addEventListener('messageerror', () => this.fail(new NeoBERTError('the NeoBERT worker sent a message that could not be read')));
+      asWorker.addEventListener('messageerror', () => this.fail(new EncoderError('the NeoBERT worker sent a message that could not be read')));
     }
     endpoint.start?.();
   }
 
   /** Starts a worker and loads the checkpoint in it (same sources and options as NeoBERT.load, minus GPU objects). */
-  static async load(source: ModelSource, options: WorkerLoadOptions = {}): Promise<NeoBERTWorker> {
+  static async load(source: ModelSource, options: WorkerLoadOptions = {}): Promise<EncoderWorker> {
     const { worker, onProgress, ...rest } = options;
-    const client = new NeoBERTWorker(worker ?? defaultWorker(), !worker);
+    const client = new EncoderWorker(worker ?? defaultWorker(), !worker);
     try {
       client.modelInfo = (await client.call('load', [transferableSource(source), plain(rest)], { onProgress })) as ModelInfo;
     } catch (error) {
@@ -196,7 +196,7 @@ export class NeoBERTWorker {
         this.endpoint.postMessage(message);
       } catch (error) {
         this.pending.delete(id);
-        reject(new NeoBERTError(`${method}: the arguments cannot be sent to the worker (${(error as Error).message})`));
+        reject(new EncoderError(`${method}: the arguments cannot be sent to the worker (${(error as Error).message})`));
       }
     });
   }
@@ -230,3 +230,6 @@ export class NeoBERTWorker {
     this.pending.clear();
   }
 }
+
+/** EncoderWorker's first name, kept as an alias (the same class). */
+export { EncoderWorker as NeoBERTWorker };

@@ -1,4 +1,4 @@
-// Messages between NeoBERTWorker (page) and serveNeoBERT (worker). Plain structured-clone data;
+// Messages between EncoderWorker (page) and serveEncoder (worker). Plain structured-clone data;
 // Float32Array results travel as transferred buffers. Errors cross as {name, message, fields}
 // and are rebuilt as the same classes, so `instanceof` works on both sides.
 import {
@@ -11,7 +11,7 @@ import {
   KernelShapeError,
   DeviceLimitError,
   ModelDisposedError,
-  NeoBERTError,
+  EncoderError,
   TokenLimitError,
 } from './errors';
 import type { RunTimings } from './api/types';
@@ -63,7 +63,8 @@ export function serializeError(error: unknown): SerializedError {
 }
 
 const CLASSES: Record<string, new (message: string) => Error> = {
-  NeoBERTError,
+  EncoderError,
+  NeoBERTError: EncoderError, // the base class's first name
   CheckpointError,
   InputError,
   GPUUnavailableError,

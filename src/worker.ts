@@ -1,8 +1,8 @@
-// The worker side of NeoBERTWorker: one NeoBERT model per worker, driven by messages (see
+// The worker side of EncoderWorker: one NeoBERT model per worker, driven by messages (see
 // worker-protocol.ts). Loaded as a module worker it serves its own scope at once:
 //   new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
-// and serveNeoBERT(port) serves any MessagePort-like endpoint (tests in Node use a MessageChannel).
-import { NeoBERTError } from './errors';
+// and serveEncoder(port) serves any MessagePort-like endpoint (tests in Node use a MessageChannel).
+import { EncoderError } from './errors';
 import type { GPUContext } from './gpu';
 import { NeoBERT, type LoadOptions, type RunTimings } from './encoder';
 import type { CallMessage, ReplyMessage, WorkerEndpoint } from './worker-protocol';
@@ -16,20 +16,23 @@ export interface ServeOptions {
   gpu?: GPUContext;
 }
 
-export function serveNeoBERT(endpoint: WorkerEndpoint, serveOptions: ServeOptions = {}): void {
+/** serveEncoder's first name, kept as an alias. */
+export { serveEncoder as serveNeoBERT };
+
+export function serveEncoder(endpoint: WorkerEndpoint, serveOptions: ServeOptions = {}): void {
   let model: NeoBERT | null = null;
   let loading: Promise<NeoBERT> | null = null;
   const reply = (message: ReplyMessage, transfer: Transferable[] = []) => endpoint.postMessage(message, transfer);
 
   const loaded = async (): Promise<NeoBERT> => {
-    if (!loading) throw new NeoBERTError('no model loaded in this worker: call load first');
+    if (!loading) throw new EncoderError('no model loaded in this worker: call load first');
     return model ?? (await loading);
   };
 
   const handle = async (message: CallMessage): Promise<{ value: unknown; timings?: RunTimings }> => {
     const { id, method, args } = message;
     if (method === 'load') {
-      if (loading) throw new NeoBERTError('this worker already holds a model: create a new NeoBERTWorker for another');
+      if (loading) throw new EncoderError('this worker already holds a model: create a new EncoderWorker for another');
       const [source, options = {}] = args as [string | File[], Omit<LoadOptions, 'onProgress' | 'gpu' | 'device'>];
       loading = NeoBERT.load(source, {
         ...options,
@@ -55,7 +58,7 @@ export function serveNeoBERT(endpoint: WorkerEndpoint, serveOptions: ServeOption
     else if (method === 'classify') value = await m.classify(args[0] as Parameters<NeoBERT['classify']>[0], options);
     else if (method === 'guard') value = await m.guard(args[0] as Parameters<NeoBERT['guard']>[0], options);
     else if (method === 'rank') value = await m.rank(args[0] as string, args[1] as string[], { ...(args[2] as object), onTimings: options.onTimings, onBatch: options.onBatch });
-    else throw new NeoBERTError(`unknown worker method ${JSON.stringify(method)}`);
+    else throw new EncoderError(`unknown worker method ${JSON.stringify(method)}`);
     return { value, timings };
   };
 
@@ -73,5 +76,5 @@ export function serveNeoBERT(endpoint: WorkerEndpoint, serveOptions: ServeOption
 // Started as a module worker: serve this scope.
 const scope = globalThis as { WorkerGlobalScope?: abstract new () => unknown };
 if (typeof scope.WorkerGlobalScope === 'function' && globalThis instanceof scope.WorkerGlobalScope) {
-  serveNeoBERT(globalThis as unknown as WorkerEndpoint);
+  serveEncoder(globalThis as unknown as WorkerEndpoint);
 }

@@ -1,25 +1,38 @@
-// config.json parsing of the BERT family and ModernBERT (no GPU): the fields each architecture
-// reads, both ModernBERT config formats, the model_type registry, and errors naming the field.
+// config.json parsing (no GPU): the model_type registry over every registered architecture and
+// every model fixture, then the fields BERT and ModernBERT read, both ModernBERT config formats,
+// and errors naming the field.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../src/errors';
-import { architectureFor, parseConfig, supportedModelTypes } from '../src/models/index';
+import { ARCHITECTURES, architectureFor, parseConfig, supportedModelTypes } from '../src/models/index';
 import { parseBertConfig } from '../src/models/bert';
 import { parseModernBertConfig } from '../src/models/modernbert';
-import { ENCODER_FIXTURES_DIR } from './fixtures';
+import { ENCODER_FIXTURES_DIR, modelFixtures } from './fixtures';
 
 const config = (fixture: string) => JSON.parse(readFileSync(path.join(ENCODER_FIXTURES_DIR, fixture, 'config.json'), 'utf8'));
 
 describe('model_type registry', () => {
-  it('maps every supported model_type (and old configs by class name) to its file', () => {
-    expect(supportedModelTypes()).toEqual(['neobert', 'bert', 'roberta', 'xlm-roberta', 'modernbert']);
-    expect(architectureFor({ model_type: 'xlm-roberta' }, 'c').name).toBe('BERT');
+  it('maps every registered model_type (and old configs by class name) to its file', () => {
+    // Every architecture file's model types map back to it, once each.
+    for (const a of ARCHITECTURES) for (const t of a.modelTypes) expect(architectureFor({ model_type: t }, 'c')).toBe(a);
+    expect(new Set(supportedModelTypes()).size).toBe(supportedModelTypes().length);
     expect(architectureFor({ architectures: ['ModernBertForMaskedLM'] }, 'c').name).toBe('ModernBERT');
     expect(architectureFor({ architectures: ['BertModel'] }, 'c').name).toBe('BERT');
     expect(architectureFor({}, 'c').name).toBe('NeoBERT');
     expect(() => architectureFor({ model_type: 'gpt2' }, 'x/config.json')).toThrow(CheckpointError);
-    expect(() => architectureFor({ architectures: ['T5Model'] }, 'x/config.json')).toThrow(/has no model_type \(architectures \["T5Model"\]\).*supported model_type values: neobert, bert, roberta, xlm-roberta, modernbert/);
+    const listed = supportedModelTypes().join(', ');
+    expect(() => architectureFor({ architectures: ['T5Model'] }, 'x/config.json')).toThrow(`has no model_type (architectures ["T5Model"]), which this engine does not run; supported model_type values: ${listed}`);
+  });
+
+  it.each(modelFixtures().filter((f) => !f.notYetSupported).map((f): [string, string] => [f.id, f.dir]))('%s: config.json parses to its architecture, which lists its layer matmuls', (_, dir) => {
+    const json = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    const architecture = architectureFor(json, 'c');
+    const config = architecture.parseConfig(json, 'c');
+    expect(architecture.modelTypes).toContain(config.modelType);
+    const matmuls = architecture.layerMatmuls(config);
+    expect(matmuls.length).toBeGreaterThan(0);
+    for (const m of matmuls) expect(Number.isInteger(m.N) && Number.isInteger(m.K) && m.N > 0 && m.K > 0, JSON.stringify(m)).toBe(true);
   });
 });
 

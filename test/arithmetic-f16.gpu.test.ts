@@ -1,51 +1,35 @@
 // f16 arithmetic end to end (ModelOptions.arithmetic 'f16', forced whatever the adapter's default):
-// every NeoBERT fixture (../shared/fixtures/neobert) and every BERT / RoBERTa / XLM-R / ModernBERT / MPNet / DeBERTa-v2
-// fixture with f16 matmul weights, matmul operands and attention q/k/v in f16 (f32 products, sums,
-// softmax; norms, residual stream and pooling f32) against the PyTorch float32 outputs: rel L2 <
-// 1e-2 on every output, NaN/Inf fail. On a device without shader-f16 the model must refuse clearly.
+// every registered model fixture (test/fixtures.ts modelFixtures: every family but those
+// NOT_YET_SUPPORTED) with f16 matmul weights, matmul operands and attention q/k/v in f16 (f32
+// products, sums, softmax; norms, residual stream and pooling f32) against the PyTorch float32
+// outputs: rel L2 < 1e-2 on every output ([B, T, ...] on real tokens), NaN/Inf fail. On a device
+// without shader-f16 the model must refuse clearly.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCheckpoint, type LoadedCheckpoint } from '../src/checkpoint';
 import { AttentionKernel, MatmulKernel, RopeQkvKernel } from '../src/kernels';
-import { folderSource } from '../src/node/folder-source';
-import { Runner, type OutputName } from '../src/runner';
-import type { SafetensorsFile } from '../src/safetensors';
+import { folderSource } from '../src/sources/folder';
+import { Runner } from '../src/runner';
+import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
-import { ENCODER_FIXTURES_DIR, FIXTURES_DIR, encoderFixtureCases, fixtureCases, readEncoderExpected, readExpected } from './fixtures';
+import { fixtureOutputs, fixtureRequest, modelFixtures, realRows } from './fixtures';
 import { testGPU } from './gpu-context';
 
-const OUTPUTS: [string, OutputName][] = [
-  ['last_hidden_state', 'lastHiddenState'],
-  ['pooled_cls', 'pooledCls'],
-  ['pooled_mean', 'pooledMean'],
-  ['pooler_output', 'poolerOutput'],
-  ['logits', 'logits'],
-];
+const CASES = modelFixtures()
+  .filter((f) => !f.notYetSupported)
+  .map((f): [string, string] => [f.id, f.dir]);
 
-const CASES: [string, string][] = [
-  ...fixtureCases().map((c): [string, string] => ['neobert', c]),
-  ...encoderFixtureCases((process.env.ENCODER_ARCHS ?? 'bert,roberta,xlm-roberta,modernbert,mpnet,deberta-v2').split(',')).map((c): [string, string] => ['encoder', c]),
-];
-
-/** Rows of a [B, T, X] tensor whose mask is 1, concatenated. */
-function realRows(data: Float32Array, mask: Int32Array, width: number): Float32Array {
-  const out: number[] = [];
-  mask.forEach((m, i) => {
-    if (m === 1) for (let j = 0; j < width; j++) out.push(data[i * width + j]);
-  });
-  return Float32Array.from(out);
-}
-
-describe.each(CASES)('%s fixture %s, f16 arithmetic forced', (kind, caseName) => {
+describe.each(CASES)('fixture %s, f16 arithmetic forced', (caseName, dir) => {
   let runner: Runner | null = null;
   let loaded: LoadedCheckpoint;
   let expected: SafetensorsFile;
   const created: { matmul: string[]; attention: string[]; rope: string[] } = { matmul: [], attention: [], rope: [] };
   beforeAll(async () => {
     const { device } = await testGPU();
-    const dir = kind === 'neobert' ? path.join(FIXTURES_DIR, caseName) : path.join(ENCODER_FIXTURES_DIR, caseName);
     loaded = await loadCheckpoint(folderSource(dir));
-    expected = kind === 'neobert' ? await readExpected(caseName) : await readEncoderExpected(caseName);
+    const file = path.join(dir, 'expected.safetensors');
+    expected = parseSafetensors(new Uint8Array(await readFile(file)), file);
     const options = { dtype: 'f16', arithmetic: 'f16' } as const;
     if (!device.features.has('shader-f16')) {
       await expect(loaded.architecture.createModel(device, loaded.config, loaded.weights, options)).rejects.toThrow(/shader-f16/);
@@ -88,21 +72,18 @@ describe.each(CASES)('%s fixture %s, f16 arithmetic forced', (kind, caseName) =>
     if (!disentangled) expect(created.attention.length).toBeGreaterThan(0);
     expect(created.attention.filter((n) => !/^attention\.f16math(\+relbias)?:f16$/.test(n)), 'attention kernels not in f16 arithmetic').toEqual([]);
     if (!disentangled) expect(created.rope.filter((n) => !n.endsWith('.f16:f16')), 'rope_qkv kernels not writing f16').toEqual([]);
-    const [batch, seqLen] = expected.entry('input_ids').shape;
-    const attentionMask = expected.toInt32('attention_mask');
-    const tokenTypeIds = expected.has('token_type_ids') ? expected.toInt32('token_type_ids') : undefined;
-    const wanted = OUTPUTS.filter(([name]) => expected.has(name));
-    const result = await runner.forward({ inputIds: expected.toInt32('input_ids'), attentionMask, tokenTypeIds, batch, seqLen, outputs: wanted.map(([, o]) => o) });
+    const request = fixtureRequest(expected, runner.model.sequenceInputs);
+    const wanted = fixtureOutputs(expected, loaded.sentenceTransformers);
+    const result = await runner.forward({ ...request, outputs: wanted.map(([, o]) => o) });
     const report: string[] = [];
     for (const [name, output] of wanted) {
       const shape = expected.entry(name).shape;
       let ref = expected.toFloat32(name);
       let got = result[output]!;
-      // Encoder fixtures: [B, T, X] compared on real tokens (padded rows are meaningless); NeoBERT's
-      // fixtures compare every row, as test/model.gpu.test.ts does.
-      if (kind === 'encoder' && shape.length === 3) {
-        ref = realRows(ref, attentionMask, shape[2]);
-        got = realRows(got, attentionMask, shape[2]);
+      // [B, T, X] compared on real tokens (padded rows are meaningless).
+      if (shape.length === 3) {
+        ref = realRows(ref, request.attentionMask, shape[2]);
+        got = realRows(got, request.attentionMask, shape[2]);
       }
       expect(got.length, `${name} length`).toBe(ref.length);
       const nonFinite = got.findIndex((v) => !Number.isFinite(v));

@@ -1,8 +1,8 @@
-// Resumable downloads into Cache Storage (src/download.ts), against a fake HTTP server that
+// Resumable downloads into Cache Storage (src/sources/download.ts), against a fake HTTP server that
 // honours Range and If-Range and can drop the connection part way: an interrupted download
 // resumes from the stored chunks; a file changed on the server (ETag, size) starts over.
 import { describe, expect, it } from 'vitest';
-import { downloadToCache, readStoredFile } from '../src/download';
+import { downloadToCache, readStoredFile } from '../src/sources/download';
 import { CheckpointError } from '../src/errors';
 import type { Progress } from '../src/checkpoint';
 

@@ -8,7 +8,7 @@ import { embeddingRef } from '../src/reference';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { Runner } from '../src/runner';
 import { parseSafetensors } from '../src/safetensors';
 import { compareArrays, randomArray } from './compare';

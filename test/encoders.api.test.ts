@@ -8,7 +8,7 @@ import path from 'node:path';
 import { memorySource, type CheckpointSource } from '../src/checkpoint';
 import { Encoder } from '../src/encoder';
 import { CheckpointError, InputError } from '../src/errors';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { sigmoid } from '../src/api/postprocess';
 import { resolveSource, hubModelUrl } from '../src/source';
 import { parseSafetensors, serializeSafetensors, type SerializableTensor } from '../src/safetensors';

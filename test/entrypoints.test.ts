@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GPUOutOfMemoryError, GPUValidationError, NeoBERTError } from '../src/errors';
+import { EncoderError, GPUOutOfMemoryError, GPUValidationError } from '../src/errors';
 import { withErrorScope } from '../src/gpu';
 import { deserializeError, serializeError } from '../src/worker-protocol';
 import { testGPU } from './gpu-context';
@@ -21,8 +21,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 const dist = (f) => import(pathToFileURL(path.join(process.env.ROOT, 'dist', f)).href);
 const [lib, node, worker] = await Promise.all([dist('index.js'), dist('node/index.js'), dist('worker.js')]);
-const NAMES = ['NeoBERTError', 'CheckpointError', 'InputError', 'ModelDisposedError', 'DeviceLostError', 'GPUUnavailableError', 'GPUOutOfMemoryError', 'GPUValidationError', 'KernelShapeError', 'TokenLimitError'];
+const NAMES = ['EncoderError', 'CheckpointError', 'InputError', 'ModelDisposedError', 'DeviceLostError', 'GPUUnavailableError', 'GPUOutOfMemoryError', 'GPUValidationError', 'KernelShapeError', 'TokenLimitError'];
 const out = { same: NAMES.map((n) => [n, typeof lib[n] === 'function' && lib[n] === node[n] && lib[n] === worker[n]]), cases: [] };
+// The first names stay as aliases of the architecture-neutral ones (the very same objects).
+out.same.push(['NeoBERTError = EncoderError', lib.NeoBERTError === lib.EncoderError && node.NeoBERTError === lib.EncoderError && worker.NeoBERTError === lib.EncoderError]);
+out.same.push(['NeoBERTWorker = EncoderWorker', typeof lib.EncoderWorker === 'function' && lib.NeoBERTWorker === lib.EncoderWorker]);
+out.same.push(['serveNeoBERT = serveEncoder', typeof worker.serveEncoder === 'function' && worker.serveNeoBERT === worker.serveEncoder]);
 async function check(label, f) {
   try {
     await f();
@@ -54,13 +58,13 @@ await check('fillMask truncated', () => model.fillMask('word '.repeat(5000) + '[
 await check('token limit', () => model.embed(['one two three four'], { maxLength: 4, truncation: false }));
 await model.dispose();
 await check('disposed', () => model.embed(['x']));
-// The worker protocol: serveNeoBERT (dist/worker.js) <-> NeoBERTWorker (dist/index.js).
+// The worker protocol: serveEncoder (dist/worker.js) <-> EncoderWorker (dist/index.js).
 const channel = new MessageChannel();
-worker.serveNeoBERT(channel.port1);
-await check('worker load /nonexistent', () => lib.NeoBERTWorker.load('/nonexistent', { worker: channel.port2 }));
+worker.serveEncoder(channel.port1);
+await check('worker load /nonexistent', () => lib.EncoderWorker.load('/nonexistent', { worker: channel.port2 }));
 const channel2 = new MessageChannel();
-worker.serveNeoBERT(channel2.port1);
-const remote = await lib.NeoBERTWorker.load('bundled', { worker: channel2.port2 });
+worker.serveEncoder(channel2.port1);
+const remote = await lib.EncoderWorker.load('bundled', { worker: channel2.port2 });
 await check('worker maxLength 0', () => remote.embed(['x'], { maxLength: 0 }));
 await remote.dispose();
 channel.port1.close(); channel.port2.close(); channel2.port1.close(); channel2.port2.close();
@@ -95,12 +99,12 @@ function caseOf(label: string): Case {
   return c;
 }
 
-/** The error is `name` (and a NeoBERTError) by instanceof from all three entry points. */
+/** The error is `name` (and an EncoderError) by instanceof from all three entry points. */
 function expectClass(label: string, name: string, message: RegExp): void {
   const c = caseOf(label);
   expect(c.name, `${label}: ${c.message}`).toBe(name);
   for (const entry of ['lib', 'node', 'worker'] as const) {
-    expect(c[entry], `${label} instanceof via ${entry}`).toEqual(expect.arrayContaining(['NeoBERTError', name]));
+    expect(c[entry], `${label} instanceof via ${entry}`).toEqual(expect.arrayContaining(['EncoderError', name]));
   }
   expect(c.message).toMatch(message);
 }
@@ -149,7 +153,7 @@ describe('GPU errors during upload or planning are typed', () => {
       device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE }),
     ).catch((e) => e);
     expect(error).toBeInstanceOf(GPUValidationError);
-    expect(error).toBeInstanceOf(NeoBERTError);
+    expect(error).toBeInstanceOf(EncoderError);
     expect(error.message).toMatch(/WebGPU rejected a test buffer .*try a smaller batchSize or maxLength/);
     // The device is fine afterwards.
     expect(await withErrorScope(device, 'a good buffer', () => device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE }))).toBeTruthy();

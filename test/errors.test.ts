@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CheckpointError } from '../src/errors';
 import { InputError } from '../src/errors';
 import { NeoBERT } from '../src/encoder';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type SerializableTensor } from '../src/safetensors';
 import { FIXTURES_DIR } from './fixtures';
 import { testGPU } from './gpu-context';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { NeoBERTModel } from '../src/models/neobert';
 import { Runner, type OutputName } from '../src/runner';
 import type { SafetensorsFile } from '../src/safetensors';

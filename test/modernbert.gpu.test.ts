@@ -75,7 +75,7 @@ describe('local attention at the model level (window 64: |i - j| <= 32)', () => 
 describe('8192 tokens in one sequence (max_position_embeddings) on modernbert-base-vocab-f16', () => {
   it('runs padded and packed to the same finite outputs', { timeout: 600_000 }, async () => {
     const loaded = await loadCheckpoint<ModernBertConfig, ModernBertWeights>(
-      (await import('../src/node/folder-source')).folderSource(path.join(ENCODER_FIXTURES_DIR, 'modernbert', 'modernbert-base-vocab-f16')),
+      (await import('../src/sources/folder')).folderSource(path.join(ENCODER_FIXTURES_DIR, 'modernbert', 'modernbert-base-vocab-f16')),
     );
     expect(loaded.config.maxLength).toBe(8192);
     const runner = new Runner(await loaded.architecture.createModel(device, loaded.config, loaded.weights));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { attentionRef, referenceForward, ropeQkvRef, ropeRotateHalfRef, ropeTable, tokenPositions } from '../src/reference';
 import { interleaveQkvHeads, permuteRotateHalf } from '../src/weight-layout';
 import { compareArrays, expectClose, randomArray } from './compare';

@@ -149,7 +149,7 @@ describe.each([
 ])('fixture %s with %s zeroed', (caseName, field) => {
   it('moves last_hidden_state by more than 5% (rel L2) while the real table matches', async () => {
     const { loadCheckpoint } = await import('../src/checkpoint');
-    const { folderSource } = await import('../src/node/folder-source');
+    const { folderSource } = await import('../src/sources/folder');
     const { Runner } = await import('../src/runner');
     const { ENCODER_FIXTURES_DIR, readEncoderExpected } = await import('./fixtures');
     const path = await import('node:path');

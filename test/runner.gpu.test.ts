@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/checkpoint';
 import type { NeoBERTConfig, NeoBERTWeights } from '../src/models/neobert';
-import { folderSource } from '../src/node/folder-source';
+import { folderSource } from '../src/sources/folder';
 import { NeoBERTModel } from '../src/models/neobert';
 import { Runner } from '../src/runner';
 import { FIXTURES_DIR, readExpected } from './fixtures';

@@ -91,7 +91,7 @@ describe('a checkpoint folder with spm.model and no tokenizer.json', () => {
     const os = await import('node:os');
     const path = await import('node:path');
     const { readTokenizerFiles } = await import('../src/checkpoint');
-    const { folderSource } = await import('../src/node/folder-source');
+    const { folderSource } = await import('../src/sources/folder');
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'spm-'));
     try {
       await writeFile(path.join(tmp, 'spm.model'), bytes('deberta-like.model'));

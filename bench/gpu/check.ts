@@ -45,7 +45,7 @@ import {
   type SequenceRange,
 } from '../../src/reference';
 import { loadCheckpoint } from '../../src/checkpoint';
-import { folderSource } from '../../src/node/folder-source';
+import { folderSource } from '../../src/sources/folder';
 import { parseSafetensors } from '../../src/safetensors';
 import { Runner, type OutputName } from '../../src/runner';
 

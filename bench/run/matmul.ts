@@ -3,6 +3,7 @@
 // own submit, for both engines) followed by one wait for the queue; engines alternate within
 // every repeat because other work shares this machine. GFLOP/s = 2 M N K / time.
 import type { EncoderConfig } from '../../src/models/types';
+import { architectureOfConfig } from '../../src/models/index';
 import { createBufferFrom, createStorageBuffer, readBuffer, type GPUContext } from '../../src/gpu';
 import { MatmulKernel, type GPUTensor } from '../../src/kernels';
 import { createGpujsMatmul, type GpujsModule } from '../peers/gpujs-matmul';
@@ -31,25 +32,12 @@ export interface MatmulResult {
   relL2VsOurs?: number;
 }
 
-/** Matmul shapes of one encoder layer at M tokens: qkv, wo, w12, w3. */
 /**
- * The four matmuls of one layer of this architecture at M tokens, y = x W^T with W [N, K] as our
- * model stores it: NeoBERT qkv / wo / w12 / w3; BERT family qkv (q, k, v fused) / wo /
- * intermediate / output; ModernBERT wqkv / wo / wi / mlp_wo.
+ * The matmuls of one layer of this architecture at M tokens, y = x W^T with W [N, K] as our model
+ * stores it: each architecture file says which (Architecture.layerMatmuls).
  */
 export function layerShapesFor(config: EncoderConfig, M: number): MatmulShape[] {
-  const C = config.hiddenSize;
-  const c = config as EncoderConfig & { ffnWidth?: number; intermediateSize?: number };
-  if (config.modelType === 'neobert') return layerShapes(M, C, c.ffnWidth!);
-  const I = c.intermediateSize!;
-  const names = config.modelType === 'modernbert' ? ['wqkv', 'wo', 'wi', 'mlp_wo'] : ['qkv', 'wo', 'intermediate', 'output'];
-  const wide = config.modelType === 'modernbert' ? 2 * I : I; // GeGLU: Wi gives input and gate
-  return [
-    { name: names[0], M, N: 3 * C, K: C },
-    { name: names[1], M, N: C, K: C },
-    { name: names[2], M, N: wide, K: C },
-    { name: names[3], M, N: C, K: I },
-  ];
+  return architectureOfConfig(config).layerMatmuls(config).map((m) => ({ ...m, M }));
 }
 
 export function layerShapes(M: number, C: number, F: number, prefix = ''): MatmulShape[] {

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { ARCHITECTURES } from '../../src/models/index';
 
 export interface OnnxExport {
   file: string;
@@ -19,18 +20,17 @@ export interface TorchPeer {
   fixtures: string[];
 }
 
-const PEERS: Record<string, TorchPeer> = {
-  neobert: { script: 'bench/peers/neobert_torch.py', fixtures: ['neobert'] },
-  bert: { script: 'bench/peers/bert_torch.py', fixtures: ['bert', 'roberta', 'xlm-roberta'] },
-  modernbert: { script: 'bench/peers/modernbert_torch.py', fixtures: ['modernbert'] },
-};
+const NEOBERT_PEER: TorchPeer = { script: 'bench/peers/neobert_torch.py', fixtures: ['neobert'] };
 
-/** The PyTorch peer for a config.json model_type (BERT, RoBERTa and XLM-R share one module). */
+/**
+ * The PyTorch peer for a config.json model_type, found by convention: the architecture file's
+ * peer is bench/peers/<its name, lower case>_torch.py (BERT, RoBERTa and XLM-R share bert_torch.py),
+ * checked on the fixture folders of its model types (`_` written `-`: nomic_bert -> nomic-bert).
+ */
 export function torchPeerFor(modelType: string): TorchPeer {
-  const key = modelType === 'roberta' || modelType === 'xlm-roberta' ? 'bert' : modelType;
-  const peer = PEERS[key];
-  if (!peer) throw new Error(`no PyTorch peer for model_type ${modelType}`);
-  return peer;
+  const architecture = ARCHITECTURES.find((a) => a.modelTypes.includes(modelType));
+  if (!architecture) throw new Error(`no architecture runs model_type ${modelType}`);
+  return { script: `bench/peers/${architecture.name.toLowerCase()}_torch.py`, fixtures: architecture.modelTypes.map((t) => t.replace(/_/g, '-')) };
 }
 
 /** null when python can import torch and numpy, else why not. */
@@ -44,7 +44,7 @@ export function torchModelArgs(model: { base: true } | { dir: string }): string[
   return 'base' in model ? ['--config', 'base'] : ['--model', model.dir];
 }
 
-export function ensureOnnx(root: string, python: string, model: { base: true } | { dir: string }, log: (s: string) => void, peer: TorchPeer = PEERS.neobert): OnnxExport {
+export function ensureOnnx(root: string, python: string, model: { base: true } | { dir: string }, log: (s: string) => void, peer: TorchPeer = NEOBERT_PEER): OnnxExport {
   const problem = pythonProblem(python);
   if (problem) throw new Error(`cannot export ONNX: ${problem}`);
   const script = path.join(root, peer.script);

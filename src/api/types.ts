@@ -1,7 +1,8 @@
 // The public API's types: inputs, options and results of the Encoder calls.
-import type { TokenizerFiles, ProgressFn } from '../checkpoint';
+import type { TokenizerFiles } from '../checkpoint';
+import type { ProgressFn } from '../sources/types';
 import type { GPUContext, AdapterDescription } from '../gpu';
-import type { EncoderConfig } from '../models/types';
+import type { EncoderConfig, HeadKind } from '../models/types';
 import type { SentenceTransformersConfig } from '../sentence-transformers';
 import type { EncoderTokenizer } from '../tokenizer';
 
@@ -188,7 +189,7 @@ export interface ModelInfo {
   config: EncoderConfig;
   parameterCount: number;
   dtypes: Record<string, number>;
-  head: 'none' | 'mlm' | 'classification';
+  head: HeadKind;
   /** Class names by index (classification head only). */
   labels: string[] | null;
   adapter: AdapterDescription;

@@ -2,7 +2,7 @@
 // (for classification checkpoints) classify. Pooling and normalisation are the model's own
 // (a sentence-transformers folder's Pooling module, else the engine's default), unless the pooling
 // selector overrides them; scores are cosine similarities (embeddings L2-normalised).
-import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type NeoBERTWorker, type Pooling } from '../index';
+import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type EncoderWorker, type Pooling } from '../index';
 import { EMBEDDERS, known } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, badge, bar, el, lines, modelFacts, showFacts, withData, type FactRow, type Timed } from './ui';
@@ -25,7 +25,7 @@ export const embedder = new PanelModel('', {
   },
   onLoaded: (model, info, name) => {
     // For the curious (and the browser test): the loaded model, in the devtools console.
-    (window as unknown as { neobert?: NeoBERTWorker }).neobert = model;
+    (window as unknown as { neobert?: EncoderWorker }).neobert = model;
     prompts = promptsFor(info, embedder.loadedFrom);
     const st = info.sentenceTransformers;
     const defaultPooling: Pooling = st?.pooling ?? 'cls';
@@ -82,7 +82,7 @@ function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, n: number
   return s;
 }
 
-const task = (section: string, body: (model: NeoBERTWorker, timed: Timed) => Promise<void>) =>
+const task = (section: string, body: (model: EncoderWorker, timed: Timed) => Promise<void>) =>
   embedder.run(`${section}-timings`, $(`${section}-section`), body);
 
 /** The texts of the last search, best first (the rerank panel can take them). */

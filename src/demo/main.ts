@@ -1,4 +1,4 @@
-// Demo page. Each panel holds its model in its own Web Worker (NeoBERTWorker), so the page stays
+// Demo page. Each panel holds its model in its own Web Worker (EncoderWorker), so the page stays
 // responsive while kernels compile and batches run, and loading a cross-encoder or a guardrail
 // classifier leaves the embedder loaded:
 //   embedder.ts   the bundled checkpoint (loaded at once), Hub embedders or picked files; semantic

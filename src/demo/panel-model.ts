@@ -1,4 +1,4 @@
-// One model in its own NeoBERTWorker, as each panel of the demo holds one (the embedder, the
+// One model in its own EncoderWorker, as each panel of the demo holds one (the embedder, the
 // cross-encoder, the guardrail classifier): loading from the Hub (suggested ids with their
 // download size, or a typed id and revision) or from picked files, with progress, status, errors
 // and a busy lock that disables the panel's controls while it works.
@@ -6,7 +6,7 @@
 // Element ids are `${prefix}<name>`: status, error, progress, facts, load-files, files-label,
 // hub-models, hub-form, hub-id, hub-revision. The embedder's prefix is '' (its ids predate the
 // other panels); the others use 'rerank-' and 'guard-'.
-import { NeoBERTWorker, type ModelInfo } from '../index';
+import { EncoderWorker, type ModelInfo } from '../index';
 import type { HubModel } from './catalog';
 import { $, describeProgress, el, ms, timingLine, type Timed } from './ui';
 
@@ -20,7 +20,7 @@ export interface PanelHooks {
   /** Other load buttons of the panel (the bundled checkpoint). */
   extraLoadButtons?: () => HTMLButtonElement[];
   /** After a model loaded (show what it can do). */
-  onLoaded(model: NeoBERTWorker, info: ModelInfo, name: string): void;
+  onLoaded(model: EncoderWorker, info: ModelInfo, name: string): void;
   /** Before a model is disposed (drop anything cached for it). */
   onUnload?(): void;
   /** After a load failed (its message is already shown). */
@@ -28,7 +28,7 @@ export interface PanelHooks {
 }
 
 export class PanelModel {
-  model: NeoBERTWorker | null = null;
+  model: EncoderWorker | null = null;
   /** What the loaded model was loaded from: a Hub id, 'bundled', or a description of the files. */
   loadedFrom: string | null = null;
   busy = false;
@@ -124,7 +124,7 @@ export class PanelModel {
     await previous?.dispose().catch(() => undefined);
     const started = performance.now();
     try {
-      const loaded = await NeoBERTWorker.load(source, {
+      const loaded = await EncoderWorker.load(source, {
         revision,
         onProgress: (p) => {
           this.setStatus(describeProgress(p));
@@ -161,7 +161,7 @@ export class PanelModel {
    * timing lines to #<section>-timings and counts finished runs in data-done of `done`. Returns
    * false when the task could not start or failed (its error is shown).
    */
-  async run(timingsId: string, done: HTMLElement, body: (model: NeoBERTWorker, timed: Timed) => Promise<void>): Promise<boolean> {
+  async run(timingsId: string, done: HTMLElement, body: (model: EncoderWorker, timed: Timed) => Promise<void>): Promise<boolean> {
     if (!this.model || this.busy) return false;
     this.busy = true;
     this.setControls();

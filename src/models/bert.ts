@@ -19,8 +19,8 @@ import {
 } from '../kernels';
 import { interleaveQkvHeads } from '../weight-layout';
 import { drainUploads } from '../gpu';
-import { checkTensors, countDtypes, elementsOf, firstPresent, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { checkNoExtraLayer, checkTable, detectHead, detectPrefix, firstPresent, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -155,33 +155,94 @@ export interface BertWeights {
 /** Prefixes of the encoder in real exports: base models have none, task models their own. */
 const ENCODER_PREFIXES = ['', 'bert.', 'roberta.', 'model.'];
 
-/** Both LayerNorm spellings: .weight/.bias, and .gamma/.beta of older BERT files. */
-function layerNormNames(lookup: TensorLookup, base: string): [string, string] {
-  return lookup.has(`${base}.gamma`) && !lookup.has(`${base}.weight`) ? [`${base}.gamma`, `${base}.beta`] : [`${base}.weight`, `${base}.bias`];
+/**
+ * Hub names of a post-LN layer's modules, relative to the layer's prefix: BERT's here; other
+ * files (DistilBERT) run the same layer under their own names.
+ */
+export interface PostLNLayerNames {
+  query: string;
+  key: string;
+  value: string;
+  attentionOut: string;
+  attentionNorm: string;
+  intermediate: string;
+  output: string;
+  outputNorm: string;
+}
+
+export const BERT_LAYER_NAMES: PostLNLayerNames = {
+  query: 'attention.self.query',
+  key: 'attention.self.key',
+  value: 'attention.self.value',
+  attentionOut: 'attention.output.dense',
+  attentionNorm: 'attention.output.LayerNorm',
+  intermediate: 'intermediate.dense',
+  output: 'output.dense',
+  outputNorm: 'output.LayerNorm',
+};
+
+/** The sizes a post-LN layer stack is made of. */
+export interface PostLNDims {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  headDim: number;
+}
+
+/** The specs of every post-LN layer: `${layerPrefix(i)}${names.role}.weight` / `.bias`. */
+export function postLNLayerTable(lookup: TensorLookup, dims: PostLNDims, layerPrefix: (layer: number) => string, names: PostLNLayerNames) {
+  const { hiddenSize: C, intermediateSize: I } = dims;
+  const hidden = `hidden_size=${C}`;
+  const inter = `intermediate_size=${I}`;
+  const hint = ` (config.json num_hidden_layers=${dims.numLayers})`;
+  return Array.from({ length: dims.numLayers }, (_, i) => {
+    const p = layerPrefix(i);
+    const linear = (role: keyof PostLNLayerNames, out: number, inp: number, because: string[]) => linearSpec(`${p}${names[role]}`, out, inp, because, { hint }) as { weight: TensorSpec; bias: TensorSpec };
+    const norm = (role: keyof PostLNLayerNames) => normSpec(lookup, `${p}${names[role]}`, C, [hidden], { hint }) as { weight: TensorSpec; bias: TensorSpec };
+    return {
+      query: linear('query', C, C, [hidden]),
+      key: linear('key', C, C, [hidden]),
+      value: linear('value', C, C, [hidden]),
+      attentionOut: linear('attentionOut', C, C, [hidden]),
+      attentionNorm: norm('attentionNorm'),
+      intermediate: linear('intermediate', I, C, [inter, hidden]),
+      output: linear('output', C, I, [hidden, inter]),
+      outputNorm: norm('outputNorm'),
+    };
+  });
+}
+
+/** A layer of postLNLayerTable as lazy weights (each read when uploaded). */
+export function lazyPostLNLayer(lookup: TensorLookup, l: ReturnType<typeof postLNLayerTable>[number]): BertLayerWeights {
+  return lazySection(lookup, {
+    query: l.query.weight,
+    queryBias: l.query.bias,
+    key: l.key.weight,
+    keyBias: l.key.bias,
+    value: l.value.weight,
+    valueBias: l.value.bias,
+    attentionOut: l.attentionOut.weight,
+    attentionOutBias: l.attentionOut.bias,
+    attentionNorm: l.attentionNorm.weight,
+    attentionNormBias: l.attentionNorm.bias,
+    intermediate: l.intermediate.weight,
+    intermediateBias: l.intermediate.bias,
+    output: l.output.weight,
+    outputBias: l.output.bias,
+    outputNorm: l.outputNorm.weight,
+    outputNormBias: l.outputNorm.bias,
+  });
 }
 
 /** Every tensor this checkpoint must have for its head, with the Hub names it uses. */
 function tensorTable(config: BertConfig, lookup: TensorLookup) {
-  const { hiddenSize: C, intermediateSize: I, vocabSize: V, numLabels } = config;
-  const prefix = ENCODER_PREFIXES.find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
-  if (prefix === undefined) {
-    throw new CheckpointError(
-      `${lookup.label}: no word embeddings (embeddings.word_embeddings.weight, with or without a bert./roberta. prefix); is this a ${config.modelType} checkpoint?`,
-    );
-  }
-  const extra = `${prefix}encoder.layer.${config.numLayers}.attention.self.query.weight`;
-  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  const { hiddenSize: C, vocabSize: V, numLabels } = config;
+  const prefix = detectPrefix(lookup, ENCODER_PREFIXES, 'embeddings.word_embeddings.weight', config.modelType);
+  checkNoExtraLayer(lookup, (i) => `${prefix}encoder.layer.${i}.attention.self.query.weight`, config.numLayers);
   const hidden = `hidden_size=${C}`;
-  const inter = `intermediate_size=${I}`;
-  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
-  const linear = (base: string, out: number, inp: number, because: string[], hint = '') => ({
-    weight: spec(`${base}.weight`, [out, inp], because, hint),
-    bias: spec(`${base}.bias`, [out], because, hint),
-  });
-  const norm = (base: string, hint = '') => {
-    const [w, b] = layerNormNames(lookup, base);
-    return { weight: spec(w, [C], [hidden], hint), bias: spec(b, [C], [hidden], hint) };
-  };
+  const linear = (base: string, out: number, inp: number, because: string[]) => linearSpec(base, out, inp, because) as { weight: TensorSpec; bias: TensorSpec };
+  const norm = (base: string) => normSpec(lookup, base, C, [hidden]) as { weight: TensorSpec; bias: TensorSpec };
   const e = `${prefix}embeddings`;
   const embeddings = {
     word: spec(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]),
@@ -189,23 +250,13 @@ function tensorTable(config: BertConfig, lookup: TensorLookup) {
     tokenType: spec(`${e}.token_type_embeddings.weight`, [config.typeVocabSize, C], [`type_vocab_size=${config.typeVocabSize}`, hidden]),
     norm: norm(`${e}.LayerNorm`),
   };
-  const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}encoder.layer.${i}`;
-    return {
-      query: linear(`${p}.attention.self.query`, C, C, [hidden], hint),
-      key: linear(`${p}.attention.self.key`, C, C, [hidden], hint),
-      value: linear(`${p}.attention.self.value`, C, C, [hidden], hint),
-      attentionOut: linear(`${p}.attention.output.dense`, C, C, [hidden], hint),
-      attentionNorm: norm(`${p}.attention.output.LayerNorm`, hint),
-      intermediate: linear(`${p}.intermediate.dense`, I, C, [inter, hidden], hint),
-      output: linear(`${p}.output.dense`, C, I, [hidden, inter], hint),
-      outputNorm: norm(`${p}.output.LayerNorm`, hint),
-    };
-  });
+  const layers = postLNLayerTable(lookup, config, (i) => `${prefix}encoder.layer.${i}.`, BERT_LAYER_NAMES);
   const pooler = lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, [hidden]) : null;
 
-  const kind = detectHead(config, lookup);
+  const kind = detectHead(config, lookup, {
+    mlm: [['cls.predictions.transform.dense.weight'], ['lm_head.dense.weight']],
+    classifier: ['classifier.weight', 'classifier.out_proj.weight'],
+  });
   let head: Record<string, TensorSpec | null> = {};
   if (kind === 'mlm') {
     const bertHead = lookup.has('cls.predictions.transform.dense.weight');
@@ -231,68 +282,20 @@ function tensorTable(config: BertConfig, lookup: TensorLookup) {
   return { embeddings, layers, pooler, kind, head };
 }
 
-function detectHead(config: BertConfig, lookup: TensorLookup): HeadKind {
-  if (config.numLabels !== null) return 'classification';
-  if (lookup.has('cls.predictions.transform.dense.weight') || lookup.has('lm_head.dense.weight')) return 'mlm';
-  const classifier = firstPresent(lookup, ['classifier.weight', 'classifier.out_proj.weight']);
-  if (classifier) {
-    throw new CheckpointError(
-      `${lookup.fileOf(classifier)}: has ${classifier} but config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification, so the label count is unknown`,
-    );
-  }
-  return 'none';
-}
-
-/** Validates every tensor (presence, shape, dtype) before converting any, then converts all to f32. */
+/** Validates every tensor (presence, shape, dtype) before converting any; each is read when createModel uploads it. */
 export function loadBertWeights(config: BertConfig, lookup: TensorLookup) {
   const table = tensorTable(config, lookup);
-  const specs: TensorSpec[] = [
-    table.embeddings.word,
-    table.embeddings.position,
-    table.embeddings.tokenType,
-    table.embeddings.norm.weight,
-    table.embeddings.norm.bias,
-    ...table.layers.flatMap((l) => Object.values(l).flatMap((p) => [p.weight, p.bias])),
-    ...(table.pooler ? [table.pooler.weight, table.pooler.bias] : []),
-    ...(Object.values(table.head).filter((s) => s !== null) as TensorSpec[]),
-  ];
-  checkTensors(lookup, specs);
-  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
-  const lazy = <K extends string>(names: Record<K, TensorSpec>) =>
-    lazyTensors(lookup, Object.fromEntries(Object.entries(names).map(([k, spec]) => [k, (spec as TensorSpec).name])) as Record<K, string>);
-  const layers: BertLayerWeights[] = table.layers.map((l) =>
-    lazy({
-      query: l.query.weight,
-      queryBias: l.query.bias,
-      key: l.key.weight,
-      keyBias: l.key.bias,
-      value: l.value.weight,
-      valueBias: l.value.bias,
-      attentionOut: l.attentionOut.weight,
-      attentionOutBias: l.attentionOut.bias,
-      attentionNorm: l.attentionNorm.weight,
-      attentionNormBias: l.attentionNorm.bias,
-      intermediate: l.intermediate.weight,
-      intermediateBias: l.intermediate.bias,
-      output: l.output.weight,
-      outputBias: l.output.bias,
-      outputNorm: l.outputNorm.weight,
-      outputNormBias: l.outputNorm.bias,
-    }),
-  );
+  const { kind: _, ...tensors } = table;
+  const summary = checkTable(lookup, specsOf(tensors));
   const h = table.head as Record<string, TensorSpec>;
   let head: BertHeadWeights = { kind: 'none' };
   if (table.kind === 'mlm') {
     // A tied decoder is the word embeddings, read again at upload (the checkpoint stores it once).
-    head = Object.assign(lazy({ dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }), { kind: 'mlm' as const });
+    head = Object.assign(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }), { kind: 'mlm' as const });
   } else if (table.kind === 'classification') {
-    const dense = h.dense ? lazy({ dense: h.dense, denseBias: h.denseBias }) : { dense: null, denseBias: null };
-    head = Object.defineProperties({ kind: 'classification' as const }, {
-      ...Object.getOwnPropertyDescriptors(dense),
-      ...Object.getOwnPropertyDescriptors(lazy({ weight: h.weight, bias: h.bias })),
-    }) as BertHeadWeights;
+    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, weight: h.weight, bias: h.bias }))) as BertHeadWeights;
   }
-  const e = lazy({
+  const e = lazySection(lookup, {
     wordEmbeddings: table.embeddings.word,
     positionEmbeddings: table.embeddings.position,
     tokenTypeEmbeddings: table.embeddings.tokenType,
@@ -300,18 +303,17 @@ export function loadBertWeights(config: BertConfig, lookup: TensorLookup) {
     embeddingNormBias: table.embeddings.norm.bias,
   });
   const weights: BertWeights = Object.defineProperties(
-    { layers, pooler: table.pooler ? lazy({ weight: table.pooler.weight, bias: table.pooler.bias }) : null, head },
+    { layers: table.layers.map((l) => lazyPostLNLayer(lookup, l)), pooler: table.pooler ? lazySection(lookup, table.pooler) : null, head },
     Object.getOwnPropertyDescriptors(e),
   ) as BertWeights;
-  const names = [...new Set(specs.map((s) => s.name))];
-  const parameterCount = elementsOf(lookup, names);
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount };
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------
-// The model on the GPU
+// The model on the GPU: the post-LN layer stack (shared with the files that run BERT's layer
+// under other names), then BERT's embeddings, pooler and heads.
 
-interface LayerTensors {
+export interface PostLNLayerTensors {
   qkv: GPUTensor; // (3C, C) rows per head [q_h; k_h; v_h] (interleaveQkvHeads)
   qkvBias: GPUTensor; // (3C)
   attentionOut: GPUTensor; // (C, C)
@@ -326,24 +328,136 @@ interface LayerTensors {
   outputNormBias: GPUTensor; // (C)
 }
 
+/** Uploads the layers (q/k/v rows interleaved per head for the split kernel), one layer's staging at a time. */
+export async function uploadPostLNLayers(arena: WeightArena, dims: PostLNDims, layers: BertLayerWeights[]): Promise<PostLNLayerTensors[]> {
+  const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I } = dims;
+  const out: PostLNLayerTensors[] = [];
+  for (const [i, w] of layers.entries()) {
+    const L = `layer${i}`;
+    out.push({
+      qkv: arena.weight(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]),
+      qkvBias: arena.tensor(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]),
+      attentionOut: arena.weight(`${L}.attention_out`, w.attentionOut, [C, C]),
+      attentionOutBias: arena.tensor(`${L}.attention_out.bias`, w.attentionOutBias, [C]),
+      attentionNorm: arena.tensor(`${L}.attention_norm`, w.attentionNorm, [C]),
+      attentionNormBias: arena.tensor(`${L}.attention_norm.bias`, w.attentionNormBias, [C]),
+      intermediate: arena.weight(`${L}.intermediate`, w.intermediate, [I, C]),
+      intermediateBias: arena.tensor(`${L}.intermediate.bias`, w.intermediateBias, [I]),
+      output: arena.weight(`${L}.output`, w.output, [C, I]),
+      outputBias: arena.tensor(`${L}.output.bias`, w.outputBias, [C]),
+      outputNorm: arena.tensor(`${L}.output_norm`, w.outputNorm, [C]),
+      outputNormBias: arena.tensor(`${L}.output_norm.bias`, w.outputNormBias, [C]),
+    });
+    await drainUploads(arena.device); // one layer's staging copies at a time
+  }
+  return out;
+}
+
+/**
+ * The kernels of the post-LN layer stack with FFN activation `activation` (specs for WeightArena.kernels).
+ * attention.relativeBias: MPNet's bucketed relative bias compiled into the attention kernel.
+ */
+export function postLNKernelSpecs(arena: WeightArena, dims: PostLNDims, activation: MatmulActivation, attention: { relativeBias?: boolean } = {}) {
+  const { device, dtype: weightDtype, options } = arena;
+  const arithmetic = modelArithmetic(device, options);
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic };
+  return {
+    layerNorm: LayerNormKernel.create(device, { bias: true }),
+    matmulBias: MatmulKernel.create(device, { ...m, bias: true }),
+    matmulBiasResidual: MatmulKernel.create(device, { ...m, bias: true, residual: true }),
+    matmulBiasAct: MatmulKernel.create(device, { ...m, bias: true, activation }), // hidden_act epilogue
+    split: RopeQkvKernel.create(device, dims.numHeads, dims.headDim, { rope: false, outputDtype: arithmetic }), // qkv -> q, k, v head-major, no rotation
+    attention: AttentionKernel.create(device, dims.numHeads, dims.headDim, { arithmetic, relativeBias: attention.relativeBias }),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+  };
+}
+
+/** The kernels postLNLayerDispatches uses (from postLNKernelSpecs). */
+export interface PostLNKernels {
+  layerNorm: LayerNormKernel;
+  matmulBias: MatmulKernel;
+  matmulBiasResidual: MatmulKernel;
+  matmulBiasAct: MatmulKernel;
+  split: RopeQkvKernel;
+  attention: AttentionKernel;
+}
+
+/** The activations of the post-LN stack for N tokens (allocated in this order). */
+export function allocPostLNBuffers(alloc: PlanBuilder['alloc'], N: number, dims: PostLNDims) {
+  const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I } = dims;
+  return {
+    xA: alloc('residual_a', [N, C]), // (N, C) layer input / output
+    xB: alloc('residual_b', [N, C]), // (N, C) after the attention block's LayerNorm
+    sum: alloc('residual_sum', [N, C]), // (N, C) x + sublayer(x), before its LayerNorm
+    qkv: alloc('qkv', [N, 3 * C]), // (N, H*3*D) per-head interleaved
+    q: alloc('q', [H, N, D]), // (H, N, D)
+    k: alloc('k', [H, N, D]), // (H, N, D)
+    v: alloc('v', [H, N, D]), // (H, N, D)
+    attn: alloc('attention_out', [N, C]), // (N, H*D) heads concatenated
+    inter: alloc('intermediate', [N, I]), // (N, I) act(x W1^T + b1)
+    last: alloc('last_hidden_state', [N, C]), // (N, C)
+  };
+}
+
+/**
+ * The layer stack on `buf.xA` (N, C), the LayerNormed embeddings; the last layer writes buf.last.
+ * Post-LN: x = LN(x + attn(x)); x = LN(x + W2 act(W1 x + b1) + b2). attention.relativeBias: the
+ * [32, H] table every layer's attention adds (MPNet; a kernel compiled with it).
+ */
+export function postLNLayerDispatches(
+  d: Dispatch[],
+  k: PostLNKernels,
+  layers: PostLNLayerTensors[],
+  buf: ReturnType<typeof allocPostLNBuffers>,
+  inputs: { attentionMask: GPUTensor; attentionTiles: GPUTensor },
+  eps: number,
+  attention: { relativeBias?: GPUTensor } = {},
+): void {
+  const { xA, xB, sum, qkv, q, k: kk, v, attn, inter, last } = buf;
+  layers.forEach((w, i) => {
+    const L = `layer${i}`;
+    const out = i === layers.length - 1 ? last : xA;
+    d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
+    d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
+    d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, inputs.attentionMask, inputs.attentionTiles, attn, attention)); // (N, C)
+    d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C) xA + o Wo^T + bo
+    d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
+    d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
+    d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C) xB + u W2^T + b2
+    d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
+  });
+}
+
+/** The matmuls of a post-LN layer (the bench's matmul-only figures). */
+export function postLNLayerMatmuls({ hiddenSize: C, intermediateSize: I }: { hiddenSize: number; intermediateSize: number }) {
+  return [
+    { name: 'qkv', N: 3 * C, K: C },
+    { name: 'wo', N: C, K: C },
+    { name: 'intermediate', N: I, K: C },
+    { name: 'output', N: C, K: I },
+  ];
+}
+
 type HeadTensors =
   | { kind: 'none' }
   | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear /* (V, C) + (V) */ }
   | { kind: 'classification'; dense: GPUTensor | null; denseBias: GPUTensor | null; weight: GPUTensor; bias: GPUTensor };
 
-interface Kernels {
-  embedding: EmbeddingKernel; // word + position + token type
-  layerNorm: LayerNormKernel;
-  matmulBias: MatmulKernel;
-  matmulBiasResidual: MatmulKernel;
-  matmulBiasAct: MatmulKernel; // hidden_act epilogue
-  matmulBiasTanh: MatmulKernel;
-  matmulBiasGelu: MatmulKernel; // RoBERTa lm_head: exact GELU whatever hidden_act says
-  split: RopeQkvKernel; // qkv -> q, k, v head-major, no rotation
-  attention: AttentionKernel;
-  pooling: PoolingKernel;
-  l2norm: L2NormKernel;
-  gather: EmbeddingKernel; // plain row gather (the MLM head's logit rows)
+/** Every pipeline a forward of this checkpoint uses, compiled once (only the variants it needs). */
+function createKernels(arena: WeightArena, config: BertConfig, weights: BertWeights) {
+  const { device, dtype: weightDtype, options } = arena;
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic: modelArithmetic(device, options) };
+  const head = weights.head.kind;
+  const tanh = weights.pooler !== null || (head === 'classification' && config.flavour === 'roberta'); // pooler, RoBERTa classifier dense
+  return arena.kernels({
+    ...postLNKernelSpecs(arena, config, config.activation),
+    embedding: EmbeddingKernel.create(device, config.hiddenSize, { positions: true, tokenTypes: true }), // word + position + token type
+    matmulBiasTanh: tanh ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
+    // RoBERTa lm_head: exact GELU whatever hidden_act says
+    matmulBiasGelu: head === 'mlm' && config.flavour === 'roberta' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }) : null,
+    gather: head === 'mlm' ? EmbeddingKernel.create(device, config.hiddenSize) : null, // plain row gather (the MLM head's logit rows)
+  });
 }
 
 export class BertModel implements EncoderModel {
@@ -352,9 +466,10 @@ export class BertModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: BertConfig,
-    private readonly kernels: Kernels,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
+    private readonly kernels: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: { word: EmbeddingTable; position: GPUTensor; tokenType: GPUTensor; norm: GPUTensor; normBias: GPUTensor },
-    private readonly layers: LayerTensors[],
+    private readonly layers: PostLNLayerTensors[],
     private readonly pooler: { weight: GPUTensor; bias: GPUTensor } | null,
     private readonly head: HeadTensors,
     readonly dtype: ModelDtype,
@@ -376,85 +491,46 @@ export class BertModel implements EncoderModel {
 
   /** Uploads weights (matmul weights as options.dtype, the rest f32) and compiles every pipeline. */
   static async create(device: GPUDevice, config: BertConfig, weights: BertWeights, options: ModelOptions = {}): Promise<BertModel> {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
+    const { hiddenSize: C, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
-    const arithmetic = modelArithmetic(device, options);
-    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
-    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather] =
-      await Promise.all([
-        EmbeddingKernel.create(device, C, { positions: true, tokenTypes: true }),
-        LayerNormKernel.create(device, { bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true, residual: true }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }),
-        RopeQkvKernel.create(device, H, D, { rope: false, outputDtype: arithmetic }),
-        AttentionKernel.create(device, H, D, { arithmetic }),
-        PoolingKernel.create(device),
-        L2NormKernel.create(device),
-        EmbeddingKernel.create(device, C),
-      ]);
-    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather };
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const layers: LayerTensors[] = [];
-    for (const [i, w] of weights.layers.entries()) {
-      const L = `layer${i}`;
-      layers.push({
-        qkv: upW(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]),
-        qkvBias: up(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]),
-        attentionOut: upW(`${L}.attention_out`, w.attentionOut, [C, C]),
-        attentionOutBias: up(`${L}.attention_out.bias`, w.attentionOutBias, [C]),
-        attentionNorm: up(`${L}.attention_norm`, w.attentionNorm, [C]),
-        attentionNormBias: up(`${L}.attention_norm.bias`, w.attentionNormBias, [C]),
-        intermediate: upW(`${L}.intermediate`, w.intermediate, [I, C]),
-        intermediateBias: up(`${L}.intermediate.bias`, w.intermediateBias, [I]),
-        output: upW(`${L}.output`, w.output, [C, I]),
-        outputBias: up(`${L}.output.bias`, w.outputBias, [C]),
-        outputNorm: up(`${L}.output_norm`, w.outputNorm, [C]),
-        outputNormBias: up(`${L}.output_norm.bias`, w.outputNormBias, [C]),
-      });
-      await drainUploads(device); // one layer's staging copies at a time
-    }
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, weights);
+    const layers = await uploadPostLNLayers(arena, config, weights.layers);
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
-      position: up('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
-      tokenType: up('token_type_embeddings', weights.tokenTypeEmbeddings, [config.typeVocabSize, C]),
-      norm: up('embeddings.norm', weights.embeddingNorm, [C]),
-      normBias: up('embeddings.norm.bias', weights.embeddingNormBias, [C]),
+      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
+      position: arena.tensor('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
+      tokenType: arena.tensor('token_type_embeddings', weights.tokenTypeEmbeddings, [config.typeVocabSize, C]),
+      norm: arena.tensor('embeddings.norm', weights.embeddingNorm, [C]),
+      normBias: arena.tensor('embeddings.norm.bias', weights.embeddingNormBias, [C]),
     };
-    const pooler = weights.pooler && { weight: upW('pooler', weights.pooler.weight, [C, C]), bias: up('pooler.bias', weights.pooler.bias, [C]) };
+    const pooler = weights.pooler && { weight: arena.weight('pooler', weights.pooler.weight, [C, C]), bias: arena.tensor('pooler.bias', weights.pooler.bias, [C]) };
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
     if (w.kind === 'mlm') {
       head = {
         kind: 'mlm',
-        dense: upW('mlm.dense', w.dense, [C, C]),
-        denseBias: up('mlm.dense.bias', w.denseBias, [C]),
-        norm: up('mlm.norm', w.norm, [C]),
-        normBias: up('mlm.norm.bias', w.normBias, [C]),
-        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', w.decoder, w.decoderBias, V, C, options.maxChunkRows),
+        dense: arena.weight('mlm.dense', w.dense, [C, C]),
+        denseBias: arena.tensor('mlm.dense.bias', w.denseBias, [C]),
+        norm: arena.tensor('mlm.norm', w.norm, [C]),
+        normBias: arena.tensor('mlm.norm.bias', w.normBias, [C]),
+        decoder: arena.rowChunkedLinear('mlm.decoder', w.decoder, w.decoderBias, V, C),
       };
     } else if (w.kind === 'classification') {
       const labels = w.bias.length;
       head = {
         kind: 'classification',
-        dense: w.dense && upW('classifier.dense', w.dense, [C, C]),
-        denseBias: w.denseBias && up('classifier.dense.bias', w.denseBias, [C]),
-        weight: upW('classifier', w.weight, [labels, C]),
-        bias: up('classifier.bias', w.bias, [labels]),
+        dense: w.dense && arena.weight('classifier.dense', w.dense, [C, C]),
+        denseBias: w.denseBias && arena.tensor('classifier.dense.bias', w.denseBias, [C]),
+        weight: arena.weight('classifier', w.weight, [labels, C]),
+        bias: arena.tensor('classifier.bias', w.bias, [labels]),
       };
     }
-    return new BertModel(device, config, kernels, embeddings, layers, pooler, head, dtype);
+    return new BertModel(device, config, arena, kernels, embeddings, layers, pooler, head, dtype);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, I);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
@@ -462,63 +538,39 @@ export class BertModel implements EncoderModel {
    * V vocabulary. Post-LN: x = LN(x + attn(x)); x = LN(x + W2 act(W1 x + b1) + b2).
    */
   planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps } = this.config;
+    const { hiddenSize: C, layerNormEps: eps } = this.config;
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const tokenTypeIds = alloc('token_type_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32 position ids
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
-    const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
-    const xB = alloc('residual_b', [N, C]); // (N, C) after the attention block's LayerNorm
-    const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its LayerNorm
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D)
-    const kk = alloc('k', [H, N, D]); // (H, N, D)
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D) heads concatenated
-    const inter = alloc('intermediate', [N, I]); // (N, I) act(x W1^T + b1)
-    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: true });
+    const { alloc, dispatches: d, inputs } = p;
+    const buf = allocPostLNBuffers(alloc, N, this.config);
     const e = this.embeddings;
 
-    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
-    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, { positions, positionTable: e.position, typeIds: tokenTypeIds, typeTable: e.tokenType })); // (N, C)
-    d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
-    this.layers.forEach((w, i) => {
-      const L = `layer${i}`;
-      const out = i === this.layers.length - 1 ? last : xA;
-      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
-      d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
-      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn)); // (N, C)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C) xA + o Wo^T + bo
-      d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
-      d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C) xB + u W2^T + b2
-      d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
-    });
-    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
-    const { pooledCls: cls, pooledMean: mean } = pooled;
+    const extras = { positions: inputs.positions, positionTable: e.position, typeIds: inputs.tokenTypeIds!, typeTable: e.tokenType };
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, buf.sum, extras)); // (N, C)
+    d.push(k.layerNorm.createDispatch('embedding_norm', buf.sum, e.norm, e.normBias, buf.xA, eps)); // (N, C)
+    postLNLayerDispatches(d, k, this.layers, buf, inputs, eps); // (N, C) last
+    const last = buf.last;
+    const pooled = pooledOutputs(alloc, d, k, last, inputs.attentionMask, inputs.sequenceTable); // (S, C) x4
+    const cls = pooled.pooledCls;
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(k.matmulBiasTanh.createDispatch('pooler', cls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
+      d.push(k.matmulBiasTanh!.createDispatch('pooler', cls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
     }
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M = N or R, C)
+      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
       logitRows = rows.rows;
       const M = rows.input.shape[0];
       const t = alloc('mlm_transform', [M, C]); // (M, C) act(last Wd^T + bd)
       const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu : k.matmulBiasAct;
+      const act = this.config.flavour === 'roberta' ? k.matmulBiasGelu! : k.matmulBiasAct;
       d.push(act.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
       d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
       d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
@@ -526,46 +578,17 @@ export class BertModel implements EncoderModel {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       if (head.dense && head.denseBias) {
         const dense = alloc('classifier_dense', [S, C]); // (S, C) tanh(cls Wd^T + bd)
-        d.push(k.matmulBiasTanh.createDispatch('classifier_dense', cls, head.dense, dense, { bias: head.denseBias }));
+        d.push(k.matmulBiasTanh!.createDispatch('classifier_dense', cls, head.dense, dense, { bias: head.denseBias }));
         d.push(k.matmulBias.createDispatch('classifier', dense, head.weight, logits, { bias: head.bias }));
       } else {
         d.push(k.matmulBias.createDispatch('classifier', poolerOutput!, head.weight, logits, { bias: head.bias }));
       }
     }
-
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
 
   destroy(): void {
-    const { kind: _, ...rest } = this.head as HeadTensors & Record<string, unknown>;
-    const head = Object.values(rest).flatMap((t) => (t && typeof t === 'object' && 'chunks' in t ? (t as RowChunkedLinear).chunks.flatMap((c) => [c.weight, c.bias]) : [t as GPUTensor | null]));
-    destroyAll([
-      ...this.embeddings.word.chunks.map((c) => c.table),
-      this.embeddings.position,
-      this.embeddings.tokenType,
-      this.embeddings.norm,
-      this.embeddings.normBias,
-      ...this.layers.flatMap((l) => Object.values(l)),
-      this.pooler?.weight,
-      this.pooler?.bias,
-      ...Object.values(head),
-    ]);
-    for (const kernel of Object.values(this.kernels)) kernel.destroy();
+    this.arena.destroy();
   }
 }
 
@@ -575,4 +598,5 @@ export const bert: Architecture<BertConfig, BertWeights> = {
   parseConfig: parseBertConfig,
   loadWeights: loadBertWeights,
   createModel: (device, config, weights, options) => BertModel.create(device, config, weights, options),
+  layerMatmuls: postLNLayerMatmuls,
 };

@@ -1,20 +1,18 @@
-// Pieces every architecture's model file shares: weight upload (f32 or f16 halves) and the
-// allocation of a plan's buffers by label.
+// The skeleton every architecture's model file (src/models/<arch>.ts) is written on:
+//   WeightArena   uploads weights (f32, or f16 halves for matmuls) and compiles kernels, and
+//                 frees all of them in destroy(): a model's destroy() is arena.destroy();
+//   PlanBuilder   a forward plan's buffers by label, its standard inputs (ids, token types, mask,
+//                 positions, attention tiles, sequence table), per-call host inputs (hostInput:
+//                 tables the runner fills from the batch layout) and the ForwardPlan it returns;
+//   maxTokensForWidth   the token limit from the widest per-token activation;
+// plus the shared pieces of a forward: embedding chunks, row-chunked decoders, pooled outputs.
 import { encodeF16 } from '../dtype';
 import { checkBufferSize, createBufferFrom, createStorageBuffer } from '../gpu';
-import { elementCount, type Arithmetic, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type MatmulKernel, type PoolingKernel } from '../kernels';
-import { matmulStrategy } from '../capabilities';
-import type { ModelDtype, ModelOptions } from './types';
+import { AttentionKernel, elementCount, type Dispatch, type EmbeddingExtras, type EmbeddingKernel, type GPUTensor, type L2NormKernel, type MatmulKernel, type PoolingKernel } from '../kernels';
+import type { BatchLayout, ForwardPlan, HostInput, ModelDtype, ModelOptions, PlanOptions } from './types';
 
-/**
- * The arithmetic of a model's matmul and attention kernels: options.arithmetic, else 'f16' when the
- * weights are f16, the device has shader-f16 and the matmul strategy is the GPU one ('tiled').
- */
-export function modelArithmetic(device: GPUDevice, options: ModelOptions): Arithmetic {
-  if (options.arithmetic) return options.arithmetic;
-  const strategy = options.matmulStrategy ?? matmulStrategy(device);
-  return options.dtype === 'f16' && device.features.has('shader-f16') && strategy === 'tiled' ? 'f16' : 'f32';
-}
+// The arithmetic default is device policy (src/capabilities.ts); re-exported for the model files.
+export { modelArithmetic } from '../capabilities';
 
 /** An f32 (or u32) tensor uploaded once. */
 export function uploadTensor(device: GPUDevice, label: string, data: Float32Array | Uint32Array, shape: number[]): GPUTensor {
@@ -26,24 +24,172 @@ export function uploadWeight(device: GPUDevice, dtype: ModelDtype, label: string
   return dtype === 'f16' ? { label, shape, buffer: createBufferFrom(device, label, encodeF16(data)) } : uploadTensor(device, label, data, shape);
 }
 
+/** Anything a model owns on the GPU and frees: a buffer, or a kernel (its pipelines' placeholders). */
+interface Destroyable {
+  destroy(): void;
+}
+
 /**
- * Allocates a plan's f32/u32 buffers by label, each checked against the device's limits, and
- * collects its dispatches; `destroy` frees them all (buffers and each dispatch's params buffer).
+ * Everything a model uploads or compiles, freed together by destroy(): weights go up through it
+ * (tensor / weight / embeddingTable / rowChunkedLinear) and kernels are compiled through it
+ * (kernels), so no model lists its tensors by hand.
  */
-export function planAllocator(device: GPUDevice) {
-  const tensors = new Map<string, GPUTensor>();
-  const dispatches: Dispatch[] = [];
-  const alloc = (label: string, shape: number[]): GPUTensor => {
-    checkBufferSize(device, `${label} [${shape}]`, elementCount(shape) * 4);
-    const t = { label, shape, buffer: createStorageBuffer(device, label, elementCount(shape) * 4) };
-    tensors.set(label, t);
+export class WeightArena {
+  private owned: Destroyable[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    /** Storage of the matmul weights. */
+    readonly dtype: ModelDtype,
+    readonly options: ModelOptions = {},
+  ) {}
+
+  /** An f32 (or u32) tensor: norms, biases, embedding tables, RoPE tables. */
+  tensor(label: string, data: Float32Array | Uint32Array, shape: number[]): GPUTensor {
+    return this.keep(uploadTensor(this.device, label, data, shape));
+  }
+
+  /** A matmul weight in the model's dtype. */
+  weight(label: string, data: Float32Array, shape: number[]): GPUTensor {
+    return this.keep(uploadWeight(this.device, this.dtype, label, data, shape));
+  }
+
+  /** A Linear's weight (model dtype) and optional bias (f32). */
+  linear(label: string, weight: Float32Array, bias: Float32Array | null, shape: [number, number]): { weight: GPUTensor; bias: GPUTensor | null } {
+    return { weight: this.weight(label, weight, shape), bias: bias && this.tensor(`${label}.bias`, bias, [shape[0]]) };
+  }
+
+  /** A [V, C] word-embedding table in row chunks within the binding limit (options.maxChunkRows). */
+  embeddingTable(label: string, data: Float32Array, vocab: number, hidden: number): EmbeddingTable {
+    const table = uploadEmbeddingTable(this.device, label, data, vocab, hidden, this.options.maxChunkRows);
+    for (const c of table.chunks) this.keep(c.table);
+    return table;
+  }
+
+  /** A vocabulary-sized decoder in row chunks (see uploadRowChunkedLinear). */
+  rowChunkedLinear(label: string, weight: Float32Array, bias: Float32Array, rows: number, cols: number): RowChunkedLinear {
+    const linear = uploadRowChunkedLinear(this.device, this.dtype, label, weight, bias, rows, cols, this.options.maxChunkRows);
+    for (const c of linear.chunks) this.keep(c.weight), this.keep(c.bias);
+    return linear;
+  }
+
+  /** Takes ownership of a tensor made elsewhere. */
+  keep<T extends GPUTensor>(t: T): T {
+    this.owned.push(t.buffer);
+    return t;
+  }
+
+  /**
+   * Compiles the kernels by role, concurrently; a null entry is a variant this checkpoint does not
+   * need (write `cond ? Kernel.create(...) : null`), which stays null. The arena frees them.
+   */
+  async kernels<T extends Record<string, Promise<Destroyable> | null>>(specs: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+    const entries = await Promise.all(Object.entries(specs).map(async ([role, p]) => [role, p && (await p)] as const));
+    for (const [, k] of entries) if (k) this.owned.push(k);
+    return Object.fromEntries(entries) as { [K in keyof T]: Awaited<T[K]> };
+  }
+
+  /** Frees every buffer and kernel it holds. */
+  destroy(): void {
+    for (const o of this.owned) o.destroy();
+    this.owned = [];
+  }
+}
+
+/**
+ * Most tokens one forward can hold when its widest per-token activation has `widest` f32 values
+ * (3C for qkv, the FFN width, V for MLM logits): every (N, widest) buffer must fit one storage binding.
+ */
+export function maxTokensForWidth(device: GPUDevice, widest: number): number {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  return Math.floor(limit / (widest * 4));
+}
+
+/** The tables every plan has, which the runner writes per call (see ForwardPlan). */
+export interface PlanInputs {
+  inputIds: GPUTensor; // (N) u32
+  tokenTypeIds: GPUTensor | null; // (N) u32, or null when the model takes none
+  attentionMask: GPUTensor; // (N) u32
+  positions: GPUTensor; // (N) u32
+  attentionTiles: GPUTensor; // (tiles, 4) u32
+  sequenceTable: GPUTensor; // (S, 4) u32
+}
+
+/**
+ * One forward plan being built for N tokens in S sequences: `alloc` makes its f32/u32 buffers by
+ * label (checked against the device's limits), `dispatches` collects its dispatches in order,
+ * `inputs` are the standard per-call tables, `hostInput` declares an extra one, and `finish`
+ * returns the ForwardPlan, whose destroy() frees every buffer and dispatch params buffer.
+ */
+export class PlanBuilder {
+  readonly tensors = new Map<string, GPUTensor>();
+  readonly dispatches: Dispatch[] = [];
+  readonly hostInputs: HostInput[] = [];
+  readonly inputs: PlanInputs;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly tokens: number,
+    readonly sequences: number,
+    readonly options: PlanOptions,
+    layout: { tokenTypes: boolean },
+  ) {
+    const N = tokens;
+    this.inputs = {
+      inputIds: this.alloc('input_ids', [N]),
+      tokenTypeIds: layout.tokenTypes ? this.alloc('token_type_ids', [N]) : null,
+      attentionMask: this.alloc('attention_mask', [N]),
+      positions: this.alloc('positions', [N]),
+      attentionTiles: this.alloc('attention_tiles', [AttentionKernel.maxTiles(N, sequences), 4]),
+      sequenceTable: this.alloc('sequence_table', [sequences, 4]),
+    };
+  }
+
+  /** A (shape) f32/u32 buffer of the plan, by label (every intermediate is readable by its label). */
+  alloc = (label: string, shape: number[]): GPUTensor => {
+    checkBufferSize(this.device, `${label} [${shape}]`, elementCount(shape) * 4);
+    const t = { label, shape, buffer: createStorageBuffer(this.device, label, elementCount(shape) * 4) };
+    this.tensors.set(label, t);
     return t;
   };
-  const destroy = () => {
-    for (const t of tensors.values()) t.buffer.destroy();
-    for (const d of dispatches) d.destroy?.();
-  };
-  return { alloc, tensors, destroy, dispatches };
+
+  /**
+   * A per-call table beyond the standard inputs (see HostInput): the runner calls `fill` with
+   * each forward's BatchLayout and writes what it returns (at most the buffer's elements, as u32
+   * or f32) before the forward, e.g. a RoPE table whose base depends on the padded length, a
+   * per-token adapter index from a per-sequence input, a relative-position table.
+   */
+  hostInput(label: string, shape: number[], fill: (layout: BatchLayout) => Uint32Array<ArrayBuffer> | Float32Array<ArrayBuffer>): GPUTensor {
+    const tensor = this.alloc(label, shape);
+    this.hostInputs.push({ tensor, fill });
+    return tensor;
+  }
+
+  /** The finished plan: the standard inputs, the outputs, every dispatch and tensor. */
+  finish(outputs: {
+    lastHiddenState: GPUTensor;
+    pooled: Pick<ForwardPlan['outputs'], 'pooledCls' | 'pooledMean' | 'pooledClsNormalized' | 'pooledMeanNormalized'>;
+    poolerOutput?: GPUTensor | null;
+    logits?: GPUTensor | null;
+    logitRows?: GPUTensor | null;
+  }): ForwardPlan {
+    const { tensors, dispatches } = this;
+    return {
+      tokens: this.tokens,
+      sequences: this.sequences,
+      options: this.options,
+      ...this.inputs,
+      logitRows: outputs.logitRows ?? null,
+      hostInputs: this.hostInputs,
+      outputs: { lastHiddenState: outputs.lastHiddenState, ...outputs.pooled, poolerOutput: outputs.poolerOutput ?? null, logits: outputs.logits ?? null },
+      dispatches,
+      tensors,
+      destroy: () => {
+        for (const t of tensors.values()) t.buffer.destroy();
+        for (const d of dispatches) d.destroy?.();
+      },
+    };
+  }
 }
 
 /**
@@ -64,11 +210,6 @@ export function logitRowsInput(
   const input = alloc('logit_rows_hidden', [logitRows, hidden.shape[1]]); // (R, C)
   dispatches.push(gather.createDispatch('gather_logit_rows', rows, hidden, input));
   return { rows, input };
-}
-
-/** Destroys every tensor's buffer. */
-export function destroyAll(tensors: Iterable<GPUTensor | null | undefined>): void {
-  for (const t of tensors) t?.buffer.destroy();
 }
 
 /** A word-embedding table as row chunks, each within the device's storage-binding limit. */

@@ -11,7 +11,6 @@
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
 import {
-  AttentionKernel,
   DisentangledAttentionKernel,
   EmbeddingKernel,
   L2NormKernel,
@@ -24,11 +23,11 @@ import {
   type GPUTensor,
   type MatmulActivation,
 } from '../kernels';
-import { interleaveQkvHeads } from '../weight-layout';
-import { createStorageBuffer, drainUploads } from '../gpu';
+import { createStorageBuffer } from '../gpu';
 import { debertaBucketTable } from '../tables';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { allocPostLNBuffers, lazyPostLNLayer, postLNLayerMatmuls, postLNLayerTable, uploadPostLNLayers, type BertLayerWeights, type PostLNLayerNames, type PostLNLayerTensors } from './bert';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -141,24 +140,17 @@ export function parseDebertaV2Config(json: unknown, where: string): DebertaV2Con
 // ---------------------------------------------------------------------------------------------
 // Checkpoint tensors
 
-export interface DebertaV2LayerWeights {
-  query: Float32Array; // [C, C] attention.self.query_proj
-  queryBias: Float32Array;
-  key: Float32Array; // [C, C] attention.self.key_proj
-  keyBias: Float32Array;
-  value: Float32Array; // [C, C] attention.self.value_proj
-  valueBias: Float32Array;
-  attentionOut: Float32Array; // [C, C] attention.output.dense
-  attentionOutBias: Float32Array;
-  attentionNorm: Float32Array; // [C] attention.output.LayerNorm
-  attentionNormBias: Float32Array;
-  intermediate: Float32Array; // [I, C]
-  intermediateBias: Float32Array;
-  output: Float32Array; // [C, I]
-  outputBias: Float32Array;
-  outputNorm: Float32Array; // [C] output.LayerNorm
-  outputNormBias: Float32Array;
-}
+/** DeBERTa's names for the post-LN layer's modules (BERT's layer order, its own names). */
+const DEBERTA_LAYER_NAMES: PostLNLayerNames = {
+  query: 'attention.self.query_proj',
+  key: 'attention.self.key_proj',
+  value: 'attention.self.value_proj',
+  attentionOut: 'attention.output.dense',
+  attentionNorm: 'attention.output.LayerNorm',
+  intermediate: 'intermediate.dense',
+  output: 'output.dense',
+  outputNorm: 'output.LayerNorm',
+};
 
 export type DebertaV2HeadWeights =
   | { kind: 'none' }
@@ -174,32 +166,24 @@ export interface DebertaV2Weights {
   relativeEmbeddings: Float32Array; // [R', C] encoder.rel_embeddings.weight (the first relativeRows used)
   relativeNorm: Float32Array | null; // [C] encoder.LayerNorm (norm_rel_ebd layer_norm)
   relativeNormBias: Float32Array | null;
-  layers: DebertaV2LayerWeights[];
+  layers: BertLayerWeights[];
   head: DebertaV2HeadWeights;
 }
 
 function tensorTable(config: DebertaV2Config, lookup: TensorLookup) {
-  const { hiddenSize: C, intermediateSize: I, vocabSize: V, numLabels } = config;
-  const prefix = ['', 'deberta.'].find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
-  if (prefix === undefined) {
-    throw new CheckpointError(`${lookup.label}: no word embeddings (embeddings.word_embeddings.weight, with or without a deberta. prefix); is this a DeBERTa-v2 checkpoint?`);
-  }
-  const extra = `${prefix}encoder.layer.${config.numLayers}.attention.self.query_proj.weight`;
-  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  const { hiddenSize: C, vocabSize: V, numLabels } = config;
+  const prefix = detectPrefix(lookup, ['', 'deberta.'], 'embeddings.word_embeddings.weight', config.modelType);
+  checkNoExtraLayer(lookup, (i) => `${prefix}encoder.layer.${i}.attention.self.query_proj.weight`, config.numLayers);
   for (const unsupported of [`${prefix}embeddings.position_embeddings.weight`, `${prefix}embeddings.embed_proj.weight`, `${prefix}encoder.conv.conv.weight`, `${prefix}encoder.layer.0.attention.self.pos_key_proj.weight`]) {
     if (lookup.has(unsupported)) throw new CheckpointError(`${lookup.fileOf(unsupported)}: has ${unsupported}, a DeBERTa module this engine does not apply (config.json says it is unused)`);
   }
   const hidden = `hidden_size=${C}`;
-  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
-  const linear = (base: string, out: number, inp: number, because: string[], hint = '') => ({
-    weight: spec(`${base}.weight`, [out, inp], because, hint),
-    bias: spec(`${base}.bias`, [out], because, hint),
-  });
-  const norm = (base: string, hint = '') => ({ weight: spec(`${base}.weight`, [C], [hidden], hint), bias: spec(`${base}.bias`, [C], [hidden], hint) });
+  const linear = (base: string, out: number, inp: number, because: string[]) => linearSpec(base, out, inp, because) as { weight: TensorSpec; bias: TensorSpec };
+  const norm = (base: string, hint?: string) => normSpec(lookup, base, C, [hidden], { hint }) as { weight: TensorSpec; bias: TensorSpec };
   const e = `${prefix}embeddings`;
   const relName = `${prefix}encoder.rel_embeddings.weight`;
-  // rel_embeddings has max(position_buckets, max_relative_positions) * 2 rows in general; the first relativeRows are used.
-  const relRows = lookup.has(relName) ? (lookup.shapeOf?.(relName)?.[0] ?? config.relativeRows) : config.relativeRows;
+  // rel_embeddings may have more rows than the 2 x span the attention reads (the first ones are used).
+  const relRows = lookup.has(relName) ? lookup.shapeOf(relName)[0] : config.relativeRows;
   if (relRows < config.relativeRows) {
     throw new CheckpointError(`${lookup.fileOf(relName)}: ${relName} has ${relRows} rows, fewer than the ${config.relativeRows} (2 x position span) the attention reads`);
   }
@@ -209,20 +193,7 @@ function tensorTable(config: DebertaV2Config, lookup: TensorLookup) {
     relative: spec(relName, [relRows, C], [`position_buckets=${config.positionBuckets}`, `max_relative_positions=${config.maxRelativePositions}`, hidden]),
     relativeNorm: config.normRelativeEmbeddings ? norm(`${prefix}encoder.LayerNorm`, ' (norm_rel_ebd "layer_norm")') : null,
   };
-  const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}encoder.layer.${i}`;
-    return {
-      query: linear(`${p}.attention.self.query_proj`, C, C, [hidden], hint),
-      key: linear(`${p}.attention.self.key_proj`, C, C, [hidden], hint),
-      value: linear(`${p}.attention.self.value_proj`, C, C, [hidden], hint),
-      attentionOut: linear(`${p}.attention.output.dense`, C, C, [hidden], hint),
-      attentionNorm: norm(`${p}.attention.output.LayerNorm`, hint),
-      intermediate: linear(`${p}.intermediate.dense`, I, C, [`intermediate_size=${I}`, hidden], hint),
-      output: linear(`${p}.output.dense`, C, I, [hidden, `intermediate_size=${I}`], hint),
-      outputNorm: norm(`${p}.output.LayerNorm`, hint),
-    };
-  });
+  const layers = postLNLayerTable(lookup, config, (i) => `${prefix}encoder.layer.${i}.`, DEBERTA_LAYER_NAMES);
 
   let kind: HeadKind = 'none';
   let head: Record<string, TensorSpec> = {};
@@ -248,104 +219,72 @@ function tensorTable(config: DebertaV2Config, lookup: TensorLookup) {
   return { embeddings, layers, kind, head };
 }
 
+/** Validates every tensor (presence, shape, dtype) before converting any; each is read when createModel uploads it. */
 export function loadDebertaV2Weights(config: DebertaV2Config, lookup: TensorLookup) {
   const table = tensorTable(config, lookup);
+  const { kind: _, ...tensors } = table;
+  const summary = checkTable(lookup, specsOf(tensors));
   const t = table.embeddings;
-  const specs: TensorSpec[] = [
-    t.word,
-    t.norm.weight,
-    t.norm.bias,
-    t.relative,
-    ...(t.relativeNorm ? [t.relativeNorm.weight, t.relativeNorm.bias] : []),
-    ...table.layers.flatMap((l) => Object.values(l).flatMap((p) => [p.weight, p.bias])),
-    ...Object.values(table.head),
-  ];
-  checkTensors(lookup, specs);
-  const lazy = <K extends string>(names: Record<K, TensorSpec>) =>
-    lazyTensors(lookup, Object.fromEntries(Object.entries(names).map(([k, s]) => [k, (s as TensorSpec).name])) as Record<K, string>);
-  const layers: DebertaV2LayerWeights[] = table.layers.map((l) =>
-    lazy({
-      query: l.query.weight,
-      queryBias: l.query.bias,
-      key: l.key.weight,
-      keyBias: l.key.bias,
-      value: l.value.weight,
-      valueBias: l.value.bias,
-      attentionOut: l.attentionOut.weight,
-      attentionOutBias: l.attentionOut.bias,
-      attentionNorm: l.attentionNorm.weight,
-      attentionNormBias: l.attentionNorm.bias,
-      intermediate: l.intermediate.weight,
-      intermediateBias: l.intermediate.bias,
-      output: l.output.weight,
-      outputBias: l.output.bias,
-      outputNorm: l.outputNorm.weight,
-      outputNormBias: l.outputNorm.bias,
-    }),
-  );
   const h = table.head;
   let head: DebertaV2HeadWeights = { kind: 'none' };
   if (table.kind === 'mlm') {
-    head = Object.defineProperties({ kind: 'mlm' as const }, Object.getOwnPropertyDescriptors(lazy({ dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }))) as DebertaV2HeadWeights;
+    head = Object.defineProperties({ kind: 'mlm' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }))) as DebertaV2HeadWeights;
   } else if (table.kind === 'classification') {
-    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazy({ poolerDense: h.poolerDense, poolerDenseBias: h.poolerDenseBias, weight: h.weight, bias: h.bias }))) as DebertaV2HeadWeights;
+    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { poolerDense: h.poolerDense, poolerDenseBias: h.poolerDenseBias, weight: h.weight, bias: h.bias }))) as DebertaV2HeadWeights;
   }
-  const e = lazy({ wordEmbeddings: t.word, embeddingNorm: t.norm.weight, embeddingNormBias: t.norm.bias, relativeEmbeddings: t.relative });
-  const rn = t.relativeNorm ? lazy({ relativeNorm: t.relativeNorm.weight, relativeNormBias: t.relativeNorm.bias }) : { relativeNorm: null, relativeNormBias: null };
-  const weights: DebertaV2Weights = Object.defineProperties({ layers, head }, { ...Object.getOwnPropertyDescriptors(e), ...Object.getOwnPropertyDescriptors(rn) }) as DebertaV2Weights;
-  const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+  const e = lazySection(lookup, {
+    wordEmbeddings: t.word,
+    embeddingNorm: t.norm.weight,
+    embeddingNormBias: t.norm.bias,
+    relativeEmbeddings: t.relative,
+    relativeNorm: t.relativeNorm?.weight ?? null,
+    relativeNormBias: t.relativeNorm?.bias ?? null,
+  });
+  const weights: DebertaV2Weights = Object.defineProperties({ layers: table.layers.map((l) => lazyPostLNLayer(lookup, l)), head }, Object.getOwnPropertyDescriptors(e)) as DebertaV2Weights;
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------
 // The model on the GPU
-
-interface LayerTensors {
-  qkv: GPUTensor; // (3C, C) rows per head [q_h; k_h; v_h] (interleaveQkvHeads)
-  qkvBias: GPUTensor; // (3C)
-  relProj: GPUTensor; // (2, H, R, D) Kr = key_proj(LN(rel)), Qr = query_proj(LN(rel)), per head
-  attentionOut: GPUTensor; // (C, C)
-  attentionOutBias: GPUTensor;
-  attentionNorm: GPUTensor; // (C)
-  attentionNormBias: GPUTensor;
-  intermediate: GPUTensor; // (I, C)
-  intermediateBias: GPUTensor;
-  output: GPUTensor; // (C, I)
-  outputBias: GPUTensor;
-  outputNorm: GPUTensor; // (C)
-  outputNormBias: GPUTensor;
-}
 
 type HeadTensors =
   | { kind: 'none' }
   | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear }
   | { kind: 'classification'; poolerDense: GPUTensor; poolerDenseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
 
-interface Kernels {
-  embedding: EmbeddingKernel; // word only
-  layerNorm: LayerNormKernel;
-  matmulBias: MatmulKernel;
-  matmulBiasResidual: MatmulKernel;
-  matmulBiasAct: MatmulKernel; // hidden_act
-  matmulBiasPoolerAct: MatmulKernel; // pooler_hidden_act
-  split: RopeQkvKernel; // f32 q/k/v (the disentangled kernels are f32 only)
-  relativeScores: RelativeScoresKernel;
-  attention: DisentangledAttentionKernel;
-  pooling: PoolingKernel;
-  l2norm: L2NormKernel;
-  gather: EmbeddingKernel;
+/** Every pipeline a forward of this checkpoint uses, compiled once (only the variants it needs). */
+function createKernels(arena: WeightArena, config: DebertaV2Config, weights: DebertaV2Weights) {
+  const { device, dtype: weightDtype, options } = arena;
+  const { hiddenSize: C, numHeads: H, headDim: D } = config;
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic: modelArithmetic(device, options) };
+  const head = weights.head.kind;
+  return arena.kernels({
+    embedding: EmbeddingKernel.create(device, C), // word only
+    layerNorm: LayerNormKernel.create(device, { bias: true }),
+    matmulBias: MatmulKernel.create(device, { ...m, bias: true }),
+    matmulBiasResidual: MatmulKernel.create(device, { ...m, bias: true, residual: true }),
+    matmulBiasAct: MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }), // hidden_act
+    matmulBiasPoolerAct: head === 'classification' ? MatmulKernel.create(device, { ...m, bias: true, activation: config.poolerActivation }) : null,
+    split: RopeQkvKernel.create(device, H, D, { rope: false }), // f32 q/k/v: the disentangled kernels are f32 only
+    relativeScores: RelativeScoresKernel.create(device, H, D),
+    attention: DisentangledAttentionKernel.create(device, H, D),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+    gather: head === 'mlm' ? EmbeddingKernel.create(device, C) : null,
+  });
 }
 
 export class DebertaV2Model implements EncoderModel {
-  /** No absolute positions (the positions buffer is unused). */
+  /** No absolute positions (the positions table is unused). */
   readonly positionOffset = 0;
 
   private constructor(
     readonly device: GPUDevice,
     readonly config: DebertaV2Config,
-    private readonly kernels: Kernels,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
+    private readonly kernels: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: { word: EmbeddingTable; norm: GPUTensor; normBias: GPUTensor; bucketTable: GPUTensor },
-    private readonly layers: LayerTensors[],
+    private readonly layers: (PostLNLayerTensors & { relProj: GPUTensor /* (2, H, R, D) Kr, Qr */ })[],
     private readonly head: HeadTensors,
     readonly dtype: ModelDtype,
   ) {}
@@ -364,120 +303,92 @@ export class DebertaV2Model implements EncoderModel {
   }
 
   static async create(device: GPUDevice, config: DebertaV2Config, weights: DebertaV2Weights, options: ModelOptions = {}): Promise<DebertaV2Model> {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V, relativeRows: R, layerNormEps: eps } = config;
+    const { hiddenSize: C, numHeads: H, headDim: D, vocabSize: V, relativeRows: R, layerNormEps: eps } = config;
     const dtype = options.dtype ?? 'f32';
-    const arithmetic = modelArithmetic(device, options);
-    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
-    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasPoolerAct, split, relativeScores, attention, pooling, l2norm, gather] =
-      await Promise.all([
-        EmbeddingKernel.create(device, C),
-        LayerNormKernel.create(device, { bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true, residual: true }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: config.poolerActivation }),
-        RopeQkvKernel.create(device, H, D, { rope: false }),
-        RelativeScoresKernel.create(device, H, D),
-        DisentangledAttentionKernel.create(device, H, D),
-        PoolingKernel.create(device),
-        L2NormKernel.create(device),
-        EmbeddingKernel.create(device, C),
-      ]);
-    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasPoolerAct, split, relativeScores, attention, pooling, l2norm, gather };
-    const up = (label: string, data: Float32Array | Uint32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, weights);
+    const layers = await uploadPostLNLayers(arena, config, weights.layers);
 
     // The relative embeddings, layer-normed once (shared by every layer), then each layer's own
-    // query/key projections of them: input-independent, so computed here once, not per forward.
-    const relRaw = up('rel_embeddings', weights.relativeEmbeddings.subarray(0, R * C), [R, C]); // (R, C)
-    const temporaries: GPUTensor[] = [relRaw];
-    const alloc = (label: string, shape: number[]) => {
-      const t: GPUTensor = { label, shape, buffer: createStorageBuffer(device, label, shape.reduce((a, b) => a * b, 4)) };
+    // query/key projections of them (biases included): input-independent, so computed here once per
+    // layer on the GPU, not per forward. The temporaries are freed when done.
+    const temporaries: GPUTensor[] = [];
+    const temp = (label: string, shape: number[], data?: Float32Array) => {
+      const t: GPUTensor = data
+        ? { label, shape, buffer: createStorageBuffer(device, label, data.byteLength) }
+        : { label, shape, buffer: createStorageBuffer(device, label, shape.reduce((a, b) => a * b, 4)) };
+      if (data) device.queue.writeBuffer(t.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
       temporaries.push(t);
       return t;
     };
+    const relRaw = temp('rel_embeddings', [R, C], weights.relativeEmbeddings.slice(0, R * C)); // (R, C)
     const setup: Dispatch[] = [];
     let rel = relRaw;
     if (weights.relativeNorm && weights.relativeNormBias) {
-      const g = up('rel_norm.weight', weights.relativeNorm, [C]);
-      const b = up('rel_norm.bias', weights.relativeNormBias, [C]);
-      temporaries.push(g, b);
-      rel = alloc('rel_embeddings_norm', [R, C]); // (R, C) LayerNorm(rel)
-      setup.push(layerNorm.createDispatch('rel_norm', relRaw, g, b, rel, eps));
+      rel = temp('rel_embeddings_norm', [R, C]); // (R, C) LayerNorm(rel)
+      const g = temp('rel_norm.weight', [C], weights.relativeNorm.slice());
+      const b = temp('rel_norm.bias', [C], weights.relativeNormBias.slice());
+      setup.push(kernels.layerNorm.createDispatch('rel_norm', relRaw, g, b, rel, eps));
     }
-    const relQkv = alloc('rel_qkv', [R, 3 * C]); // (R, 3C)
-    const relQ = alloc('rel_q', [H, R, D]); // (H, R, D) Qr
-    const relK = alloc('rel_k', [H, R, D]); // (H, R, D) Kr
-    const relV = alloc('rel_v', [H, R, D]); // unused
-    const layers: LayerTensors[] = [];
-    for (const [i, w] of weights.layers.entries()) {
-      const L = `layer${i}`;
-      const qkv = upW(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]);
-      const qkvBias = up(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]);
-      const relProj: GPUTensor = { label: `${L}.rel_proj`, shape: [2, H, R, D], buffer: device.createBuffer({ label: `${L}.rel_proj`, size: 2 * H * R * D * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }) };
-      // One layer at a time through the shared temporaries: project, split, copy Kr and Qr out.
-      setup.push(matmulBias.createDispatch(`${L}.rel_qkv`, rel, qkv, relQkv, { bias: qkvBias }));
-      setup.push(split.createDispatch(`${L}.rel_split`, relQkv, null, null, relQ, relK, relV));
-      await runSetupWithOffset(device, setup, relK, relQ, relProj, H * R * D * 4);
+    const relQkv = temp('rel_qkv', [R, 3 * C]); // (R, 3C)
+    const relQ = temp('rel_q', [H, R, D]); // (H, R, D) Qr
+    const relK = temp('rel_k', [H, R, D]); // (H, R, D) Kr
+    const relV = temp('rel_v', [H, R, D]); // unused
+    const half = H * R * D * 4;
+    const withRel = [];
+    for (const [i, w] of layers.entries()) {
+      const relProj = arena.keep({ label: `layer${i}.rel_proj`, shape: [2, H, R, D], buffer: createStorageBuffer(device, `layer${i}.rel_proj`, 2 * half) });
+      setup.push(kernels.matmulBias.createDispatch(`layer${i}.rel_qkv`, rel, w.qkv, relQkv, { bias: w.qkvBias }));
+      setup.push(kernels.split.createDispatch(`layer${i}.rel_split`, relQkv, null, null, relQ, relK, relV));
+      const encoder = device.createCommandEncoder({ label: `layer${i}.rel_projections` });
+      const pass = encoder.beginComputePass();
+      for (const d of setup) d.encode(pass);
+      pass.end();
+      encoder.copyBufferToBuffer(relK.buffer, 0, relProj.buffer, 0, half);
+      encoder.copyBufferToBuffer(relQ.buffer, 0, relProj.buffer, half, half);
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
       for (const d of setup) d.destroy?.();
       setup.length = 0;
-      layers.push({
-        qkv,
-        qkvBias,
-        relProj,
-        attentionOut: upW(`${L}.attention_out`, w.attentionOut, [C, C]),
-        attentionOutBias: up(`${L}.attention_out.bias`, w.attentionOutBias, [C]),
-        attentionNorm: up(`${L}.attention_norm`, w.attentionNorm, [C]),
-        attentionNormBias: up(`${L}.attention_norm.bias`, w.attentionNormBias, [C]),
-        intermediate: upW(`${L}.intermediate`, w.intermediate, [I, C]),
-        intermediateBias: up(`${L}.intermediate.bias`, w.intermediateBias, [I]),
-        output: upW(`${L}.output`, w.output, [C, I]),
-        outputBias: up(`${L}.output.bias`, w.outputBias, [C]),
-        outputNorm: up(`${L}.output_norm`, w.outputNorm, [C]),
-        outputNormBias: up(`${L}.output_norm.bias`, w.outputNormBias, [C]),
-      });
-      await drainUploads(device);
+      withRel.push({ ...w, relProj });
     }
-    destroyAll(temporaries);
+    for (const t of temporaries) t.buffer.destroy();
 
     const { table } = debertaBucketTable(config.positionBuckets, config.maxRelativePositions);
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
-      norm: up('embeddings.norm', weights.embeddingNorm, [C]),
-      normBias: up('embeddings.norm.bias', weights.embeddingNormBias, [C]),
-      bucketTable: up('relative_bucket_table', table, [table.length]),
+      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
+      norm: arena.tensor('embeddings.norm', weights.embeddingNorm, [C]),
+      normBias: arena.tensor('embeddings.norm.bias', weights.embeddingNormBias, [C]),
+      bucketTable: arena.tensor('relative_bucket_table', table, [table.length]),
     };
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
     if (w.kind === 'mlm') {
       head = {
         kind: 'mlm',
-        dense: upW('mlm.dense', w.dense, [C, C]),
-        denseBias: up('mlm.dense.bias', w.denseBias, [C]),
-        norm: up('mlm.norm', w.norm, [C]),
-        normBias: up('mlm.norm.bias', w.normBias, [C]),
-        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', w.decoder, w.decoderBias, V, C, options.maxChunkRows),
+        dense: arena.weight('mlm.dense', w.dense, [C, C]),
+        denseBias: arena.tensor('mlm.dense.bias', w.denseBias, [C]),
+        norm: arena.tensor('mlm.norm', w.norm, [C]),
+        normBias: arena.tensor('mlm.norm.bias', w.normBias, [C]),
+        decoder: arena.rowChunkedLinear('mlm.decoder', w.decoder, w.decoderBias, V, C),
       };
     } else if (w.kind === 'classification') {
       const labels = w.bias.length;
       head = {
         kind: 'classification',
-        poolerDense: upW('pooler.dense', w.poolerDense, [C, C]),
-        poolerDenseBias: up('pooler.dense.bias', w.poolerDenseBias, [C]),
-        weight: upW('classifier', w.weight, [labels, C]),
-        bias: up('classifier.bias', w.bias, [labels]),
+        poolerDense: arena.weight('pooler.dense', w.poolerDense, [C, C]),
+        poolerDenseBias: arena.tensor('pooler.dense.bias', w.poolerDenseBias, [C]),
+        weight: arena.weight('classifier', w.weight, [labels, C]),
+        bias: arena.tensor('classifier.bias', w.bias, [labels]),
       };
     }
-    return new DebertaV2Model(device, config, kernels, embeddings, layers, head, dtype);
+    return new DebertaV2Model(device, config, arena, kernels, embeddings, withRel, head, dtype);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, relativeRows: R } = this.config;
-    // The widest per-token row: c2p + p2c (2 H R floats) in DeBERTa-v3 (12 x 512 x 2 vs 3C = 2304).
-    let widest = Math.max(3 * C, I, 2 * H * R);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    // The widest per-token row is c2p + p2c (2 H R floats): 12 x 512 x 2 in DeBERTa-v3-base, vs 3C = 2304.
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, 2 * H * R, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
@@ -485,61 +396,48 @@ export class DebertaV2Model implements EncoderModel {
    * x = LN(word(ids)); per layer: x = LN(x + o(disentangled(x))); x = LN(x + W2 act(W1 x + b1) + b2).
    */
   planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps, relativeRows: R } = this.config;
+    const { hiddenSize: C, numHeads: H, headDim: D, layerNormEps: eps, relativeRows: R } = this.config;
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32, unused (no absolute positions)
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
-    const xA = alloc('residual_a', [N, C]); // (N, C)
-    const xB = alloc('residual_b', [N, C]); // (N, C)
-    const sum = alloc('residual_sum', [N, C]); // (N, C)
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D)
-    const q = alloc('q', [H, N, D]); // (H, N, D)
-    const kk = alloc('k', [H, N, D]); // (H, N, D)
-    const v = alloc('v', [H, N, D]); // (H, N, D)
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: false });
+    const { alloc, dispatches: d, inputs } = p;
+    const buf = allocPostLNBuffers(alloc, N, this.config);
     const rel = alloc('c2p_p2c', [2, H, N, R]); // (2, H, N, R) q Kr^T, k Qr^T
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
-    const inter = alloc('intermediate', [N, I]); // (N, I)
-    const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const e = this.embeddings;
     const scale = 1 / Math.fround(Math.sqrt(Math.fround(D * 3))); // transformers: sqrt(float32(d) * 3)
 
-    const d: Dispatch[] = dispatches;
-    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum)); // (N, C)
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, buf.sum)); // (N, C)
     // (transformers then zeroes padded rows; they are masked keys everywhere, so no real row reads them)
-    d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
+    d.push(k.layerNorm.createDispatch('embedding_norm', buf.sum, e.norm, e.normBias, buf.xA, eps)); // (N, C)
+    const { xA, xB, sum, qkv, q, k: kk, v, attn, inter, last } = buf;
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
       const out = i === this.layers.length - 1 ? last : xA;
       d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
       d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
       d.push(k.relativeScores.createDispatch(`${L}.c2p_p2c`, q, kk, w.relProj, rel)); // (2, H, N, R)
-      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, rel, e.bucketTable, attn, scale)); // (N, C)
+      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, inputs.attentionMask, inputs.attentionTiles, rel, e.bucketTable, attn, scale)); // (N, C)
       d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C)
       d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
       d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
       d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C)
       d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
     });
-    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    const pooled = pooledOutputs(alloc, d, k, last, inputs.attentionMask, inputs.sequenceTable); // (S, C) x4
     let poolerOutput: GPUTensor | null = null;
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (head.kind === 'classification') {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) act(cls Wp^T + bp), the ContextPooler
-      d.push(k.matmulBiasPoolerAct.createDispatch('pooler', pooled.pooledCls, head.poolerDense, poolerOutput, { bias: head.poolerDenseBias }));
+      d.push(k.matmulBiasPoolerAct!.createDispatch('pooler', pooled.pooledCls, head.poolerDense, poolerOutput, { bias: head.poolerDenseBias }));
       if (options.logits) {
         logits = alloc('logits', [S, this.numLabels]); // (S, labels)
         d.push(k.matmulBias.createDispatch('classifier', poolerOutput, head.weight, logits, { bias: head.bias }));
       }
     } else if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M, C)
+      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M, C)
       logitRows = rows.rows;
       const M = rows.input.shape[0];
       const t = alloc('mlm_transform', [M, C]); // (M, C) act(last Wd^T + bd)
@@ -549,50 +447,12 @@ export class DebertaV2Model implements EncoderModel {
       d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
       d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
     }
-
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds: null,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
 
   destroy(): void {
-    const { kind: _, ...rest } = this.head as HeadTensors & Record<string, unknown>;
-    const head = Object.values(rest).flatMap((t) => (t && typeof t === 'object' && 'chunks' in t ? (t as RowChunkedLinear).chunks.flatMap((c) => [c.weight, c.bias]) : [t as GPUTensor | null]));
-    destroyAll([
-      ...this.embeddings.word.chunks.map((c) => c.table),
-      this.embeddings.norm,
-      this.embeddings.normBias,
-      this.embeddings.bucketTable,
-      ...this.layers.flatMap((l) => Object.values(l)),
-      ...head,
-    ]);
-    for (const kernel of Object.values(this.kernels)) kernel.destroy();
+    this.arena.destroy();
   }
-}
-
-/** Runs the setup dispatches, then copies Kr to relProj[0] and Qr to relProj[1] (byte offset `half`). */
-async function runSetupWithOffset(device: GPUDevice, setup: Dispatch[], relK: GPUTensor, relQ: GPUTensor, relProj: GPUTensor, half: number): Promise<void> {
-  const encoder = device.createCommandEncoder({ label: `${relProj.label}.setup` });
-  const pass = encoder.beginComputePass();
-  for (const d of setup) d.encode(pass);
-  pass.end();
-  encoder.copyBufferToBuffer(relK.buffer, 0, relProj.buffer, 0, half);
-  encoder.copyBufferToBuffer(relQ.buffer, 0, relProj.buffer, half, half);
-  device.queue.submit([encoder.finish()]);
-  await device.queue.onSubmittedWorkDone();
 }
 
 export const debertaV2: Architecture<DebertaV2Config, DebertaV2Weights> = {
@@ -601,4 +461,5 @@ export const debertaV2: Architecture<DebertaV2Config, DebertaV2Weights> = {
   parseConfig: parseDebertaV2Config,
   loadWeights: loadDebertaV2Weights,
   createModel: (device, config, weights, options) => DebertaV2Model.create(device, config, weights, options),
+  layerMatmuls: postLNLayerMatmuls,
 };

@@ -46,9 +46,16 @@ export function architectureFor(json: unknown, where: string): Architecture<any,
   return architecture;
 }
 
+/** The architecture of a parsed config (its `modelType`), for code that holds only the config (the bench). */
+export function architectureOfConfig(config: EncoderConfig): Architecture<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const architecture = ARCHITECTURES.find((a) => a.modelTypes.includes(config.modelType));
+  if (!architecture) throw new CheckpointError(`model_type ${JSON.stringify(config.modelType)} has no architecture file; supported: ${supportedModelTypes().join(', ')}`);
+  return architecture;
+}
+
 /** config.json parsed by the architecture its model_type names. */
 export function parseConfig(json: unknown, where: string): EncoderConfig {
   return architectureFor(json, where).parseConfig(json as Record<string, unknown>, where);
 }
 
-export type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
+export type { Architecture, BatchLayout, EncoderConfig, HostInput, LayerMatmul, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';

@@ -20,8 +20,8 @@ import {
 import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { checkNoExtraLayer, checkTable, detectHead, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -149,103 +149,84 @@ export interface ModernBertWeights {
     | { kind: 'classification'; dense: Linear; norm: Norm; classifier: Linear };
 }
 
-function detectHead(config: ModernBertConfig, lookup: TensorLookup): HeadKind {
-  if (config.numLabels !== null) return 'classification';
-  if (lookup.has('head.dense.weight') && (lookup.has('decoder.bias') || lookup.has('decoder.weight'))) return 'mlm';
-  if (lookup.has('classifier.weight')) {
-    throw new CheckpointError(
-      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification, so the label count is unknown`,
-    );
-  }
-  return 'none';
-}
+type Pair = { weight: TensorSpec; bias: TensorSpec | null };
 
-/** Validates every tensor (presence, shape, dtype) before converting any, then converts all to f32. */
+/** Validates every tensor (presence, shape, dtype) before converting any; each is read when createModel uploads it. */
 export function loadModernBertWeights(config: ModernBertConfig, lookup: TensorLookup) {
   const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
-  const prefix = ['', 'model.'].find((p) => lookup.has(`${p}embeddings.tok_embeddings.weight`));
-  if (prefix === undefined) throw new CheckpointError(`${lookup.label}: no embeddings.tok_embeddings.weight (with or without "model."); is this a ModernBERT checkpoint?`);
-  const extra = `${prefix}layers.${config.numLayers}.attn.Wqkv.weight`;
-  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
-  const specs: TensorSpec[] = [];
+  const prefix = detectPrefix(lookup, ['', 'model.'], 'embeddings.tok_embeddings.weight', 'ModernBERT');
+  checkNoExtraLayer(lookup, (i) => `${prefix}layers.${i}.attn.Wqkv.weight`, config.numLayers);
   const hidden = `hidden_size=${C}`;
   const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
-  const take = (name: string, shape: number[], because: string[], missingHint = '') => {
-    specs.push({ name, shape, because, missingHint });
-    return name;
+  const linear = (base: string, out: number, inp: number, bias: boolean, because: string[], h = ''): Pair => {
+    const l = linearSpec(base, out, inp, because, { bias, hint: h });
+    return { weight: l.weight, bias: l.bias && { ...l.bias, because: [...because, 'bias from config.json'], missingHint: '' } };
   };
-  const linear = (base: string, out: number, inp: number, bias: boolean, because: string[], h = '') => ({
-    weight: take(`${base}.weight`, [out, inp], because, h),
-    bias: bias ? take(`${base}.bias`, [out], [...because, 'bias from config.json']) : null,
-  });
-  const norm = (base: string, h = '') => ({ weight: take(`${base}.weight`, [C], [hidden], h), bias: config.normBias ? take(`${base}.bias`, [C], [hidden, 'norm_bias=true']) : null });
-  const embeddings = take(`${prefix}embeddings.tok_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]);
-  const embeddingNorm = norm(`${prefix}embeddings.norm`);
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}layers.${i}`;
-    return {
-      attnNorm: i === 0 ? null : norm(`${p}.attn_norm`, hint),
-      wqkv: linear(`${p}.attn.Wqkv`, 3 * C, C, config.attentionBias, [hidden], hint),
-      wo: linear(`${p}.attn.Wo`, C, C, config.attentionBias, [hidden], hint),
-      mlpNorm: norm(`${p}.mlp_norm`, hint),
-      wi: linear(`${p}.mlp.Wi`, 2 * I, C, config.mlpBias, [`intermediate_size=${I}`, hidden], hint),
-      wo2: linear(`${p}.mlp.Wo`, C, I, config.mlpBias, [hidden, `intermediate_size=${I}`], hint),
-    };
-  });
-  const finalNorm = norm(`${prefix}final_norm`);
-  const kind = detectHead(config, lookup);
-  let head: unknown = null;
-  if (kind === 'mlm') {
-    const decoder = lookup.has('decoder.weight') ? take('decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : embeddings; // tied when absent
-    head = {
-      dense: linear('head.dense', C, C, config.classifierBias, [hidden]),
-      norm: norm('head.norm'),
-      decoder,
-      decoderBias: lookup.has('decoder.bias') ? take('decoder.bias', [V], [`vocab_size=${V}`]) : null,
-    };
-  } else if (kind === 'classification') {
-    head = {
-      dense: linear('head.dense', C, C, config.classifierBias, [hidden]),
-      norm: norm('head.norm'),
-      classifier: linear('classifier', config.numLabels!, C, true, [`num_labels=${config.numLabels}`, hidden]),
-    };
-  }
-  checkTensors(lookup, specs);
-  // Lazy properties: each tensor is read (and converted to f32) only when createModel uploads it.
-  const readPair = (t: { weight: string; bias: string | null }): { weight: Float32Array; bias: Float32Array | null } =>
-    t.bias === null ? Object.assign(lazyTensors(lookup, { weight: t.weight }), { bias: null }) : lazyTensors(lookup, { weight: t.weight, bias: t.bias });
+  const norm = (base: string, h = ''): Pair => {
+    const n = normSpec(lookup, base, C, [hidden], { bias: config.normBias, hint: h });
+    return { weight: n.weight, bias: n.bias && { ...n.bias, because: [hidden, 'norm_bias=true'], missingHint: '' } };
+  };
+  const embeddings = spec(`${prefix}embeddings.tok_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]);
+  const table = {
+    embeddings,
+    embeddingNorm: norm(`${prefix}embeddings.norm`),
+    layers: Array.from({ length: config.numLayers }, (_, i) => {
+      const p = `${prefix}layers.${i}`;
+      return {
+        attnNorm: i === 0 ? null : norm(`${p}.attn_norm`, hint),
+        wqkv: linear(`${p}.attn.Wqkv`, 3 * C, C, config.attentionBias, [hidden], hint),
+        wo: linear(`${p}.attn.Wo`, C, C, config.attentionBias, [hidden], hint),
+        mlpNorm: norm(`${p}.mlp_norm`, hint),
+        wi: linear(`${p}.mlp.Wi`, 2 * I, C, config.mlpBias, [`intermediate_size=${I}`, hidden], hint),
+        wo2: linear(`${p}.mlp.Wo`, C, I, config.mlpBias, [hidden, `intermediate_size=${I}`], hint),
+      };
+    }),
+    finalNorm: norm(`${prefix}final_norm`),
+  };
+  const kind = detectHead(config, lookup, { mlm: [['head.dense.weight', 'decoder.bias'], ['head.dense.weight', 'decoder.weight']], classifier: ['classifier.weight'] });
+  const headTable =
+    kind === 'mlm'
+      ? {
+          dense: linear('head.dense', C, C, config.classifierBias, [hidden]),
+          norm: norm('head.norm'),
+          decoder: lookup.has('decoder.weight') ? spec('decoder.weight', [V, C], [`vocab_size=${V}`, hidden]) : embeddings, // tied when absent
+          decoderBias: lookup.has('decoder.bias') ? spec('decoder.bias', [V], [`vocab_size=${V}`]) : null,
+        }
+      : kind === 'classification'
+        ? {
+            dense: linear('head.dense', C, C, config.classifierBias, [hidden]),
+            norm: norm('head.norm'),
+            classifier: linear('classifier', config.numLabels!, C, true, [`num_labels=${config.numLabels}`, hidden]),
+          }
+        : {};
+  const summary = checkTable(lookup, specsOf([table, headTable]));
+  const readPair = (t: Pair): { weight: Float32Array; bias: Float32Array | null } => lazySection(lookup, t);
   let headWeights: ModernBertWeights['head'] = { kind: 'none' };
   if (kind === 'mlm') {
-    const h = head as { dense: { weight: string; bias: string | null }; norm: { weight: string; bias: string | null }; decoder: string; decoderBias: string | null };
+    const h = headTable as { dense: Pair; norm: Pair; decoder: TensorSpec; decoderBias: TensorSpec | null };
     // decoder (tied: the token embeddings, read again at upload) and decoderBias as lazy properties
-    const decoder = readPair({ weight: h.decoder, bias: h.decoderBias });
-    headWeights = Object.defineProperties({ kind, dense: readPair(h.dense), norm: readPair(h.norm) }, {
-      decoder: { enumerable: true, get: () => decoder.weight },
-      decoderBias: { enumerable: true, get: () => decoder.bias },
-    }) as ModernBertWeights['head'];
+    headWeights = Object.defineProperties({ kind, dense: readPair(h.dense), norm: readPair(h.norm) }, Object.getOwnPropertyDescriptors(lazySection(lookup, { decoder: h.decoder, decoderBias: h.decoderBias }))) as ModernBertWeights['head'];
   } else if (kind === 'classification') {
-    const h = head as Record<'dense' | 'norm' | 'classifier', { weight: string; bias: string | null }>;
+    const h = headTable as Record<'dense' | 'norm' | 'classifier', Pair>;
     headWeights = { kind, dense: readPair(h.dense), norm: readPair(h.norm), classifier: readPair(h.classifier) };
   }
-  const tokEmbeddings = lazyTensors(lookup, { embeddings });
-  const weights: ModernBertWeights = {
-    get embeddings() {
-      return tokEmbeddings.embeddings;
+  const weights: ModernBertWeights = Object.defineProperties(
+    {
+      embeddingNorm: readPair(table.embeddingNorm),
+      layers: table.layers.map((l) => ({
+        attnNorm: l.attnNorm && readPair(l.attnNorm),
+        wqkv: readPair(l.wqkv),
+        wo: readPair(l.wo),
+        mlpNorm: readPair(l.mlpNorm),
+        wi: readPair(l.wi),
+        wo2: readPair(l.wo2),
+      })),
+      finalNorm: readPair(table.finalNorm),
+      head: headWeights,
     },
-    embeddingNorm: readPair(embeddingNorm),
-    layers: layers.map((l) => ({
-      attnNorm: l.attnNorm && readPair(l.attnNorm),
-      wqkv: readPair(l.wqkv),
-      wo: readPair(l.wo),
-      mlpNorm: readPair(l.mlpNorm),
-      wi: readPair(l.wi),
-      wo2: readPair(l.wo2),
-    })),
-    finalNorm: readPair(finalNorm),
-    head: headWeights,
-  };
-  const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+    Object.getOwnPropertyDescriptors(lazySection(lookup, { embeddings })),
+  ) as ModernBertWeights;
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +257,7 @@ export class ModernBertModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: ModernBertConfig,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
     private readonly k: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: EmbeddingTable, // (V, C) in row chunks
     private readonly embeddingNorm: Tensor2,
@@ -298,14 +280,10 @@ export class ModernBertModel implements EncoderModel {
   static async create(device: GPUDevice, config: ModernBertConfig, weights: ModernBertWeights, options: ModelOptions = {}): Promise<ModernBertModel> {
     const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V, maxLength } = config;
     const dtype = options.dtype ?? 'f32';
-    const kernels = await createKernels(device, config, dtype, options);
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: up(label, n.weight, [C]), bias: n.bias && up(`${label}.bias`, n.bias, [C]) });
-    const upLinear = (label: string, l: Linear, shape: number[], bias = l.bias): Tensor2 => ({
-      weight: upW(label, l.weight, shape),
-      bias: bias && up(`${label}.bias`, bias, [shape[0]]),
-    });
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, weights.head.kind);
+    const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: arena.tensor(label, n.weight, [C]), bias: n.bias && arena.tensor(`${label}.bias`, n.bias, [C]) });
+    const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
     // Wqkv rows [q; k; v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
     // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the adjacent-pair
     // RoPE of the kernel, and q.k is unchanged because q and k share the permutation.
@@ -318,10 +296,10 @@ export class ModernBertModel implements EncoderModel {
       const L = `layer${i}`;
       layers.push({
         attnNorm: w.attnNorm && upNorm(`${L}.attn_norm`, w.attnNorm),
-        wqkv: { weight: upW(`${L}.Wqkv`, qkvRows(w.wqkv.weight, C), [3 * C, C]), bias: w.wqkv.bias && up(`${L}.Wqkv.bias`, qkvRows(w.wqkv.bias, 1), [3 * C]) },
+        wqkv: { weight: arena.weight(`${L}.Wqkv`, qkvRows(w.wqkv.weight, C), [3 * C, C]), bias: w.wqkv.bias && arena.tensor(`${L}.Wqkv.bias`, qkvRows(w.wqkv.bias, 1), [3 * C]) },
         wo: upLinear(`${L}.attn.Wo`, w.wo, [C, C]),
         mlpNorm: upNorm(`${L}.mlp_norm`, w.mlpNorm),
-        wi: upLinear(`${L}.Wi`, { weight: interleaveGateUp(w.wi.weight, C), bias: null }, [2 * I, C], w.wi.bias && interleaveGateUpBias(w.wi.bias)),
+        wi: upLinear(`${L}.Wi`, { weight: interleaveGateUp(w.wi.weight, C), bias: w.wi.bias && interleaveGateUpBias(w.wi.bias) }, [2 * I, C]),
         wo2: upLinear(`${L}.mlp.Wo`, w.wo2, [C, I]),
         global: config.globalLayers[i],
       });
@@ -334,7 +312,7 @@ export class ModernBertModel implements EncoderModel {
         kind: 'mlm',
         dense: upLinear('head.dense', h.dense, [C, C]),
         norm: upNorm('head.norm', h.norm),
-        decoder: uploadRowChunkedLinear(device, dtype, 'decoder', h.decoder, h.decoderBias ?? new Float32Array(V), V, C, options.maxChunkRows),
+        decoder: arena.rowChunkedLinear('decoder', h.decoder, h.decoderBias ?? new Float32Array(V), V, C),
       };
     } else if (h.kind === 'classification') {
       const labels = h.classifier.weight.length / C;
@@ -343,24 +321,22 @@ export class ModernBertModel implements EncoderModel {
     return new ModernBertModel(
       device,
       config,
+      arena,
       kernels,
-      uploadEmbeddingTable(device, 'tok_embeddings', weights.embeddings, V, C, options.maxChunkRows),
+      arena.embeddingTable('tok_embeddings', weights.embeddings, V, C),
       upNorm('embeddings.norm', weights.embeddingNorm),
       layers,
       upNorm('final_norm', weights.finalNorm),
       head,
-      up('rope.global', ropeTable(maxLength, D, config.globalRopeTheta), [maxLength, D / 2, 2]),
-      up('rope.local', ropeTable(maxLength, D, config.localRopeTheta), [maxLength, D / 2, 2]),
+      arena.tensor('rope.global', ropeTable(maxLength, D, config.globalRopeTheta), [maxLength, D / 2, 2]),
+      arena.tensor('rope.local', ropeTable(maxLength, D, config.localRopeTheta), [maxLength, D / 2, 2]),
       dtype,
     );
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, I);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
@@ -372,12 +348,9 @@ export class ModernBertModel implements EncoderModel {
     const k = this.k;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: false });
+    const { alloc, dispatches: d } = p;
+    const { inputIds, attentionMask, positions, attentionTiles, sequenceTable } = p.inputs;
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
     const normed = alloc('normed', [N, C]); // (N, C) LN(x) before attention / MLP
@@ -389,13 +362,11 @@ export class ModernBertModel implements EncoderModel {
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(input) * gate
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const halfWindow = Math.floor(localAttention / 2);
-    const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => (n.bias ? k.layerNormBias : k.layerNorm).createDispatch(label, x, n.weight, n.bias, out, eps);
-    const mm = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor, kind: 'plain' | 'residual' | 'glu', residual?: GPUTensor) => {
-      const kernel = { plain: w.bias ? k.matmulBias : k.matmul, residual: w.bias ? k.matmulBiasResidual : k.matmulResidual, glu: w.bias ? k.gluBias : k.glu }[kind];
-      return kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
-    };
+    // The config fixes which variants exist (norm_bias, attention_bias, mlp_bias, classifier_bias).
+    const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps);
+    const mm = (label: string, kernel: MatmulKernel, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
+      kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
 
-    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embeddings, xB)); // (N, C)
     d.push(ln('embedding_norm', xB, this.embeddingNorm, xA)); // (N, C)
     this.layers.forEach((w, i) => {
@@ -405,23 +376,20 @@ export class ModernBertModel implements EncoderModel {
         d.push(ln(`${L}.attn_norm`, xA, w.attnNorm, normed)); // (N, C)
         h = normed;
       }
-      d.push(mm(`${L}.Wqkv`, h, w.wqkv, qkv, 'plain')); // (N, 3C)
+      d.push(mm(`${L}.Wqkv`, k.attnMatmul, h, w.wqkv, qkv)); // (N, 3C)
       d.push(k.rope.createDispatch(`${L}.rope`, qkv, w.global ? this.ropeGlobal : this.ropeLocal, positions, q, kk, v)); // (H, N, D) x3
       d.push(k.attention.createDispatch(`${L}.attention${w.global ? '' : '.local'}`, q, kk, v, attentionMask, attentionTiles, attn, w.global ? {} : { window: halfWindow })); // (N, C)
-      d.push(mm(`${L}.attn.Wo`, attn, w.wo, xB, 'residual', xA)); // (N, C) xB = xA + o Wo^T
+      d.push(mm(`${L}.attn.Wo`, k.attnResidual, attn, w.wo, xB, xA)); // (N, C) xB = xA + o Wo^T
       d.push(ln(`${L}.mlp_norm`, xB, w.mlpNorm, normed)); // (N, C)
-      d.push(mm(`${L}.Wi`, normed, w.wi, glu, 'glu')); // (N, I)
-      d.push(mm(`${L}.mlp.Wo`, glu, w.wo2, xA, 'residual', xB)); // (N, C) xA = xB + g Wo2^T
+      d.push(mm(`${L}.Wi`, k.glu, normed, w.wi, glu)); // (N, I)
+      d.push(mm(`${L}.mlp.Wo`, k.mlpResidual, glu, w.wo2, xA, xB)); // (N, C) xA = xB + g Wo2^T
     });
     d.push(ln('final_norm', xA, this.finalNorm, last)); // (N, C)
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
-    const { pooledCls: cls, pooledMean: mean } = pooled;
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
-    const actHead = (label: string, x: GPUTensor, w: Tensor2, out: GPUTensor) =>
-      (w.bias ? k.headBias : k.head).createDispatch(label, x, w.weight, out, w.bias ? { bias: w.bias } : {});
     if (options.logits && head.kind === 'mlm') {
       const rows = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (M = N or R, C)
       logitRows = rows.rows;
@@ -429,78 +397,50 @@ export class ModernBertModel implements EncoderModel {
       const t = alloc('head_dense', [M, C]); // (M, C) act(last Wd^T)
       const tn = alloc('head_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(actHead('head.dense', rows.input, head.dense, t));
+      d.push(mm('head.dense', k.head!, rows.input, head.dense, t));
       d.push(ln('head.norm', t, head.norm, tn));
-      d.push(...linearDispatches(k.matmulBias, 'decoder', tn, head.decoder, logits)); // (M, V)
+      d.push(...linearDispatches(k.matmulBias!, 'decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
-      const pooled = this.config.classifierPooling === 'mean' ? mean : cls; // (S, C)
+      const pooledRow = this.config.classifierPooling === 'mean' ? pooled.pooledMean : pooled.pooledCls; // (S, C)
       const t = alloc('head_dense', [S, C]); // (S, C)
       const tn = alloc('head_norm', [S, C]); // (S, C)
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
-      d.push(actHead('head.dense', pooled, head.dense, t));
+      d.push(mm('head.dense', k.head!, pooledRow, head.dense, t));
       d.push(ln('head.norm', t, head.norm, tn));
-      d.push(mm('classifier', tn, head.classifier, logits, 'plain'));
+      d.push(mm('classifier', k.matmulBias!, tn, head.classifier, logits));
     }
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds: null,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput: null, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, logits, logitRows });
   }
 
   destroy(): void {
-    const pair = (t: Tensor2 | null) => [t?.weight, t?.bias];
-    const h = this.head;
-    destroyAll([
-      ...this.embeddings.chunks.map((c) => c.table),
-      this.ropeGlobal,
-      this.ropeLocal,
-      ...pair(this.embeddingNorm),
-      ...pair(this.finalNorm),
-      ...this.layers.flatMap((l) => [l.attnNorm, l.wqkv, l.wo, l.mlpNorm, l.wi, l.wo2].flatMap(pair)),
-      ...(h.kind === 'mlm' ? [...pair(h.dense), ...pair(h.norm), ...h.decoder.chunks.flatMap((c) => [c.weight, c.bias])] : []),
-      ...(h.kind === 'classification' ? [h.dense, h.norm, h.classifier].flatMap(pair) : []),
-    ]);
-    for (const kernel of Object.values(this.k)) kernel.destroy();
+    this.arena.destroy();
   }
 }
 
-/** Every pipeline a ModernBERT forward uses, compiled once (variants with and without biases). */
-async function createKernels(device: GPUDevice, config: ModernBertConfig, dtype: ModelDtype, options: ModelOptions) {
+/**
+ * Every pipeline a ModernBERT forward uses, compiled once: only the bias variants the config's
+ * norm_bias / attention_bias / mlp_bias / classifier_bias call for, the head's only with a head.
+ */
+function createKernels(arena: WeightArena, config: ModernBertConfig, head: HeadKind) {
+  const { device, dtype: weightDtype, options } = arena;
   const arithmetic = modelArithmetic(device, options);
-  const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic };
   const glu = config.hiddenActivation;
-  const act = config.classifierActivation;
-  const [embedding, layerNorm, layerNormBias, matmul, matmulBias, matmulResidual, matmulBiasResidual, gluK, gluBias, head, headBias, rope, attention, pooling, l2norm] =
-    await Promise.all([
-      EmbeddingKernel.create(device, config.hiddenSize),
-      LayerNormKernel.create(device, { bias: false }),
-      LayerNormKernel.create(device, { bias: true }),
-      MatmulKernel.create(device, { ...m }),
-      MatmulKernel.create(device, { ...m, bias: true }),
-      MatmulKernel.create(device, { ...m, residual: true }),
-      MatmulKernel.create(device, { ...m, bias: true, residual: true }),
-      MatmulKernel.create(device, { ...m, glu }),
-      MatmulKernel.create(device, { ...m, glu, bias: true }),
-      MatmulKernel.create(device, { ...m, activation: act }),
-      MatmulKernel.create(device, { ...m, activation: act, bias: true }),
-      RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-      AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-      PoolingKernel.create(device),
-      L2NormKernel.create(device),
-    ]);
-  return { embedding, layerNorm, layerNormBias, matmul, matmulBias, matmulResidual, matmulBiasResidual, glu: gluK, gluBias, head, headBias, rope, attention, pooling, l2norm };
+  const withHead = head !== 'none';
+  return arena.kernels({
+    embedding: EmbeddingKernel.create(device, config.hiddenSize),
+    layerNorm: LayerNormKernel.create(device, { bias: config.normBias }),
+    attnMatmul: MatmulKernel.create(device, { ...m, bias: config.attentionBias }), // Wqkv
+    attnResidual: MatmulKernel.create(device, { ...m, bias: config.attentionBias, residual: true }), // attn.Wo
+    glu: MatmulKernel.create(device, { ...m, glu, bias: config.mlpBias }), // mlp.Wi
+    mlpResidual: MatmulKernel.create(device, { ...m, bias: config.mlpBias, residual: true }), // mlp.Wo
+    head: withHead ? MatmulKernel.create(device, { ...m, activation: config.classifierActivation, bias: config.classifierBias }) : null, // head.dense
+    matmulBias: withHead ? MatmulKernel.create(device, { ...m, bias: true }) : null, // decoder, classifier
+    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
+    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+  });
 }
 
 export const modernbert: Architecture<ModernBertConfig, ModernBertWeights> = {
@@ -509,4 +449,10 @@ export const modernbert: Architecture<ModernBertConfig, ModernBertWeights> = {
   parseConfig: parseModernBertConfig,
   loadWeights: loadModernBertWeights,
   createModel: (device, config, weights, options) => ModernBertModel.create(device, config, weights, options),
+  layerMatmuls: ({ hiddenSize: C, intermediateSize: I }) => [
+    { name: 'wqkv', N: 3 * C, K: C },
+    { name: 'wo', N: C, K: C },
+    { name: 'wi', N: 2 * I, K: C }, // GeGLU: Wi gives input and gate
+    { name: 'mlp_wo', N: C, K: I },
+  ],
 };

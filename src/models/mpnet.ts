@@ -7,22 +7,21 @@
 // This file is the whole architecture: config, checkpoint table, forward plan.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
+import { AttentionKernel, EmbeddingKernel, MatmulKernel, type GPUTensor, type MatmulActivation } from '../kernels';
+import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import {
-  AttentionKernel,
-  EmbeddingKernel,
-  L2NormKernel,
-  LayerNormKernel,
-  MatmulKernel,
-  PoolingKernel,
-  RopeQkvKernel,
-  type Dispatch,
-  type GPUTensor,
-  type MatmulActivation,
-} from '../kernels';
-import { interleaveQkvHeads } from '../weight-layout';
-import { drainUploads } from '../gpu';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
+  allocPostLNBuffers,
+  lazyPostLNLayer,
+  postLNKernelSpecs,
+  postLNLayerDispatches,
+  postLNLayerMatmuls,
+  postLNLayerTable,
+  uploadPostLNLayers,
+  type BertLayerWeights,
+  type PostLNLayerNames,
+  type PostLNLayerTensors,
+} from './bert';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -97,24 +96,17 @@ export function parseMPNetConfig(json: unknown, where: string): MPNetConfig {
 // ---------------------------------------------------------------------------------------------
 // Checkpoint tensors
 
-export interface MPNetLayerWeights {
-  query: Float32Array; // [C, C] attention.attn.q
-  queryBias: Float32Array;
-  key: Float32Array; // [C, C] attention.attn.k
-  keyBias: Float32Array;
-  value: Float32Array; // [C, C] attention.attn.v
-  valueBias: Float32Array;
-  attentionOut: Float32Array; // [C, C] attention.attn.o
-  attentionOutBias: Float32Array;
-  attentionNorm: Float32Array; // [C] attention.LayerNorm
-  attentionNormBias: Float32Array;
-  intermediate: Float32Array; // [I, C]
-  intermediateBias: Float32Array;
-  output: Float32Array; // [C, I]
-  outputBias: Float32Array;
-  outputNorm: Float32Array; // [C] output.LayerNorm
-  outputNormBias: Float32Array;
-}
+/** MPNet's names for the post-LN layer's modules (BERT's layer, its own names). */
+const MPNET_LAYER_NAMES: PostLNLayerNames = {
+  query: 'attention.attn.q',
+  key: 'attention.attn.k',
+  value: 'attention.attn.v',
+  attentionOut: 'attention.attn.o',
+  attentionNorm: 'attention.LayerNorm',
+  intermediate: 'intermediate.dense',
+  output: 'output.dense',
+  outputNorm: 'output.LayerNorm',
+};
 
 export type MPNetHeadWeights =
   | { kind: 'none' }
@@ -129,51 +121,27 @@ export interface MPNetWeights {
   embeddingNorm: Float32Array; // [C]
   embeddingNormBias: Float32Array; // [C]
   relativeBias: Float32Array; // [R, H] encoder.relative_attention_bias.weight
-  layers: MPNetLayerWeights[];
+  layers: BertLayerWeights[];
   pooler: { weight: Float32Array; bias: Float32Array } | null;
   head: MPNetHeadWeights;
 }
 
 function tensorTable(config: MPNetConfig, lookup: TensorLookup) {
-  const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, numLabels } = config;
+  const { hiddenSize: C, vocabSize: V, numHeads: H, numLabels } = config;
   // The layout comes from the tensor names: all-mpnet-base-v2's config says MPNetForMaskedLM over MPNetModel keys.
-  const prefix = ['', 'mpnet.'].find((p) => lookup.has(`${p}embeddings.word_embeddings.weight`));
-  if (prefix === undefined) {
-    throw new CheckpointError(`${lookup.label}: no word embeddings (embeddings.word_embeddings.weight, with or without an mpnet. prefix); is this an MPNet checkpoint?`);
-  }
-  const extra = `${prefix}encoder.layer.${config.numLayers}.attention.attn.q.weight`;
-  if (lookup.has(extra)) throw new CheckpointError(`${lookup.fileOf(extra)}: has tensor ${extra}, more layers than config.json num_hidden_layers=${config.numLayers}`);
+  const prefix = detectPrefix(lookup, ['', 'mpnet.'], 'embeddings.word_embeddings.weight', config.modelType);
+  checkNoExtraLayer(lookup, (i) => `${prefix}encoder.layer.${i}.attention.attn.q.weight`, config.numLayers);
   const hidden = `hidden_size=${C}`;
-  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
-  const linear = (base: string, out: number, inp: number, because: string[], hint = '') => ({
-    weight: spec(`${base}.weight`, [out, inp], because, hint),
-    bias: spec(`${base}.bias`, [out], because, hint),
-  });
-  const norm = (base: string, hint = '') => ({ weight: spec(`${base}.weight`, [C], [hidden], hint), bias: spec(`${base}.bias`, [C], [hidden], hint) });
+  const linear = (base: string, out: number, inp: number, because: string[]) => linearSpec(base, out, inp, because) as { weight: TensorSpec; bias: TensorSpec };
+  const norm = (base: string) => normSpec(lookup, base, C, [hidden]) as { weight: TensorSpec; bias: TensorSpec };
   const e = `${prefix}embeddings`;
   const embeddings = {
     word: spec(`${e}.word_embeddings.weight`, [V, C], [`vocab_size=${V}`, hidden]),
     position: spec(`${e}.position_embeddings.weight`, [config.maxPositionEmbeddings, C], [`max_position_embeddings=${config.maxPositionEmbeddings}`, hidden]),
     norm: norm(`${e}.LayerNorm`),
+    relativeBias: spec(`${prefix}encoder.relative_attention_bias.weight`, [config.relativeBuckets, H], [`relative_attention_num_buckets=${config.relativeBuckets}`, `num_attention_heads=${H}`]),
   };
-  const relativeBias = spec(`${prefix}encoder.relative_attention_bias.weight`, [config.relativeBuckets, H], [
-    `relative_attention_num_buckets=${config.relativeBuckets}`,
-    `num_attention_heads=${H}`,
-  ]);
-  const hint = ` (config.json num_hidden_layers=${config.numLayers})`;
-  const layers = Array.from({ length: config.numLayers }, (_, i) => {
-    const p = `${prefix}encoder.layer.${i}`;
-    return {
-      query: linear(`${p}.attention.attn.q`, C, C, [hidden], hint),
-      key: linear(`${p}.attention.attn.k`, C, C, [hidden], hint),
-      value: linear(`${p}.attention.attn.v`, C, C, [hidden], hint),
-      attentionOut: linear(`${p}.attention.attn.o`, C, C, [hidden], hint),
-      attentionNorm: norm(`${p}.attention.LayerNorm`, hint),
-      intermediate: linear(`${p}.intermediate.dense`, I, C, [`intermediate_size=${I}`, hidden], hint),
-      output: linear(`${p}.output.dense`, C, I, [hidden, `intermediate_size=${I}`], hint),
-      outputNorm: norm(`${p}.output.LayerNorm`, hint),
-    };
-  });
+  const layers = postLNLayerTable(lookup, config, (i) => `${prefix}encoder.layer.${i}.`, MPNET_LAYER_NAMES);
   const pooler = lookup.has(`${prefix}pooler.dense.weight`) ? linear(`${prefix}pooler.dense`, C, C, [hidden]) : null;
 
   let kind: HeadKind = 'none';
@@ -196,102 +164,56 @@ function tensorTable(config: MPNetConfig, lookup: TensorLookup) {
       `${lookup.fileOf('classifier.out_proj.weight')}: has classifier.out_proj.weight but config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification, so the label count is unknown`,
     );
   }
-  return { embeddings, relativeBias, layers, pooler, kind, head };
+  return { embeddings, layers, pooler, kind, head };
 }
 
+/** Validates every tensor (presence, shape, dtype) before converting any; each is read when createModel uploads it. */
 export function loadMPNetWeights(config: MPNetConfig, lookup: TensorLookup) {
   const table = tensorTable(config, lookup);
-  const specs: TensorSpec[] = [
-    table.embeddings.word,
-    table.embeddings.position,
-    table.embeddings.norm.weight,
-    table.embeddings.norm.bias,
-    table.relativeBias,
-    ...table.layers.flatMap((l) => Object.values(l).flatMap((p) => [p.weight, p.bias])),
-    ...(table.pooler ? [table.pooler.weight, table.pooler.bias] : []),
-    ...Object.values(table.head),
-  ];
-  checkTensors(lookup, specs);
-  const lazy = <K extends string>(names: Record<K, TensorSpec>) =>
-    lazyTensors(lookup, Object.fromEntries(Object.entries(names).map(([k, s]) => [k, (s as TensorSpec).name])) as Record<K, string>);
-  const layers: MPNetLayerWeights[] = table.layers.map((l) =>
-    lazy({
-      query: l.query.weight,
-      queryBias: l.query.bias,
-      key: l.key.weight,
-      keyBias: l.key.bias,
-      value: l.value.weight,
-      valueBias: l.value.bias,
-      attentionOut: l.attentionOut.weight,
-      attentionOutBias: l.attentionOut.bias,
-      attentionNorm: l.attentionNorm.weight,
-      attentionNormBias: l.attentionNorm.bias,
-      intermediate: l.intermediate.weight,
-      intermediateBias: l.intermediate.bias,
-      output: l.output.weight,
-      outputBias: l.output.bias,
-      outputNorm: l.outputNorm.weight,
-      outputNormBias: l.outputNorm.bias,
-    }),
-  );
+  const { kind: _, ...tensors } = table;
+  const summary = checkTable(lookup, specsOf(tensors));
   const h = table.head;
   let head: MPNetHeadWeights = { kind: 'none' };
   if (table.kind === 'mlm') {
-    head = Object.defineProperties({ kind: 'mlm' as const }, Object.getOwnPropertyDescriptors(lazy({ dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }))) as MPNetHeadWeights;
+    head = Object.defineProperties({ kind: 'mlm' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, norm: h.norm, normBias: h.normBias, decoder: h.decoder, decoderBias: h.decoderBias }))) as MPNetHeadWeights;
   } else if (table.kind === 'classification') {
-    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazy({ dense: h.dense, denseBias: h.denseBias, weight: h.weight, bias: h.bias }))) as MPNetHeadWeights;
+    head = Object.defineProperties({ kind: 'classification' as const }, Object.getOwnPropertyDescriptors(lazySection(lookup, { dense: h.dense, denseBias: h.denseBias, weight: h.weight, bias: h.bias }))) as MPNetHeadWeights;
   }
-  const e = lazy({
-    wordEmbeddings: table.embeddings.word,
-    positionEmbeddings: table.embeddings.position,
-    embeddingNorm: table.embeddings.norm.weight,
-    embeddingNormBias: table.embeddings.norm.bias,
-    relativeBias: table.relativeBias,
+  const t = table.embeddings;
+  const e = lazySection(lookup, {
+    wordEmbeddings: t.word,
+    positionEmbeddings: t.position,
+    embeddingNorm: t.norm.weight,
+    embeddingNormBias: t.norm.bias,
+    relativeBias: t.relativeBias,
   });
   const weights: MPNetWeights = Object.defineProperties(
-    { layers, pooler: table.pooler ? lazy({ weight: table.pooler.weight, bias: table.pooler.bias }) : null, head },
+    { layers: table.layers.map((l) => lazyPostLNLayer(lookup, l)), pooler: table.pooler ? lazySection(lookup, table.pooler) : null, head },
     Object.getOwnPropertyDescriptors(e),
   ) as MPNetWeights;
-  const names = [...new Set(specs.map((s) => s.name))];
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+  return { weights, ...summary };
 }
 
 // ---------------------------------------------------------------------------------------------
-// The model on the GPU
-
-interface LayerTensors {
-  qkv: GPUTensor; // (3C, C) rows per head [q_h; k_h; v_h] (interleaveQkvHeads)
-  qkvBias: GPUTensor; // (3C)
-  attentionOut: GPUTensor; // (C, C)
-  attentionOutBias: GPUTensor; // (C)
-  attentionNorm: GPUTensor; // (C)
-  attentionNormBias: GPUTensor; // (C)
-  intermediate: GPUTensor; // (I, C)
-  intermediateBias: GPUTensor; // (I)
-  output: GPUTensor; // (C, I)
-  outputBias: GPUTensor; // (C)
-  outputNorm: GPUTensor; // (C)
-  outputNormBias: GPUTensor; // (C)
-}
+// The model on the GPU: BERT's post-LN layer stack with the relative bias in its attention kernel.
 
 type HeadTensors =
   | { kind: 'none' }
   | { kind: 'mlm'; dense: GPUTensor; denseBias: GPUTensor; norm: GPUTensor; normBias: GPUTensor; decoder: RowChunkedLinear }
   | { kind: 'classification'; dense: GPUTensor; denseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
 
-interface Kernels {
-  embedding: EmbeddingKernel; // word + position
-  layerNorm: LayerNormKernel;
-  matmulBias: MatmulKernel;
-  matmulBiasResidual: MatmulKernel;
-  matmulBiasAct: MatmulKernel; // hidden_act epilogue
-  matmulBiasTanh: MatmulKernel;
-  matmulBiasGelu: MatmulKernel; // lm_head: exact GELU whatever hidden_act says
-  split: RopeQkvKernel;
-  attention: AttentionKernel; // with the relative bias compiled in
-  pooling: PoolingKernel;
-  l2norm: L2NormKernel;
-  gather: EmbeddingKernel;
+/** Every pipeline a forward of this checkpoint uses, compiled once (only the variants it needs). */
+function createKernels(arena: WeightArena, config: MPNetConfig, weights: MPNetWeights) {
+  const { device, dtype: weightDtype, options } = arena;
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic: modelArithmetic(device, options) };
+  const head = weights.head.kind;
+  return arena.kernels({
+    ...postLNKernelSpecs(arena, config, config.activation, { relativeBias: true }),
+    embedding: EmbeddingKernel.create(device, config.hiddenSize, { positions: true }), // word + position
+    matmulBiasTanh: weights.pooler !== null || head === 'classification' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
+    matmulBiasGelu: head === 'mlm' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }) : null, // lm_head: exact GELU
+    gather: head === 'mlm' ? EmbeddingKernel.create(device, config.hiddenSize) : null,
+  });
 }
 
 export class MPNetModel implements EncoderModel {
@@ -301,9 +223,10 @@ export class MPNetModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: MPNetConfig,
-    private readonly kernels: Kernels,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
+    private readonly kernels: Awaited<ReturnType<typeof createKernels>>,
     private readonly embeddings: { word: EmbeddingTable; position: GPUTensor; norm: GPUTensor; normBias: GPUTensor; relativeBias: GPUTensor },
-    private readonly layers: LayerTensors[],
+    private readonly layers: PostLNLayerTensors[],
     private readonly pooler: { weight: GPUTensor; bias: GPUTensor } | null,
     private readonly head: HeadTensors,
     readonly dtype: ModelDtype,
@@ -322,189 +245,97 @@ export class MPNetModel implements EncoderModel {
   }
 
   static async create(device: GPUDevice, config: MPNetConfig, weights: MPNetWeights, options: ModelOptions = {}): Promise<MPNetModel> {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
+    const { hiddenSize: C, numHeads: H, vocabSize: V } = config;
     const dtype = options.dtype ?? 'f32';
-    const arithmetic = modelArithmetic(device, options);
-    const m = { weightDtype: dtype, strategy: options.matmulStrategy, arithmetic };
-    const [embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather] =
-      await Promise.all([
-        EmbeddingKernel.create(device, C, { positions: true }),
-        LayerNormKernel.create(device, { bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true }),
-        MatmulKernel.create(device, { ...m, bias: true, residual: true }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: config.activation }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }),
-        MatmulKernel.create(device, { ...m, bias: true, activation: 'gelu' }),
-        RopeQkvKernel.create(device, H, D, { rope: false, outputDtype: arithmetic }),
-        AttentionKernel.create(device, H, D, { arithmetic, relativeBias: true }),
-        PoolingKernel.create(device),
-        L2NormKernel.create(device),
-        EmbeddingKernel.create(device, C),
-      ]);
-    const kernels: Kernels = { embedding, layerNorm, matmulBias, matmulBiasResidual, matmulBiasAct, matmulBiasTanh, matmulBiasGelu, split, attention, pooling, l2norm, gather };
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
-    const layers: LayerTensors[] = [];
-    for (const [i, w] of weights.layers.entries()) {
-      const L = `layer${i}`;
-      layers.push({
-        qkv: upW(`${L}.qkv`, interleaveQkvHeads(w.query, w.key, w.value, H, D, C), [3 * C, C]),
-        qkvBias: up(`${L}.qkv.bias`, interleaveQkvHeads(w.queryBias, w.keyBias, w.valueBias, H, D, 1), [3 * C]),
-        attentionOut: upW(`${L}.attention_out`, w.attentionOut, [C, C]),
-        attentionOutBias: up(`${L}.attention_out.bias`, w.attentionOutBias, [C]),
-        attentionNorm: up(`${L}.attention_norm`, w.attentionNorm, [C]),
-        attentionNormBias: up(`${L}.attention_norm.bias`, w.attentionNormBias, [C]),
-        intermediate: upW(`${L}.intermediate`, w.intermediate, [I, C]),
-        intermediateBias: up(`${L}.intermediate.bias`, w.intermediateBias, [I]),
-        output: upW(`${L}.output`, w.output, [C, I]),
-        outputBias: up(`${L}.output.bias`, w.outputBias, [C]),
-        outputNorm: up(`${L}.output_norm`, w.outputNorm, [C]),
-        outputNormBias: up(`${L}.output_norm.bias`, w.outputNormBias, [C]),
-      });
-      await drainUploads(device);
-    }
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, weights);
+    const layers = await uploadPostLNLayers(arena, config, weights.layers);
     const embeddings = {
-      word: uploadEmbeddingTable(device, 'word_embeddings', weights.wordEmbeddings, V, C, options.maxChunkRows),
-      position: up('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
-      norm: up('embeddings.norm', weights.embeddingNorm, [C]),
-      normBias: up('embeddings.norm.bias', weights.embeddingNormBias, [C]),
-      relativeBias: up('relative_attention_bias', weights.relativeBias, [config.relativeBuckets, H]),
+      word: arena.embeddingTable('word_embeddings', weights.wordEmbeddings, V, C),
+      position: arena.tensor('position_embeddings', weights.positionEmbeddings, [config.maxPositionEmbeddings, C]),
+      norm: arena.tensor('embeddings.norm', weights.embeddingNorm, [C]),
+      normBias: arena.tensor('embeddings.norm.bias', weights.embeddingNormBias, [C]),
+      relativeBias: arena.tensor('relative_attention_bias', weights.relativeBias, [config.relativeBuckets, H]),
     };
-    const pooler = weights.pooler && { weight: upW('pooler', weights.pooler.weight, [C, C]), bias: up('pooler.bias', weights.pooler.bias, [C]) };
+    const pooler = weights.pooler && { weight: arena.weight('pooler', weights.pooler.weight, [C, C]), bias: arena.tensor('pooler.bias', weights.pooler.bias, [C]) };
     let head: HeadTensors = { kind: 'none' };
     const w = weights.head;
     if (w.kind === 'mlm') {
       head = {
         kind: 'mlm',
-        dense: upW('mlm.dense', w.dense, [C, C]),
-        denseBias: up('mlm.dense.bias', w.denseBias, [C]),
-        norm: up('mlm.norm', w.norm, [C]),
-        normBias: up('mlm.norm.bias', w.normBias, [C]),
-        decoder: uploadRowChunkedLinear(device, dtype, 'mlm.decoder', w.decoder, w.decoderBias, V, C, options.maxChunkRows),
+        dense: arena.weight('mlm.dense', w.dense, [C, C]),
+        denseBias: arena.tensor('mlm.dense.bias', w.denseBias, [C]),
+        norm: arena.tensor('mlm.norm', w.norm, [C]),
+        normBias: arena.tensor('mlm.norm.bias', w.normBias, [C]),
+        decoder: arena.rowChunkedLinear('mlm.decoder', w.decoder, w.decoderBias, V, C),
       };
     } else if (w.kind === 'classification') {
       const labels = w.bias.length;
       head = {
         kind: 'classification',
-        dense: upW('classifier.dense', w.dense, [C, C]),
-        denseBias: up('classifier.dense.bias', w.denseBias, [C]),
-        weight: upW('classifier', w.weight, [labels, C]),
-        bias: up('classifier.bias', w.bias, [labels]),
+        dense: arena.weight('classifier.dense', w.dense, [C, C]),
+        denseBias: arena.tensor('classifier.dense.bias', w.denseBias, [C]),
+        weight: arena.weight('classifier', w.weight, [labels, C]),
+        bias: arena.tensor('classifier.bias', w.bias, [labels]),
       };
     }
-    return new MPNetModel(device, config, kernels, embeddings, layers, pooler, head, dtype);
+    return new MPNetModel(device, config, arena, kernels, embeddings, layers, pooler, head, dtype);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, I);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, I, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
    * N tokens in S sequences; C hidden, H heads of D, I intermediate, V vocabulary. Post-LN:
-   * x = LN(x + o(attn(x) with the relative bias)); x = LN(x + W2 act(W1 x + b1) + b2).
+   * x = LN(x + o(attn(x) + relative bias)); x = LN(x + W2 act(W1 x + b1) + b2).
    */
   planForward(tokens: number, sequences: number, options: PlanOptions): ForwardPlan {
-    const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: I, layerNormEps: eps } = this.config;
+    const { hiddenSize: C, layerNormEps: eps } = this.config;
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32 = 2 + index within the sequence
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
-    const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
-    const xB = alloc('residual_b', [N, C]); // (N, C) after the attention block's LayerNorm
-    const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its LayerNorm
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D)
-    const q = alloc('q', [H, N, D]); // (H, N, D)
-    const kk = alloc('k', [H, N, D]); // (H, N, D)
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
-    const inter = alloc('intermediate', [N, I]); // (N, I)
-    const last = alloc('last_hidden_state', [N, C]); // (N, C)
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: false });
+    const { alloc, dispatches: d, inputs } = p;
+    const buf = allocPostLNBuffers(alloc, N, this.config);
     const e = this.embeddings;
 
-    const d: Dispatch[] = dispatches;
-    d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, { positions, positionTable: e.position })); // (N, C)
-    d.push(k.layerNorm.createDispatch('embedding_norm', sum, e.norm, e.normBias, xA, eps)); // (N, C)
-    this.layers.forEach((w, i) => {
-      const L = `layer${i}`;
-      const out = i === this.layers.length - 1 ? last : xA;
-      d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
-      d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
-      d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, attentionMask, attentionTiles, attn, { relativeBias: e.relativeBias })); // (N, C)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C)
-      d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
-      d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)
-      d.push(k.matmulBiasResidual.createDispatch(`${L}.output`, inter, w.output, sum, { bias: w.outputBias, residual: xB })); // (N, C)
-      d.push(k.layerNorm.createDispatch(`${L}.output_norm`, sum, w.outputNorm, w.outputNormBias, out, eps)); // (N, C)
-    });
-    const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
+    d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, buf.sum, { positions: inputs.positions, positionTable: e.position })); // (N, C)
+    d.push(k.layerNorm.createDispatch('embedding_norm', buf.sum, e.norm, e.normBias, buf.xA, eps)); // (N, C)
+    postLNLayerDispatches(d, k, this.layers, buf, inputs, eps, { relativeBias: e.relativeBias }); // (N, C) last
+    const last = buf.last;
+    const pooled = pooledOutputs(alloc, d, k, last, inputs.attentionMask, inputs.sequenceTable); // (S, C) x4
     let poolerOutput: GPUTensor | null = null;
     if (this.pooler) {
       poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(k.matmulBiasTanh.createDispatch('pooler', pooled.pooledCls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
+      d.push(k.matmulBiasTanh!.createDispatch('pooler', pooled.pooledCls, this.pooler.weight, poolerOutput, { bias: this.pooler.bias }));
     }
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather, last, options.logitRows); // (M, C)
+      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M, C)
       logitRows = rows.rows;
       const M = rows.input.shape[0];
       const t = alloc('mlm_transform', [M, C]); // (M, C) gelu(last Wd^T + bd)
       const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
       logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(k.matmulBiasGelu.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
+      d.push(k.matmulBiasGelu!.createDispatch('mlm_dense', rows.input, head.dense, t, { bias: head.denseBias }));
       d.push(k.layerNorm.createDispatch('mlm_norm', t, head.norm, head.normBias, tn, eps));
       d.push(...linearDispatches(k.matmulBias, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       const dense = alloc('classifier_dense', [S, C]); // (S, C) tanh(cls Wd^T + bd)
-      d.push(k.matmulBiasTanh.createDispatch('classifier_dense', pooled.pooledCls, head.dense, dense, { bias: head.denseBias }));
+      d.push(k.matmulBiasTanh!.createDispatch('classifier_dense', pooled.pooledCls, head.dense, dense, { bias: head.denseBias }));
       d.push(k.matmulBias.createDispatch('classifier', dense, head.weight, logits, { bias: head.bias }));
     }
-
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds: null,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, poolerOutput, logits, logitRows });
   }
 
   destroy(): void {
-    const { kind: _, ...rest } = this.head as HeadTensors & Record<string, unknown>;
-    const head = Object.values(rest).flatMap((t) => (t && typeof t === 'object' && 'chunks' in t ? (t as RowChunkedLinear).chunks.flatMap((c) => [c.weight, c.bias]) : [t as GPUTensor | null]));
-    destroyAll([
-      ...this.embeddings.word.chunks.map((c) => c.table),
-      this.embeddings.position,
-      this.embeddings.norm,
-      this.embeddings.normBias,
-      this.embeddings.relativeBias,
-      ...this.layers.flatMap((l) => Object.values(l)),
-      this.pooler?.weight,
-      this.pooler?.bias,
-      ...head,
-    ]);
-    for (const kernel of Object.values(this.kernels)) kernel.destroy();
+    this.arena.destroy();
   }
 }
 
@@ -514,4 +345,5 @@ export const mpnet: Architecture<MPNetConfig, MPNetWeights> = {
   parseConfig: parseMPNetConfig,
   loadWeights: loadMPNetWeights,
   createModel: (device, config, weights, options) => MPNetModel.create(device, config, weights, options),
+  layerMatmuls: postLNLayerMatmuls,
 };

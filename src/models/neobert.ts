@@ -2,7 +2,6 @@
 // per-head qkv, SwiGLU FFN and no biases (docs/neobert-spec.md). This file is the whole
 // architecture: its config fields, the checkpoint tensors it reads, and its forward plan.
 import { ConfigReader } from '../config';
-import { CheckpointError } from '../errors';
 import {
   AttentionKernel,
   EmbeddingKernel,
@@ -11,14 +10,13 @@ import {
   PoolingKernel,
   RMSNormKernel,
   RopeQkvKernel,
-  type Dispatch,
   type GPUTensor,
 } from '../kernels';
 import { foldNormGain, interleaveGateUp } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
-import { destroyAll, embeddingDispatches, linearDispatches, logitRowsInput, modelArithmetic, pooledOutputs, planAllocator, uploadEmbeddingTable, uploadRowChunkedLinear, uploadTensor, uploadWeight, type EmbeddingTable, type RowChunkedLinear } from './common';
-import { checkTensors, countDtypes, elementsOf, lazyTensors, totalLength, type TensorLookup, type TensorSpec } from '../tensor-table';
+import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { checkNoExtraLayer, checkTable, detectHead, detectPrefix, lazySection, specsOf, tensorSpec as spec, totalLength, type TensorLookup } from '../tensor-table';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -137,12 +135,11 @@ export interface NeoBERTWeights {
  * NeoBERTLMHead / NeoBERTForSequenceClassification exports, "" in encoder-only NeoBERT exports);
  * head names are always top-level.
  */
-function tensorTable(config: NeoBERTConfig, prefix: string, head: HeadKind) {
+function tensorTable(config: NeoBERTConfig, prefix: string, head: 'none' | 'mlm' | 'classification') {
   const { hiddenSize: C, ffnWidth: F, vocabSize: V, numLabels } = config;
   const hidden = `hidden_size=${C}`;
   const ffn = `intermediate_size=${config.intermediateSize} (FFN width ${F})`;
   const vocab = `vocab_size=${V}`;
-  const spec = (name: string, shape: number[], because: string[], missingHint = ''): TensorSpec => ({ name, shape, because, missingHint });
   const layerHint = ` (config.json num_hidden_layers=${config.numLayers})`;
   const layers = Array.from({ length: config.numLayers }, (_, i) => {
     const p = `${prefix}transformer_encoder.${i}.`;
@@ -170,50 +167,20 @@ function tensorTable(config: NeoBERTConfig, prefix: string, head: HeadKind) {
       bias: spec('classifier.bias', [numLabels ?? 0], [labels]),
     },
   };
-  return { encoder, layers, head: heads[head] as Record<string, TensorSpec> };
+  return { encoder, layers, head: heads[head] };
 }
 
-function detectPrefix(lookup: TensorLookup): string {
-  if (lookup.has('model.encoder.weight')) return 'model.';
-  if (lookup.has('encoder.weight')) return '';
-  throw new CheckpointError(`${lookup.label}: no token embedding (neither model.encoder.weight nor encoder.weight); is this a NeoBERT checkpoint?`);
-}
-
-function detectHead(config: NeoBERTConfig, lookup: TensorLookup): HeadKind {
-  // The config decides for classification: the label count must come from it, and a missing
-  // classifier then surfaces as a missing-tensor error.
-  if (config.numLabels !== null) return 'classification';
-  if (lookup.has('decoder.weight')) return 'mlm';
-  if (lookup.has('classifier.weight')) {
-    throw new CheckpointError(
-      `${lookup.fileOf('classifier.weight')}: has classifier.weight but config.json architectures ${JSON.stringify(config.architectures)} do not include ${SEQUENCE_CLASSIFICATION_ARCHITECTURE}, so the label count is unknown`,
-    );
-  }
-  return 'none';
-}
-
-/** The section's tensors as lazy properties: each is read when createModel uploads it. */
-function loadSection<T extends Record<string, TensorSpec>>(lookup: TensorLookup, section: T): { [K in keyof T]: Float32Array } {
-  const names = Object.fromEntries(Object.entries(section).map(([role, spec]) => [role, spec.name])) as Record<keyof T & string, string>;
-  return lazyTensors(lookup, names) as { [K in keyof T]: Float32Array };
-}
-
-/** Validates every tensor (presence, shape, dtype) before converting any, then converts all to f32. */
+/** Validates every tensor (presence, shape, dtype) before converting any; each is read when createModel uploads it. */
 export function loadNeoBERTWeights(config: NeoBERTConfig, lookup: TensorLookup) {
-  const prefix = detectPrefix(lookup);
-  const extraLayer = `${prefix}transformer_encoder.${config.numLayers}.qkv.weight`;
-  if (lookup.has(extraLayer)) {
-    throw new CheckpointError(`${lookup.fileOf(extraLayer)}: has tensor ${extraLayer}, more layers than config.json num_hidden_layers=${config.numLayers}`);
-  }
-  const kind = detectHead(config, lookup);
+  const prefix = detectPrefix(lookup, ['model.', ''], 'encoder.weight', 'NeoBERT');
+  checkNoExtraLayer(lookup, (i) => `${prefix}transformer_encoder.${i}.qkv.weight`, config.numLayers);
+  const kind = detectHead(config, lookup, { mlm: [['decoder.weight']], classifier: ['classifier.weight'], expectedArchitecture: SEQUENCE_CLASSIFICATION_ARCHITECTURE });
   const table = tensorTable(config, prefix, kind);
-  const specs = [...Object.values(table.encoder), ...table.layers.flatMap((l) => Object.values(l)), ...Object.values(table.head)];
-  checkTensors(lookup, specs);
-  const encoder = loadSection(lookup, table.encoder);
-  const head = Object.defineProperties({ kind }, Object.getOwnPropertyDescriptors(loadSection(lookup, table.head))) as HeadWeights;
-  const weights: NeoBERTWeights = { embedding: encoder.embedding, layers: table.layers.map((l) => loadSection(lookup, l)), finalNorm: encoder.finalNorm, head };
-  const names = specs.map((s) => s.name);
-  return { weights, dtypes: countDtypes(lookup, names), parameterCount: elementsOf(lookup, names) };
+  const summary = checkTable(lookup, specsOf(table));
+  const encoder = lazySection(lookup, table.encoder);
+  const head = Object.defineProperties({ kind }, Object.getOwnPropertyDescriptors(lazySection(lookup, table.head))) as HeadWeights;
+  const weights: NeoBERTWeights = { embedding: encoder.embedding, layers: table.layers.map((l) => lazySection(lookup, l)), finalNorm: encoder.finalNorm, head };
+  return { weights, ...summary };
 }
 
 export function neobertParameterCount(weights: NeoBERTWeights): number {
@@ -238,18 +205,25 @@ type HeadTensors =
   | { kind: 'mlm'; decoder: RowChunkedLinear /* (V, C) + (V), in row chunks */ }
   | { kind: 'classification'; denseWeight: GPUTensor; denseBias: GPUTensor; weight: GPUTensor; bias: GPUTensor };
 
-interface Kernels {
-  embedding: EmbeddingKernel;
-  rmsnorm: RMSNormKernel;
-  matmulNorm: MatmulKernel; // rmsnorm prologue
-  matmulNormSwiglu: MatmulKernel; // rmsnorm prologue + SwiGLU epilogue
-  matmulResidual: MatmulKernel;
-  matmulBias: MatmulKernel;
-  matmulBiasTanh: MatmulKernel;
-  ropeQkv: RopeQkvKernel;
-  attention: AttentionKernel;
-  pooling: PoolingKernel;
-  l2norm: L2NormKernel;
+/** Every pipeline a NeoBERT forward with this head uses, compiled once (only the variants it needs). */
+function createKernels(arena: WeightArena, config: NeoBERTConfig, head: HeadKind) {
+  const { device, dtype: weightDtype, options } = arena;
+  const { hiddenSize: C, numHeads: H, headDim: D } = config;
+  const arithmetic = modelArithmetic(device, options);
+  const m = { weightDtype, strategy: options.matmulStrategy, arithmetic };
+  return arena.kernels({
+    embedding: EmbeddingKernel.create(device, C),
+    matmulNorm: MatmulKernel.create(device, { ...m, normRows: true }), // rmsnorm prologue
+    matmulNormSwiglu: MatmulKernel.create(device, { ...m, normRows: true, swiglu: true }), // rmsnorm prologue + SwiGLU epilogue
+    matmulResidual: MatmulKernel.create(device, { ...m, residual: true }),
+    matmulBias: head !== 'none' ? MatmulKernel.create(device, { ...m, bias: true }) : null,
+    matmulBiasTanh: head === 'classification' ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
+    rmsnorm: RMSNormKernel.create(device),
+    ropeQkv: RopeQkvKernel.create(device, H, D, { outputDtype: arithmetic }),
+    attention: AttentionKernel.create(device, H, D, { arithmetic }),
+    pooling: PoolingKernel.create(device),
+    l2norm: L2NormKernel.create(device),
+  });
 }
 
 export class NeoBERTModel implements EncoderModel {
@@ -259,7 +233,8 @@ export class NeoBERTModel implements EncoderModel {
   private constructor(
     readonly device: GPUDevice,
     readonly config: NeoBERTConfig,
-    private readonly kernels: Kernels,
+    private readonly arena: WeightArena, // owns every tensor and kernel below
+    private readonly kernels: Awaited<ReturnType<typeof createKernels>>,
     private readonly embedding: EmbeddingTable, // (V, C) in row chunks
     private readonly layers: LayerTensors[],
     private readonly finalNorm: GPUTensor,
@@ -278,71 +253,50 @@ export class NeoBERTModel implements EncoderModel {
 
   /** Uploads weights (matmul weights as options.dtype, the rest f32) and compiles every pipeline, so the first forward compiles nothing. */
   static async create(device: GPUDevice, config: NeoBERTConfig, weights: NeoBERTWeights, options: ModelOptions = {}): Promise<NeoBERTModel> {
-    const { hiddenSize: C, numHeads: H, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
+    const { hiddenSize: C, headDim: D, ffnWidth: F, vocabSize: V, maxLength } = config;
     const dtype = options.dtype ?? 'f32';
-    const weightDtype = dtype; // of the matmul kernels
-    const strategy = options.matmulStrategy;
-    const arithmetic = modelArithmetic(device, options);
-    const [embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm] =
-      await Promise.all([
-        EmbeddingKernel.create(device, C),
-        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, normRows: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, normRows: true, swiglu: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, residual: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, bias: true }),
-        MatmulKernel.create(device, { weightDtype, strategy, arithmetic, bias: true, activation: 'tanh' }),
-        RMSNormKernel.create(device),
-        RopeQkvKernel.create(device, H, D, { outputDtype: arithmetic }),
-        AttentionKernel.create(device, H, D, { arithmetic }),
-        PoolingKernel.create(device),
-        L2NormKernel.create(device),
-      ]);
-    const kernels = { embedding, matmulNorm, matmulNormSwiglu, matmulResidual, matmulBias, matmulBiasTanh, rmsnorm, ropeQkv, attention, pooling, l2norm };
-
-    const up = (label: string, data: Float32Array, shape: number[]) => uploadTensor(device, label, data, shape);
-    const upW = (label: string, data: Float32Array, shape: number[]) => uploadWeight(device, dtype, label, data, shape);
+    const arena = new WeightArena(device, dtype, options);
+    const kernels = await createKernels(arena, config, weights.head.kind);
     const layers: LayerTensors[] = [];
     for (const [i, w] of weights.layers.entries()) {
       layers.push({
-        qkvNormed: upW(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
-        wo: upW(`layer${i}.wo`, w.wo, [C, C]),
-        w12Normed: upW(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
-        w3: upW(`layer${i}.w3`, w.w3, [C, F]),
+        qkvNormed: arena.weight(`layer${i}.qkv*attention_norm`, foldNormGain(w.qkv, w.attentionNorm), [3 * C, C]),
+        wo: arena.weight(`layer${i}.wo`, w.wo, [C, C]),
+        w12Normed: arena.weight(`layer${i}.w12*ffn_norm`, foldNormGain(interleaveGateUp(w.w12, C), w.ffnNorm), [2 * F, C]),
+        w3: arena.weight(`layer${i}.w3`, w.w3, [C, F]),
       });
       await drainUploads(device); // one layer's staging copies at a time
     }
     let head: HeadTensors = { kind: 'none' };
     if (weights.head.kind === 'mlm') {
-      head = { kind: 'mlm', decoder: uploadRowChunkedLinear(device, dtype, 'decoder.weight', weights.head.weight, weights.head.bias, V, C, options.maxChunkRows) };
+      head = { kind: 'mlm', decoder: arena.rowChunkedLinear('decoder.weight', weights.head.weight, weights.head.bias, V, C) };
     } else if (weights.head.kind === 'classification') {
       const labels = weights.head.bias.length;
       head = {
         kind: 'classification',
-        denseWeight: upW('dense.weight', weights.head.denseWeight, [C, C]),
-        denseBias: up('dense.bias', weights.head.denseBias, [C]),
-        weight: upW('classifier.weight', weights.head.weight, [labels, C]),
-        bias: up('classifier.bias', weights.head.bias, [labels]),
+        denseWeight: arena.weight('dense.weight', weights.head.denseWeight, [C, C]),
+        denseBias: arena.tensor('dense.bias', weights.head.denseBias, [C]),
+        weight: arena.weight('classifier.weight', weights.head.weight, [labels, C]),
+        bias: arena.tensor('classifier.bias', weights.head.bias, [labels]),
       };
     }
     return new NeoBERTModel(
       device,
       config,
+      arena,
       kernels,
-      uploadEmbeddingTable(device, 'encoder.weight', weights.embedding, V, C, options.maxChunkRows),
+      arena.embeddingTable('encoder.weight', weights.embedding, V, C),
       layers,
-      up('layer_norm.weight', weights.finalNorm, [C]),
+      arena.tensor('layer_norm.weight', weights.finalNorm, [C]),
       head,
-      up('rope', ropeTable(maxLength, D, config.ropeTheta), [maxLength, D / 2, 2]),
+      arena.tensor('rope', ropeTable(maxLength, D, config.ropeTheta), [maxLength, D / 2, 2]),
       dtype,
     );
   }
 
   maxTokensPerForward(options: PlanOptions): number {
     const { hiddenSize: C, ffnWidth: F, vocabSize: V } = this.config;
-    let widest = Math.max(3 * C, 2 * F);
-    if (options.logits && this.head.kind === 'mlm') widest = Math.max(widest, V);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.floor(limit / (widest * 4));
+    return maxTokensForWidth(this.device, Math.max(3 * C, 2 * F, options.logits && this.head.kind === 'mlm' ? V : 0));
   }
 
   /**
@@ -354,12 +308,9 @@ export class NeoBERTModel implements EncoderModel {
     const k = this.kernels;
     const N = tokens;
     const S = sequences;
-    const { alloc, tensors, destroy, dispatches } = planAllocator(this.device);
-    const inputIds = alloc('input_ids', [N]); // (N) u32
-    const attentionMask = alloc('attention_mask', [N]); // (N) u32
-    const positions = alloc('positions', [N]); // (N) u32
-    const attentionTiles = alloc('attention_tiles', [AttentionKernel.maxTiles(N, S), 4]); // (tiles, 4) u32
-    const sequenceTable = alloc('sequence_table', [S, 4]); // (S, 4) u32
+    const p = new PlanBuilder(this.device, N, S, options, { tokenTypes: false });
+    const { alloc, dispatches: d } = p;
+    const { inputIds, attentionMask, positions, attentionTiles, sequenceTable } = p.inputs;
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
     const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
@@ -370,7 +321,6 @@ export class NeoBERTModel implements EncoderModel {
     const swi = alloc('swiglu_out', [N, F]); // (N, F) silu(gate) * up
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
 
-    const d: Dispatch[] = dispatches; // destroy() frees their params buffers
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embedding, xA)); // (N, C)
     this.layers.forEach((w, i) => {
       const L = `layer${i}`;
@@ -383,7 +333,6 @@ export class NeoBERTModel implements EncoderModel {
     });
     d.push(k.rmsnorm.createDispatch('final_norm', xA, this.finalNorm, last, eps)); // (N, C)
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
-    const { pooledCls: cls, pooledMean: mean } = pooled;
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
@@ -391,37 +340,18 @@ export class NeoBERTModel implements EncoderModel {
       const head = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (N or R, C)
       logitRows = head.rows;
       logits = alloc('logits', [head.input.shape[0], this.config.vocabSize]); // (N or R, V)
-      d.push(...linearDispatches(k.matmulBias, 'mlm_head', head.input, this.head.decoder, logits)); // (N or R, V)
+      d.push(...linearDispatches(k.matmulBias!, 'mlm_head', head.input, this.head.decoder, logits)); // (N or R, V)
     } else if (options.logits && this.head.kind === 'classification') {
       const dense = alloc('classifier_dense', [S, C]); // (S, C)
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
-      d.push(k.matmulBiasTanh.createDispatch('classifier_dense', cls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
-      d.push(k.matmulBias.createDispatch('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
+      d.push(k.matmulBiasTanh!.createDispatch('classifier_dense', pooled.pooledCls, this.head.denseWeight, dense, { bias: this.head.denseBias }));
+      d.push(k.matmulBias!.createDispatch('classifier', dense, this.head.weight, logits, { bias: this.head.bias }));
     }
-
-    return {
-      tokens: N,
-      sequences: S,
-      options,
-      inputIds,
-      tokenTypeIds: null,
-      attentionMask,
-      positions,
-      attentionTiles,
-      sequenceTable,
-      outputs: { lastHiddenState: last, ...pooled, poolerOutput: null, logits },
-      logitRows,
-      dispatches: d,
-      tensors,
-      destroy,
-    };
+    return p.finish({ lastHiddenState: last, pooled, logits, logitRows });
   }
 
   destroy(): void {
-    const h = this.head;
-    const head = h.kind === 'mlm' ? h.decoder.chunks.flatMap((c) => [c.weight, c.bias]) : h.kind === 'classification' ? [h.denseWeight, h.denseBias, h.weight, h.bias] : [];
-    destroyAll([...this.embedding.chunks.map((c) => c.table), this.finalNorm, this.rope, ...this.layers.flatMap((l) => Object.values(l)), ...head]);
-    for (const kernel of Object.values(this.kernels)) kernel.destroy();
+    this.arena.destroy();
   }
 }
 
@@ -431,4 +361,10 @@ export const neobert: Architecture<NeoBERTConfig, NeoBERTWeights> = {
   parseConfig: parseNeoBERTConfig,
   loadWeights: loadNeoBERTWeights,
   createModel: (device, config, weights, options) => NeoBERTModel.create(device, config, weights, options),
+  layerMatmuls: ({ hiddenSize: C, ffnWidth: F }) => [
+    { name: 'qkv', N: 3 * C, K: C },
+    { name: 'wo', N: C, K: C },
+    { name: 'w12', N: 2 * F, K: C },
+    { name: 'w3', N: C, K: F },
+  ],
 };

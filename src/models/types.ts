@@ -2,12 +2,18 @@
 // knows about a model: its common config fields, the forward plan it builds, and the
 // Architecture object that turns config.json + tensors into a model on a GPU device.
 import type { Arithmetic, Dispatch, GPUTensor, MatmulStrategy } from '../kernels';
+import type { SequenceRange } from '../tables';
 import type { TensorLookup } from '../tensor-table';
 
 /** Storage of the matmul weights; everything else (norms, biases, residual stream) stays f32. */
 export type ModelDtype = 'f32' | 'f16';
 
-export type HeadKind = 'none' | 'mlm' | 'classification';
+/**
+ * 'mlm': per-token vocabulary logits (N, V); 'classification': per-sequence logits (S, labels);
+ * 'token-classification': per-token logits (N, labels) that are not a vocabulary (NER, ELECTRA's
+ * replaced-token discriminator).
+ */
+export type HeadKind = 'none' | 'mlm' | 'classification' | 'token-classification';
 
 /** The config fields every architecture has (each file extends it with its own). */
 export interface EncoderConfig {
@@ -67,6 +73,38 @@ export interface PlanOptions {
 }
 
 /**
+ * The batch one forward runs, as a plan's host inputs see it (see HostInput). Sequences are the
+ * rows of a padded batch or the packed sequences, as token ranges of the plan's rows.
+ */
+export interface BatchLayout {
+  /** Token range of each sequence of this forward. */
+  ranges: readonly SequenceRange[];
+  /** Real token rows; rows past them, up to `capacity` (the plan's N), are dummies. */
+  tokens: number;
+  capacity: number;
+  /**
+   * The batch's padded length T: a padded request's seqLen; a packed request's longest sequence
+   * (of the whole request, so a text's result does not depend on how the request was split).
+   */
+  paddedLength: number;
+  /**
+   * The per-sequence inputs of the request (ForwardRequest / PackedRequest `sequenceInputs`,
+   * e.g. adapter_mask), one value per sequence of this forward; absent names were not given.
+   */
+  sequenceInputs: Readonly<Record<string, Int32Array>>;
+}
+
+/**
+ * A per-call table beyond the standard inputs, declared with PlanBuilder.hostInput: before every
+ * forward the runner writes `fill(layout)` (u32 or f32, at most the tensor's elements) into it.
+ * `fill` may throw an InputError for a bad per-sequence input.
+ */
+export interface HostInput {
+  tensor: GPUTensor;
+  fill(layout: BatchLayout): Uint32Array<ArrayBuffer> | Float32Array<ArrayBuffer>;
+}
+
+/**
  * Every buffer and dispatch for up to `tokens` tokens in up to `sequences` sequences, built once
  * and reused. Sequences are contiguous token ranges: the rows of a padded batch, or packed
  * sequences with no padding; the runner fills the tables per call.
@@ -84,6 +122,8 @@ export interface ForwardPlan {
   sequenceTable: GPUTensor; // (S, 4) u32, see PoolingKernel.sequenceTable
   /** (R) u32 token rows whose MLM logits are computed (options.logitRows = R); else null / absent. */
   logitRows?: GPUTensor | null;
+  /** Architecture-specific per-call tables (see HostInput); absent or empty for most. */
+  hostInputs?: HostInput[];
   outputs: {
     lastHiddenState: GPUTensor; // (N, C)
     pooledCls: GPUTensor; // (S, C)
@@ -108,11 +148,21 @@ export interface EncoderModel {
   readonly config: EncoderConfig;
   readonly dtype: ModelDtype;
   readonly headKind: HeadKind;
-  /** Classification labels (0 without a classification head). */
+  /** Classification labels per sequence, or per token for 'token-classification' (0 without either head). */
   readonly numLabels: number;
+  /**
+   * 'token-classification' heads whose reference returns logits without the label axis ([B, T],
+   * ELECTRA's discriminator with its one score per token); absent: [B, T, labels].
+   */
+  readonly tokenLogitsSqueezed?: boolean;
   readonly hasPooler: boolean;
   /** Position id of a sequence's first token; token i gets positionOffset + i (RoBERTa: pad + 1). */
   readonly positionOffset: number;
+  /**
+   * Names of the per-sequence inputs the model reads (e.g. ['adapter_mask']), which requests pass
+   * as `sequenceInputs` and its plans' host inputs receive; absent: none (the runner rejects any).
+   */
+  readonly sequenceInputs?: readonly string[];
   /** Largest number of tokens one forward can hold within the device's binding limit. */
   maxTokensPerForward(options: PlanOptions): number;
   /** The forward pass as an ordered list of dispatches, for N tokens in S sequences. */
@@ -139,4 +189,13 @@ export interface Architecture<C extends EncoderConfig = EncoderConfig, W = unkno
   /** Checks every tensor (presence, shape, dtype) before converting any. */
   loadWeights(config: C, lookup: TensorLookup): LoadedWeights<W>;
   createModel(device: GPUDevice, config: C, weights: W, options?: ModelOptions): Promise<EncoderModel>;
+  /** The matmuls of one layer, y = x W^T with W [N, K] (for the bench's matmul-only figures). */
+  layerMatmuls(config: C): LayerMatmul[];
+}
+
+/** One matmul of a layer: its name and weight shape [N, K]. */
+export interface LayerMatmul {
+  name: string;
+  N: number;
+  K: number;
 }

@@ -3,17 +3,18 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { urlSource, type CheckpointSource } from '../checkpoint';
+import type { CheckpointSource } from '../sources/types';
+import { urlSource } from '../sources/url';
 import { CheckpointError } from '../errors';
-import { folderSource } from './folder-source';
+import { folderSource } from '../sources/folder';
 
-export { folderSource, writeFileAtomic } from './folder-source';
+export { folderSource, writeFileAtomic } from '../sources/folder';
 
 // The error classes, the very ones 'neobert-webgpu' exports (one shared module in dist/), so
 // `instanceof` holds whichever entry point a caller imports them from.
 export {
-  NeoBERTError,
   EncoderError,
+  NeoBERTError,
   CheckpointError,
   InputError,
   ModelDisposedError,

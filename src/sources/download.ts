@@ -4,9 +4,9 @@
 // request. The server's ETag (or Last-Modified) and size are kept: a file that changed on the
 // server (different ETag or size, or a server that answers the Range with the whole file)
 // invalidates the stored chunks and starts over.
-import { CheckpointError } from './errors';
-import type { ProgressFn } from './checkpoint';
-import type { RangeReader } from './safetensors';
+import { CheckpointError } from '../errors';
+import type { ProgressFn } from './types';
+import type { RangeReader } from '../safetensors';
 
 /** Bytes per stored chunk: big enough to keep the entry count low, small enough to lose little. */
 export const DOWNLOAD_CHUNK_BYTES = 16 * 2 ** 20;

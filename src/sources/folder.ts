@@ -3,7 +3,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { CheckpointSource } from '../checkpoint';
+import type { CheckpointSource } from './types';
 import type { RangeReader } from '../safetensors';
 import { CheckpointError } from '../errors';
 

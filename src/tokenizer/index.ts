@@ -16,9 +16,9 @@
  * - `truncation` / `padding` stored in tokenizer.json are ignored (as transformers' `tokenizer(text)`);
  * - HF-style truncation (pairs: longest_first) and right-padded batches for the runner.
  */
-import { CheckpointError, InputError, NeoBERTError, TokenLimitError } from './errors';
+import { CheckpointError, InputError, EncoderError, TokenLimitError } from '../errors';
 import { ByteLevelPreTokenizer, SequencePreTokenizer, Tokenizer, type PreTokenizer } from '@huggingface/tokenizers';
-import { AddedTokenSplitter, type AddedEntry } from './tokenizer/added';
+import { AddedTokenSplitter, type AddedEntry } from './added';
 import {
   SPECIAL_TOKENS,
   buildBertTokenizerJson,
@@ -31,9 +31,9 @@ import {
   readSettings,
   specialTokenEntry,
   type TokenizerSettings,
-} from './tokenizer/files';
-import { parseSpmModel, SpmUnigram, SPM_PIECE_TYPE } from './tokenizer/spm';
-import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './tokenizer/template';
+} from './files';
+import { parseSpmModel, SpmUnigram, SPM_PIECE_TYPE } from './spm';
+import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './template';
 
 export { SPECIAL_TOKENS, buildBertTokenizerJson, buildRobertaTokenizerJson };
 
