@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { createBufferFrom, createGPU, readBuffer } from '../src/gpu';
 import { AttentionKernel, DisentangledAttentionKernel, RelativeScoresKernel, type Dispatch, type GPUTensor } from '../src/kernels';
 import { attentionRef, disentangledAttentionRef } from '../src/reference';
-import { debertaBucketTable } from '../src/tables';
+import { debertaBucketTable, relativeRowWindow } from '../src/tables';
 
 const { values } = parseArgs({
   options: {
@@ -63,6 +63,7 @@ function setup(L: number) {
     relProj: tensor('relProj', host.relProj, [2, H, R, D]),
     rel: tensor('rel', new Float32Array(2 * H * L * R), [2, H, L, R]),
     buckets: tensor('buckets', table, [table.length]),
+    rows: tensor('rows', relativeRowWindow(table, span, L), [4]),
     bias: tensor('mpnet_bias', mpnetTable, [32, H]),
     mask: tensor('mask', new Uint32Array(L).fill(1), [L]),
     tiles: tensor('tiles', AttentionKernel.tileTable([{ start: 0, length: L }], tiles), [tiles, 4]),
@@ -100,11 +101,11 @@ for (const strategy of strategies) {
   const disentangled = await DisentangledAttentionKernel.create(device, H, D, { strategy });
   candidates.push({
     name: `deberta ${strategy}`,
-    dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel), disentangled.createDispatch('disentangled', b.q, b.k, b.v, b.mask, b.tiles, b.rel, b.buckets, b.out, scale)],
+    dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel, b.rows), disentangled.createDispatch('disentangled', b.q, b.k, b.v, b.mask, b.tiles, b.rel, b.buckets, b.out, scale)],
     reference: debertaRef,
   });
 }
-candidates.push({ name: 'deberta: relative_scores only', dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel)], reference: () => new Float32Array(0) });
+candidates.push({ name: 'deberta: relative_scores only', dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel, b.rows)], reference: () => new Float32Array(0) });
 
 const querySet = gpu.hasTimestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
 const resolve = querySet && device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

@@ -4,11 +4,15 @@
 //     out[1, h, n, r] = k[h, n, :] . relProj[1, h, r, :]   (p2c: key . Qr, Qr = query_proj(LN(R)))
 //   O(N * R * D) per head for R = 2 * span rows (512 in DeBERTa-v3): attention_disentangled.wgsl
 //   then gathers one entry of each per (query, key) pair, so the position terms never cost L x L
-//   dot products and no L x L tensor exists.
+//   dot products and no L x L tensor exists. Only relative rows [rows.x, rows.y) are computed (the
+//   host's per-call window: the rows the batch's longest sequence can reach, 2 * |b(L - 1)| + 1 of
+//   them; a 30-token prompt needs 59 of DeBERTa-v3's 512); the others are left as they were and
+//   never read.
 // Layout:   q, k f32 [H, N, D] (rope_qkv's split); relProj f32 [2, H, R, D] (Kr then Qr, computed
-//           once at load); out f32 [2, H, N, R].
+//           once at load); out f32 [2, H, N, R]; rows vec4<u32> [1] = (first row, end row, 0, 0).
 // Dispatch: (ceil(R / TILE), ceil(N / TILE), 2 * H) workgroups of WG threads; z < H is c2p for
-//           head z, z >= H p2c for head z - H. A workgroup stages TILE token rows and TILE
+//           head z, z >= H p2c for head z - H; a workgroup whose relative rows are all outside
+//           the window exits at once (uniformly, before any barrier). A workgroup stages TILE token rows and TILE
 //           relative rows (whole head dims) in workgroup memory, then each thread computes one
 //           token row x 4 relative rows.
 // Numerics: f32 products and sums.
@@ -27,6 +31,7 @@ struct Params { tokens: u32, rows: u32 }
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> relProj: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> rows: array<vec4<u32>>;
 
 var<workgroup> tokenTile: array<vec4<f32>, TILE * HEAD_DIM / 4u>;
 var<workgroup> relTile: array<vec4<f32>, TILE * HEAD_DIM / 4u>;
@@ -38,6 +43,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let R = params.rows;
   let r0 = wid.x * TILE;
   let n0 = wid.y * TILE;
+  let window = rows[0];
+  if (r0 + TILE <= window.x || r0 >= window.y) { return; } // uniform: the whole workgroup
   let which = wid.z / NUM_HEADS; // 0: c2p (q . Kr), 1: p2c (k . Qr)
   let h = wid.z % NUM_HEADS;
   let relBase = (which * NUM_HEADS + h) * R;

@@ -824,7 +824,7 @@ export class RelativeScoresKernel extends Kernel {
     if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
       throw new KernelShapeError(`relative_scores: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
     }
-    const { pipeline, layout } = await Kernel.build(device, 'relative_scores', relativeScoresWGSL, ['uniform', 'read', 'read', 'read', 'write'], {
+    const { pipeline, layout } = await Kernel.build(device, 'relative_scores', relativeScoresWGSL, ['uniform', 'read', 'read', 'read', 'write', 'read'], {
       HEAD_DIM: headDim,
       NUM_HEADS: numHeads,
     });
@@ -836,8 +836,11 @@ export class RelativeScoresKernel extends Kernel {
   private numHeads = 0;
   private headDim = 0;
 
-  /** q, k f32 [H, N, D], relProj f32 [2, H, R, D] (Kr, Qr) -> out f32 [2, H, N, R] (c2p, p2c). */
-  createDispatch(label: string, q: GPUTensor, k: GPUTensor, relProj: GPUTensor, out: GPUTensor): Dispatch {
+  /**
+   * q, k f32 [H, N, D], relProj f32 [2, H, R, D] (Kr, Qr) -> out f32 [2, H, N, R] (c2p, p2c), for
+   * the relative rows [rows[0], rows[1]) only (rows: u32 [4], written per call; see relativeRowWindow).
+   */
+  createDispatch(label: string, q: GPUTensor, k: GPUTensor, relProj: GPUTensor, out: GPUTensor, rows: GPUTensor): Dispatch {
     const [H, N, D] = q.shape;
     if (H !== this.numHeads || D !== this.headDim) throw new KernelShapeError(`${this.name}: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
     requireTensor(this.name, 'q', q, [H, N, D]);
@@ -846,10 +849,11 @@ export class RelativeScoresKernel extends Kernel {
     requireTensor(this.name, 'relProj', relProj, [2, H, R, D]);
     requireTensor(this.name, 'out', out, [2, H, N, R]);
     requireDistinct(this.name, out, [q, k, relProj]);
+    requireTensor(this.name, 'rows', rows, [4]);
     const T = RelativeScoresKernel.TILE;
     const groups: [number, number, number] = [Math.ceil(R / T), Math.ceil(N / T), 2 * H];
     if (groups[1] > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`${this.name}: ${N} tokens need ${groups[1]} workgroup rows, over ${MAX_WORKGROUPS_PER_DIM}`);
-    return this.dispatch(label, packParams([N, R]), [q.buffer, k.buffer, relProj.buffer, out.buffer], groups);
+    return this.dispatch(label, packParams([N, R]), [q.buffer, k.buffer, relProj.buffer, out.buffer, rows.buffer], groups);
   }
 }
 

@@ -79,3 +79,14 @@ export function debertaBucketTable(bucketSize: number, maxPosition: number): { t
   }
   return { table: Uint32Array.from(entries), span };
 }
+
+/**
+ * relative_scores.wgsl's row window: the relative rows [first, end) that sequences of at most
+ * `maxLength` tokens reach (idx = span + b for keys before the query, span - b after, |b| the
+ * bucket of the distance, at most maxLength - 1), from debertaBucketTable's table and span.
+ */
+export function relativeRowWindow(table: Uint32Array, span: number, maxLength: number): Uint32Array<ArrayBuffer> {
+  const distance = Math.max(0, maxLength - 1);
+  const b = table[Math.min(distance, table.length - 1)];
+  return Uint32Array.from([span - Math.min(b, span), span + Math.min(b, span - 1) + 1, 0, 0]);
+}

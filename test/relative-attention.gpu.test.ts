@@ -7,7 +7,7 @@ import { AttentionKernel, DisentangledAttentionKernel, RelativeScoresKernel, typ
 import { decodeToFloat32, encodeF16 } from '../src/dtype';
 import { createBufferFrom } from '../src/gpu';
 import { attentionRef, debertaLogBucket, disentangledAttentionRef, mpnetRelativeBucket, relativeScoresRef, type SequenceRange } from '../src/reference';
-import { debertaBucketTable } from '../src/tables';
+import { debertaBucketTable, relativeRowWindow } from '../src/tables';
 import { compareArrays, expectClose, randomArray } from './compare';
 import { emptyTensor, readTensor, reportAdapter, runDispatches, tensorFrom, testGPU } from './gpu-context';
 
@@ -205,16 +205,45 @@ describe('relative_scores (c2p = q Kr^T, p2c = k Qr^T)', () => {
     [3, 32, 57, 32],
     [2, 64, 1001, 512],
     [1, 64, 17, 30],
-  ])('H=%i D=%i N=%i R=%i', async (H, D, N, R) => {
+  ])('H=%i D=%i N=%i R=%i; and only the rows of a window', async (H, D, N, R) => {
     const kernel = await RelativeScoresKernel.create(device, H, D);
     const q = randomArray(H * N * D, 31);
     const k = randomArray(H * N * D, 32);
     const rel = randomArray(2 * H * R * D, 33);
-    const out = emptyTensor(device, 'out', [2, H, N, R]);
-    await runDispatches(device, [
-      kernel.createDispatch('t', tensorFrom(device, 'q', q, [H, N, D]), tensorFrom(device, 'k', k, [H, N, D]), tensorFrom(device, 'rel', rel, [2, H, R, D]), out),
-    ]);
-    expectClose(await readTensor(device, out), relativeScoresRef(q, k, rel, H, D), { atol: 1e-5, rtol: 1e-4, label: 'relative_scores' });
+    const run = async (first: number, end: number) => {
+      const out = emptyTensor(device, 'out', [2, H, N, R]); // zeros
+      await runDispatches(device, [
+        kernel.createDispatch('t', tensorFrom(device, 'q', q, [H, N, D]), tensorFrom(device, 'k', k, [H, N, D]), tensorFrom(device, 'rel', rel, [2, H, R, D]), out, tensorFrom(device, 'rows', Uint32Array.from([first, end, 0, 0]), [4])),
+      ]);
+      return readTensor(device, out);
+    };
+    const ref = relativeScoresRef(q, k, rel, H, D);
+    expectClose(await run(0, R), ref, { atol: 1e-5, rtol: 1e-4, label: 'relative_scores' });
+    // A window [first, end): those rows as the reference; a workgroup wholly outside writes nothing.
+    const [first, end] = [Math.floor(R / 3), Math.max(Math.floor(R / 3) + 1, R - 20)];
+    const got = await run(first, end);
+    const inWindow = (e: number) => e % R >= first && e % R < end;
+    expectClose(got.filter((_, e) => inWindow(e)), ref.filter((_, e) => inWindow(e)), { atol: 1e-5, rtol: 1e-4, label: 'relative_scores-window' });
+    const tile = RelativeScoresKernel.TILE;
+    const untouched = (e: number) => e % R < Math.floor(first / tile) * tile || e % R >= Math.ceil(end / tile) * tile;
+    expect(got.filter((_, e) => untouched(e)).every((x) => x === 0)).toBe(true);
+  });
+
+  it('the window covers every row a sequence reaches (relativeRowWindow)', () => {
+    for (const [buckets, max] of [[256, 512], [16, 64]]) {
+      const { table, span } = debertaBucketTable(buckets, max);
+      for (const L of [1, 2, 17, 100, 129, 600, 5000]) {
+        const [first, end] = relativeRowWindow(table, span, L);
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let d = -(L - 1); d <= L - 1; d++) {
+          const idx = Math.min(Math.max(debertaLogBucket(d, buckets, max) + span, 0), 2 * span - 1);
+          lo = Math.min(lo, idx);
+          hi = Math.max(hi, idx);
+        }
+        expect([first, end], `buckets ${buckets}, L ${L}`).toEqual([lo, hi + 1]);
+      }
+    }
   });
 });
 
@@ -256,7 +285,8 @@ describe.each([
     const qt = tensorFrom(device, 'q', q, [H, N, D]);
     const kt = tensorFrom(device, 'k', k, [H, N, D]);
     await runDispatches(device, [
-      kernels.scores.createDispatch('scores', qt, kt, tensorFrom(device, 'relProj', relProj, [2, H, R, D]), rel),
+      // Only the rows the longest sequence reaches: the rest of rel stays zero, which the reference would notice.
+      kernels.scores.createDispatch('scores', qt, kt, tensorFrom(device, 'relProj', relProj, [2, H, R, D]), rel, tensorFrom(device, 'rows', relativeRowWindow(table, span, Math.max(...lengths)), [4])),
       kernels.attention.createDispatch('attention', qt, kt, tensorFrom(device, 'v', v, [H, N, D]), tensorFrom(device, 'mask', mask, [N]), tiles, rel, tensorFrom(device, 'buckets', table, [table.length]), out, scale),
     ]);
     const ref = disentangledAttentionRef(q, k, v, relProj, mask, sequences, H, D, { bucketSize, maxPosition, scale });

@@ -24,7 +24,7 @@ import {
   type MatmulActivation,
 } from '../kernels';
 import { createStorageBuffer } from '../gpu';
-import { debertaBucketTable } from '../tables';
+import { debertaBucketTable, relativeRowWindow } from '../tables';
 import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { allocPostLNBuffers, lazyPostLNLayer, postLNLayerMatmuls, postLNLayerTable, uploadPostLNLayers, type BertLayerWeights, type PostLNLayerNames, type PostLNLayerTensors } from './bert';
 import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
@@ -287,6 +287,8 @@ export class DebertaV2Model implements EncoderModel {
     private readonly layers: (PostLNLayerTensors & { relProj: GPUTensor /* (2, H, R, D) Kr, Qr */ })[],
     private readonly head: HeadTensors,
     readonly dtype: ModelDtype,
+    /** debertaBucketTable's table (host copy, for the per-call row window). */
+    private readonly bucketTable: Uint32Array,
   ) {}
 
   get headKind(): HeadKind {
@@ -382,7 +384,7 @@ export class DebertaV2Model implements EncoderModel {
         bias: arena.tensor('classifier.bias', w.bias, [labels]),
       };
     }
-    return new DebertaV2Model(device, config, arena, kernels, embeddings, withRel, head, dtype);
+    return new DebertaV2Model(device, config, arena, kernels, embeddings, withRel, head, dtype, table);
   }
 
   maxTokensPerForward(options: PlanOptions): number {
@@ -405,6 +407,10 @@ export class DebertaV2Model implements EncoderModel {
     const buf = allocPostLNBuffers(alloc, N, this.config);
     const rel = alloc('c2p_p2c', [2, H, N, R]); // (2, H, N, R) q Kr^T, k Qr^T
     const e = this.embeddings;
+    // (4) u32 per call: the relative rows this batch's longest sequence reaches (short prompts need few of the 2 span).
+    const relRows = p.hostInput('relative_rows', [4], (layout) =>
+      relativeRowWindow(this.bucketTable, R / 2, layout.ranges.reduce((m, r) => Math.max(m, r.length), 0)),
+    );
     const scale = 1 / Math.fround(Math.sqrt(Math.fround(D * 3))); // transformers: sqrt(float32(d) * 3)
 
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputs.inputIds, e.word, buf.sum)); // (N, C)
@@ -416,7 +422,7 @@ export class DebertaV2Model implements EncoderModel {
       const out = i === this.layers.length - 1 ? last : xA;
       d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
       d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
-      d.push(k.relativeScores.createDispatch(`${L}.c2p_p2c`, q, kk, w.relProj, rel)); // (2, H, N, R)
+      d.push(k.relativeScores.createDispatch(`${L}.c2p_p2c`, q, kk, w.relProj, rel, relRows)); // (2, H, N, R), rows in the window
       d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, inputs.attentionMask, inputs.attentionTiles, rel, e.bucketTable, attn, scale)); // (N, C)
       d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C)
       d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
