@@ -95,17 +95,17 @@ for (const strategy of strategies) {
     reference: (b, L) => attentionRef(b.host.q, b.host.k, b.host.v, new Uint32Array(L).fill(1), seq(L), H, D, { relativeBias: mpnetTable }),
   });
 }
-const scores = await RelativeScoresKernel.create(device, H, D);
 const debertaRef = (b: Setup, L: number) => disentangledAttentionRef(b.host.q, b.host.k, b.host.v, b.host.relProj, new Uint32Array(L).fill(1), seq(L), H, D, { bucketSize: 256, maxPosition: 512, scale });
 for (const strategy of strategies) {
+  const scores = await RelativeScoresKernel.create(device, H, D, { strategy });
   const disentangled = await DisentangledAttentionKernel.create(device, H, D, { strategy });
   candidates.push({
     name: `deberta ${strategy}`,
     dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel, b.rows), disentangled.createDispatch('disentangled', b.q, b.k, b.v, b.mask, b.tiles, b.rel, b.buckets, b.out, scale)],
     reference: debertaRef,
   });
+  candidates.push({ name: `deberta ${strategy}: relative_scores only`, dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel, b.rows)], reference: () => new Float32Array(0) });
 }
-candidates.push({ name: 'deberta: relative_scores only', dispatches: (b) => [scores.createDispatch('c2p_p2c', b.q, b.k, b.relProj, b.rel, b.rows)], reference: () => new Float32Array(0) });
 
 const querySet = gpu.hasTimestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
 const resolve = querySet && device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

@@ -15,6 +15,7 @@ import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
 import attentionDisentangledWGSL from '../kernels/attention_disentangled.wgsl?raw';
 import attentionDisentangledSubgroupWGSL from '../kernels/attention_disentangled_subgroup.wgsl?raw';
 import relativeScoresWGSL from '../kernels/relative_scores.wgsl?raw';
+import relativeScoresSubgroupWGSL from '../kernels/relative_scores_subgroup.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import { KernelShapeError, EncoderError } from './errors';
@@ -817,22 +818,48 @@ export class AttentionKernel extends Kernel {
  */
 export class RelativeScoresKernel extends Kernel {
   static readonly TILE = wgslConstant(relativeScoresWGSL, 'TILE');
+  /** Token rows per workgroup of the subgroup kernel. */
+  static readonly BLOCK_N = wgslConstant(relativeScoresSubgroupWGSL, 'BLOCK_N');
 
-  static async create(device: GPUDevice, numHeads: number, headDim: number): Promise<RelativeScoresKernel> {
+  /**
+   * strategy 'tiled' (kernels/relative_scores.wgsl: workgroup-memory tiles, any adapter) or
+   * 'subgroup' (kernels/relative_scores_subgroup.wgsl: register tiles fed by subgroup broadcasts,
+   * head dim <= 64, for CPU adapters); default AttentionKernel.defaultStrategy. lanes as AttentionKernel's.
+   */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {}): Promise<RelativeScoresKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`relative_scores: head dim ${headDim} must be a multiple of 4`);
-    const bytes = 2 * RelativeScoresKernel.TILE * headDim * 4;
-    if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
-      throw new KernelShapeError(`relative_scores: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    let lanes = 0;
+    if (strategy === 'subgroup') {
+      const usable = AttentionKernel.subgroupLanes(device);
+      lanes = options.lanes ?? usable;
+      if (usable === 0 || lanes > usable || (lanes !== 4 && lanes !== 8)) {
+        throw new KernelShapeError(`relative_scores: the subgroup kernel needs the 'subgroups' feature with at least ${lanes || 4} invocations per subgroup (4 or 8 lanes); use strategy 'tiled'`);
+      }
+      if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
+        throw new KernelShapeError(`relative_scores: the subgroup kernel holds head dims up to ${AttentionKernel.SUBGROUP_MAX_HEAD_DIM}, not ${headDim}; use strategy 'tiled'`);
+      }
+    } else {
+      const bytes = 2 * RelativeScoresKernel.TILE * headDim * 4;
+      if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+        throw new KernelShapeError(`relative_scores: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+      }
     }
-    const { pipeline, layout } = await Kernel.build(device, 'relative_scores', relativeScoresWGSL, ['uniform', 'read', 'read', 'read', 'write', 'read'], {
-      HEAD_DIM: headDim,
-      NUM_HEADS: numHeads,
-    });
-    const k = new RelativeScoresKernel('relative_scores', device, pipeline, layout);
+    const name = strategy === 'subgroup' ? `relative_scores.subgroup${lanes === 4 ? '4' : ''}` : 'relative_scores';
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      strategy === 'subgroup' ? relativeScoresSubgroupWGSL : relativeScoresWGSL,
+      ['uniform', 'read', 'read', 'read', 'write', 'read'],
+      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+    );
+    const k = new RelativeScoresKernel(name, device, pipeline, layout);
     k.numHeads = numHeads;
     k.headDim = headDim;
+    k.strategy = strategy;
     return k;
   }
+  strategy: 'tiled' | 'subgroup' = 'tiled';
   private numHeads = 0;
   private headDim = 0;
 
@@ -851,8 +878,9 @@ export class RelativeScoresKernel extends Kernel {
     requireDistinct(this.name, out, [q, k, relProj]);
     requireTensor(this.name, 'rows', rows, [4]);
     const T = RelativeScoresKernel.TILE;
-    const groups: [number, number, number] = [Math.ceil(R / T), Math.ceil(N / T), 2 * H];
-    if (groups[1] > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`${this.name}: ${N} tokens need ${groups[1]} workgroup rows, over ${MAX_WORKGROUPS_PER_DIM}`);
+    const groups: [number, number, number] =
+      this.strategy === 'subgroup' ? [Math.ceil(N / RelativeScoresKernel.BLOCK_N), 2 * H, 1] : [Math.ceil(R / T), Math.ceil(N / T), 2 * H];
+    if (Math.max(groups[0], groups[1]) > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`${this.name}: ${N} tokens need ${groups.join(' x ')} workgroups, over ${MAX_WORKGROUPS_PER_DIM} per dimension`);
     return this.dispatch(label, packParams([N, R]), [q.buffer, k.buffer, relProj.buffer, out.buffer, rows.buffer], groups);
   }
 }

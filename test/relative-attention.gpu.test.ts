@@ -199,14 +199,25 @@ describe('DeBERTa log buckets (reference)', () => {
   });
 });
 
-describe('relative_scores (c2p = q Kr^T, p2c = k Qr^T)', () => {
+describe.each([
+  ['tiled', undefined],
+  ['subgroup', undefined],
+  ['subgroup', 4],
+] as const)('relative_scores (c2p = q Kr^T, p2c = k Qr^T), %s %s', (strategy, lanes) => {
   it.each([
     [1, 16, 1, 2],
     [3, 32, 57, 32],
     [2, 64, 1001, 512],
     [1, 64, 17, 30],
   ])('H=%i D=%i N=%i R=%i; and only the rows of a window', async (H, D, N, R) => {
-    const kernel = await RelativeScoresKernel.create(device, H, D);
+    const usable = AttentionKernel.subgroupLanes(device);
+    if (strategy === 'subgroup' && (usable === 0 || (lanes ?? usable) > usable)) {
+      await expect(RelativeScoresKernel.create(device, H, D, { strategy, lanes })).rejects.toThrow(/use strategy 'tiled'/);
+      reportAdapter(`relative_scores: this adapter cannot run the ${lanes ?? 8}-lane subgroup kernel (refusal checked)`);
+      return;
+    }
+    const kernel = await RelativeScoresKernel.create(device, H, D, { strategy, lanes });
+    expect(kernel.strategy).toBe(strategy);
     const q = randomArray(H * N * D, 31);
     const k = randomArray(H * N * D, 32);
     const rel = randomArray(2 * H * R * D, 33);
@@ -224,7 +235,7 @@ describe('relative_scores (c2p = q Kr^T, p2c = k Qr^T)', () => {
     const got = await run(first, end);
     const inWindow = (e: number) => e % R >= first && e % R < end;
     expectClose(got.filter((_, e) => inWindow(e)), ref.filter((_, e) => inWindow(e)), { atol: 1e-5, rtol: 1e-4, label: 'relative_scores-window' });
-    const tile = RelativeScoresKernel.TILE;
+    const tile = strategy === 'tiled' ? RelativeScoresKernel.TILE : 1; // the subgroup kernel writes exactly the window
     const untouched = (e: number) => e % R < Math.floor(first / tile) * tile || e % R >= Math.ceil(end / tile) * tile;
     expect(got.filter((_, e) => untouched(e)).every((x) => x === 0)).toBe(true);
   });
