@@ -252,10 +252,10 @@ describe('Hub model ids', () => {
 
 describe('typed errors of the new architectures', () => {
   it('an unknown model_type lists the supported ones', async () => {
-    const config = JSON.stringify({ model_type: 'deberta-v2', hidden_size: 64 });
+    const config = JSON.stringify({ model_type: 'funnel', hidden_size: 64 });
     const error = await Encoder.load(fixtureSource('bert/bert-base-pooler-f32', { 'config.json': config }), { gpu }).catch((e) => e);
     expect(error).toBeInstanceOf(CheckpointError);
-    expect(error.message).toMatch(/config\.json: model_type is "deberta-v2", which this engine does not run; supported model_type values: neobert, bert, roberta, xlm-roberta, modernbert/);
+    expect(error.message).toMatch(/config\.json: model_type is "funnel", which this engine does not run; supported model_type values: neobert, bert, roberta, xlm-roberta, modernbert, mpnet, deberta-v2/);
   });
 
   it('a checkpoint missing a tensor its architecture needs names it', async () => {
