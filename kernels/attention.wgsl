@@ -7,6 +7,11 @@
 //   last query + w], so a local layer costs O(L * w), not O(L^2). A query row with no unmasked
 //   key in its window (only a masked row can be one: its own key is in its window) gets zeros,
 //   not NaN (transformers gives such padding rows finite garbage; nothing reads them).
+//   Relative position bias (override REL_BIAS, MPNet): scores[i, j] += relBias[bucket(i - j), h]
+//   (unscaled), bucket = relBucket below, computed per (query, key) pair from the positions within
+//   the sequence, so no L x L bias exists in memory; relBias f32 [32, H] is MPNet's one shared
+//   table (encoder.relative_attention_bias). REL_BIAS false (the default: every other model): the
+//   branch folds away and binding 7 is a placeholder.
 // Layout:   q, k, v f32 [H, N, D] over N tokens, where sequences are contiguous token ranges
 //           (rows of a padded batch, or packed sequences with no padding at all);
 //           keyMask u32 [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token,
@@ -28,6 +33,7 @@
 // Reference: attentionRef in src/reference.ts.
 override HEAD_DIM: u32;
 override NUM_HEADS: u32;
+override REL_BIAS: bool = false; // MPNet relative position bias (binding 7)
 const BLOCK_Q = 16u;
 const BLOCK_K = 16u;
 const WG = 64u;
@@ -46,6 +52,19 @@ struct Params { tokens: u32, scale: f32, window: u32 }
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;
 @group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> relBias: array<f32>; // [32, H] with REL_BIAS, else a placeholder
+
+// MPNet's relative position bias (REL_BIAS): T5's bidirectional bucket of n = row - key with 32
+// buckets and max_distance 128, exactly as MPNet's compute_position_bias: 16 buckets per direction
+// (16.. for keys after the query), distances 0..7 exact, then log-spaced: 8-11, 12-15, 16-22,
+// 23-31, 32-45, 46-63, 64-90, >= 91 (the float32 log formula's thresholds, checked against it for
+// every distance below 5000 by test/reference.test.ts; past 90 the bucket is saturated).
+fn relBucket(row: u32, key: u32) -> u32 {
+  let n = max(row, key) - min(row, key);
+  var bucket = select(0u, 16u, key > row);
+  if (n < 8u) { return bucket + n; }
+  return bucket + 8u + u32(n >= 12u) + u32(n >= 16u) + u32(n >= 23u) + u32(n >= 32u) + u32(n >= 46u) + u32(n >= 64u) + u32(n >= 91u);
+}
 // END shared: attention-tables
 
 var<workgroup> queryTile: array<vec4<f32>, BLOCK_Q * HEAD_DIM / 4u>;  // pre-scaled by 1/sqrt(D)
@@ -125,13 +144,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // END shared: attention-key-valid
     workgroupBarrier();
 
-    // Phase 1: scores s[i, j] = q_i . k_j (q already scaled).
+    // Phase 1: scores s[i, j] = q_i . k_j (q already scaled) (+ the relative bias).
     for (var pair = lid; pair < BLOCK_Q * BLOCK_K; pair += WG) {
       let i = pair / BLOCK_K;
       let j = pair % BLOCK_K;
       var dot4 = vec4<f32>(0.0);
       for (var d = 0u; d < quads; d++) { dot4 += queryTile[i * quads + d] * keyTile[d * BLOCK_K + j]; }
-      probs[pair] = dot4.x + dot4.y + dot4.z + dot4.w;
+      var score = dot4.x + dot4.y + dot4.z + dot4.w;
+      if (REL_BIAS) { score += relBias[relBucket(q0 + i, key0 + j) * NUM_HEADS + h]; }
+      probs[pair] = score;
     }
     workgroupBarrier();
 

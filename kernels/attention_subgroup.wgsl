@@ -6,6 +6,11 @@
 //   Sliding window as in kernels/attention.wgsl: params.window = w (query i attends key j only if
 //   |i - j| <= w) or WINDOW_GLOBAL; the key loop runs over [q0 - w, last query + w] only, keys
 //   outside it are never loaded; a query row with no unmasked key in its window gets zeros.
+//   Relative position bias (override REL_BIAS, MPNet): scores[i, j] += relBias[bucket(i - j), h]
+//   (unscaled), bucket = relBucket below, computed per (query, key) pair from the positions within
+//   the sequence, so no L x L bias exists in memory; relBias f32 [32, H] is MPNet's one shared
+//   table (encoder.relative_attention_bias). REL_BIAS false (the default: every other model): the
+//   branch folds away and binding 7 is a placeholder.
 // Layout:   q, k, v f32 [H, N, D] over N tokens, sequences contiguous token ranges; keyMask u32
 //           [N] (1 = attend); tiles vec4<u32> [maxTiles] = (sequence start token, sequence
 //           length, first query of the tile, valid); out f32 [N, H, D] (= [N, C]);
@@ -45,6 +50,7 @@ enable subgroups;
 
 override HEAD_DIM: u32;
 override NUM_HEADS: u32;
+override REL_BIAS: bool = false; // MPNet relative position bias (binding 7)
 override LANES: u32 = 8u; // invocations per workgroup = keys per block: 4 or 8
 const BLOCK_Q = 16u;     // query rows per workgroup (AttentionKernel.BLOCK_Q: the tile table)
 const MAX_ROWS = 4u;     // private arrays' row count: BLOCK_Q / 4, the most rows a lane owns
@@ -65,6 +71,19 @@ struct Params { tokens: u32, scale: f32, window: u32 }
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;
 @group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> relBias: array<f32>; // [32, H] with REL_BIAS, else a placeholder
+
+// MPNet's relative position bias (REL_BIAS): T5's bidirectional bucket of n = row - key with 32
+// buckets and max_distance 128, exactly as MPNet's compute_position_bias: 16 buckets per direction
+// (16.. for keys after the query), distances 0..7 exact, then log-spaced: 8-11, 12-15, 16-22,
+// 23-31, 32-45, 46-63, 64-90, >= 91 (the float32 log formula's thresholds, checked against it for
+// every distance below 5000 by test/reference.test.ts; past 90 the bucket is saturated).
+fn relBucket(row: u32, key: u32) -> u32 {
+  let n = max(row, key) - min(row, key);
+  var bucket = select(0u, 16u, key > row);
+  if (n < 8u) { return bucket + n; }
+  return bucket + 8u + u32(n >= 12u) + u32(n >= 16u) + u32(n >= 23u) + u32(n >= 32u) + u32(n >= 46u) + u32(n >= 64u) + u32(n >= 91u);
+}
 // END shared: attention-tables
 
 @compute @workgroup_size(LANES)
@@ -142,6 +161,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         for (var r = 0u; r < ROWS; r++) {
           let a = qr[r][d];
           sB[r] += vec4<f32>(dot(a, k4), dot(a, k5), dot(a, k6), dot(a, k7));
+        }
+      }
+    }
+
+    // MPNet's relative bias, in base 2 like the scores: keys key0 + c of this block.
+    if (REL_BIAS) {
+      for (var r = 0u; r < ROWS; r++) {
+        let row = q0 + LANES * r + lane;
+        sA[r] += LOG2E * vec4<f32>(relBias[relBucket(row, key0) * NUM_HEADS + h], relBias[relBucket(row, key0 + 1u) * NUM_HEADS + h],
+                                   relBias[relBucket(row, key0 + 2u) * NUM_HEADS + h], relBias[relBucket(row, key0 + 3u) * NUM_HEADS + h]);
+        if (LANES == 8u) {
+          sB[r] += LOG2E * vec4<f32>(relBias[relBucket(row, key0 + 4u) * NUM_HEADS + h], relBias[relBucket(row, key0 + 5u) * NUM_HEADS + h],
+                                     relBias[relBucket(row, key0 + 6u) * NUM_HEADS + h], relBias[relBucket(row, key0 + 7u) * NUM_HEADS + h]);
         }
       }
     }

@@ -24,9 +24,13 @@ export interface TokenizerFiles {
   mergesTxt: string | null;
   tokenizerConfig: string | null;
   specialTokensMap: string | null;
+  /** spm.model (SentencePiece, DeBERTa-v3), read only when the folder has none of the text vocabularies. */
+  spmModel?: Uint8Array | null;
+  /** added_tokens.json beside spm.model. */
+  addedTokensJson?: string | null;
 }
 
-export const TOKENIZER_FILE_NAMES: Record<keyof TokenizerFiles, string> = {
+export const TOKENIZER_FILE_NAMES: Record<Exclude<keyof TokenizerFiles, 'spmModel' | 'addedTokensJson'>, string> = {
   tokenizerJson: 'tokenizer.json',
   vocabTxt: 'vocab.txt',
   vocabJson: 'vocab.json',
@@ -37,16 +41,19 @@ export const TOKENIZER_FILE_NAMES: Record<keyof TokenizerFiles, string> = {
 
 /**
  * Reads the tokenizer files the source has, asking only for what is needed (each miss is a round
- * trip over HTTP): tokenizer.json, else vocab.txt, else vocab.json + merges.txt; the
+ * trip over HTTP): tokenizer.json, else vocab.txt, else vocab.json + merges.txt, else spm.model; the
  * tokenizer_config.json always, and special_tokens_map.json when there is no tokenizer.json.
  */
 export async function readTokenizerFiles(source: CheckpointSource): Promise<TokenizerFiles> {
-  const read = (key: keyof TokenizerFiles) => source.readText(TOKENIZER_FILE_NAMES[key]);
+  const read = (key: keyof typeof TOKENIZER_FILE_NAMES) => source.readText(TOKENIZER_FILE_NAMES[key]);
   const [tokenizerJson, tokenizerConfig] = await Promise.all([read('tokenizerJson'), read('tokenizerConfig')]);
   const files: TokenizerFiles = { tokenizerJson, vocabTxt: null, vocabJson: null, mergesTxt: null, tokenizerConfig, specialTokensMap: null };
   if (tokenizerJson !== null) return files;
   [files.vocabTxt, files.specialTokensMap] = await Promise.all([read('vocabTxt'), read('specialTokensMap')]);
   if (files.vocabTxt === null) [files.vocabJson, files.mergesTxt] = await Promise.all([read('vocabJson'), read('mergesTxt')]);
+  if (files.vocabTxt === null && (files.vocabJson === null || files.mergesTxt === null)) {
+    [files.spmModel, files.addedTokensJson] = await Promise.all([source.readBytes('spm.model'), source.readText('added_tokens.json')]);
+  }
   return files;
 }
 

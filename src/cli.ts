@@ -302,8 +302,8 @@ async function tokenizeCommand(options: Options): Promise<void> {
   // Only the tokenizer files: no config, weights or GPU.
   const source = await sourceFor(options.model ?? BUNDLED_MODEL_DIR);
   const files = await readTokenizerFiles(source);
-  if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt)) {
-    throw new EncoderError(`${source.label}: no tokenizer files (tokenizer.json, vocab.txt, or vocab.json + merges.txt)`);
+  if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt) && !files.spmModel) {
+    throw new EncoderError(`${source.label}: no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, or spm.model)`);
   }
   const tokenizer = EncoderTokenizer.fromFiles(files, { maxLength: Number.MAX_SAFE_INTEGER });
   for await (const [lineNumber, line] of stdinLines()) {

@@ -197,15 +197,15 @@ export class Encoder {
       return { tokenizer: EncoderTokenizer.fromFiles({ ...options.tokenizer, vocabTxt, tokenizerJson }, tokenizerOptions), kind: 'given' };
     }
     const files = loaded.tokenizerFiles;
-    if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt)) return { tokenizer: null, kind: null };
-    const kind = files.tokenizerJson ? 'tokenizer.json' : files.vocabTxt ? 'vocab.txt' : 'vocab.json + merges.txt';
+    if (!files.tokenizerJson && !files.vocabTxt && !(files.vocabJson && files.mergesTxt) && !files.spmModel) return { tokenizer: null, kind: null };
+    const kind = files.tokenizerJson ? 'tokenizer.json' : files.vocabTxt ? 'vocab.txt' : files.vocabJson ? 'vocab.json + merges.txt' : 'spm.model';
     try {
       return { tokenizer: EncoderTokenizer.fromFiles(files, tokenizerOptions), kind };
     } catch (error) {
       // Name the file with its folder or URL ("tokenizer.json: ..." -> "/models/x/tokenizer.json: ...").
       const message = (error as Error)?.message ?? String(error);
       const base = loaded.label.replace(/[\\/]+$/, '');
-      const file = /^(tokenizer\.json|vocab\.txt|vocab\.json|merges\.txt|tokenizer_config\.json|special_tokens_map\.json)\b/.exec(message)?.[1];
+      const file = /^(tokenizer\.json|vocab\.txt|vocab\.json|merges\.txt|spm\.model|added_tokens\.json|tokenizer_config\.json|special_tokens_map\.json)\b/.exec(message)?.[1];
       throw new CheckpointError(file ? `${base}/${message}` : `${base}/${kind}: ${message}`);
     }
   }

@@ -12,6 +12,10 @@ import ropeQkvWGSL from '../kernels/rope_qkv.wgsl?raw';
 import attentionWGSL from '../kernels/attention.wgsl?raw';
 import attentionSubgroupWGSL from '../kernels/attention_subgroup.wgsl?raw';
 import attentionF16WGSL from '../kernels/attention_f16.wgsl?raw';
+import attentionDisentangledWGSL from '../kernels/attention_disentangled.wgsl?raw';
+import attentionDisentangledSubgroupWGSL from '../kernels/attention_disentangled_subgroup.wgsl?raw';
+import relativeScoresWGSL from '../kernels/relative_scores.wgsl?raw';
+import relativeScoresSubgroupWGSL from '../kernels/relative_scores_subgroup.wgsl?raw';
 import poolingWGSL from '../kernels/pooling.wgsl?raw';
 import l2normWGSL from '../kernels/l2norm.wgsl?raw';
 import sentencePoolingWGSL from '../kernels/sentence_pooling.wgsl?raw';
@@ -741,7 +745,7 @@ export class AttentionKernel extends Kernel {
     device: GPUDevice,
     numHeads: number,
     headDim: number,
-    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: Arithmetic } = {},
+    options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8; arithmetic?: Arithmetic; relativeBias?: boolean } = {},
   ): Promise<AttentionKernel> {
     if (headDim % 4 !== 0) throw new KernelShapeError(`attention: head dim ${headDim} must be a multiple of 4`);
     const arithmetic = options.arithmetic ?? 'f32';
@@ -775,15 +779,20 @@ export class AttentionKernel extends Kernel {
         );
       }
     }
-    const name = strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : arithmetic === 'f16' ? 'attention.f16math' : 'attention';
+    const relativeBias = !!options.relativeBias;
+    const name =
+      (strategy === 'subgroup' ? (lanes === 4 ? 'attention.subgroup4' : 'attention.subgroup') : arithmetic === 'f16' ? 'attention.f16math' : 'attention') +
+      (relativeBias ? '+relbias' : '');
     const { pipeline, layout } = await Kernel.build(
       device,
       name,
       strategy === 'subgroup' ? attentionSubgroupWGSL : arithmetic === 'f16' ? attentionF16WGSL : attentionWGSL,
-      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'],
-      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write', 'read'],
+      { HEAD_DIM: headDim, NUM_HEADS: numHeads, REL_BIAS: relativeBias, ...(strategy === 'subgroup' ? { LANES: lanes } : {}) },
     );
     const k = new AttentionKernel(name, device, pipeline, layout);
+    k.relativeBias = relativeBias;
+    k.placeholder = k.createPlaceholder();
     k.numHeads = numHeads;
     k.headDim = headDim;
     k.strategy = strategy;
@@ -798,6 +807,12 @@ export class AttentionKernel extends Kernel {
   lanes = 0;
   /** 'f16': q, k, v are f16 buffers. */
   arithmetic: Arithmetic = 'f32';
+  /** Whether MPNet's bucketed relative position bias is compiled in (createDispatch then needs its table). */
+  relativeBias = false;
+  private placeholder!: GPUBuffer;
+
+  /** Buckets of MPNet's relative bias (the kernels' relBucket: T5's bidirectional 32, max_distance 128). */
+  static readonly RELATIVE_BUCKETS = 32;
 
   /** Upper bound on the tiles of any set of sequences totalling `tokens` tokens. */
   static maxTiles(tokens: number, sequences: number): number {
@@ -828,6 +843,9 @@ export class AttentionKernel extends Kernel {
    * layers: w = local_attention / 2, e.g. 64), and the kernel then reads only the keys within
    * reach of each query tile: O(L * w) work. Default: global. A masked query row with no unmasked
    * key in its window gets zeros (its output is padding nobody reads).
+   * options.relativeBias (a kernel created with relativeBias): f32 [R >= 32, H], MPNet's shared
+   * table; scores[h, i, j] += table[bucket(i - j), h] with the bucket computed in the kernel from
+   * the positions within the sequence (rows 32.. of a larger table are never read, as in MPNet).
    */
   createDispatch(
     label: string,
@@ -837,9 +855,19 @@ export class AttentionKernel extends Kernel {
     keyMask: GPUTensor,
     tiles: GPUTensor,
     out: GPUTensor,
-    options: { window?: number } = {},
+    options: { window?: number; relativeBias?: GPUTensor } = {},
   ): Dispatch {
-    const { window } = options;
+    const { window, relativeBias } = options;
+    if (!!relativeBias !== this.relativeBias) {
+      throw new KernelShapeError(`${this.name}: relative bias table ${relativeBias ? 'given but not compiled in' : 'missing'}`);
+    }
+    if (relativeBias) {
+      const [rows, heads] = relativeBias.shape;
+      if (relativeBias.shape.length !== 2 || rows < AttentionKernel.RELATIVE_BUCKETS || heads !== this.numHeads) {
+        throw new KernelShapeError(`${this.name}: relative bias table (${relativeBias.label}) has shape [${relativeBias.shape}], expected [>= ${AttentionKernel.RELATIVE_BUCKETS}, ${this.numHeads}]`);
+      }
+      requireTensor(this.name, 'relative bias', relativeBias, [rows, heads]);
+    }
     if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window < AttentionKernel.WINDOW_GLOBAL)) {
       throw new KernelShapeError(`${this.name}: window ${window} must be an integer in [0, ${AttentionKernel.WINDOW_GLOBAL - 1}] (omit it for global attention)`);
     }
@@ -856,7 +884,168 @@ export class AttentionKernel extends Kernel {
     return this.dispatch(
       label,
       packParams([N, 1 / Math.sqrt(D), window ?? AttentionKernel.WINDOW_GLOBAL], new Set([1])),
-      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer],
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer, relativeBias?.buffer ?? this.placeholder],
+      [maxTiles, H, 1],
+    );
+  }
+}
+
+/**
+ * DeBERTa's position terms (kernels/relative_scores.wgsl): c2p = q Kr^T and p2c = k Qr^T for every
+ * token and every one of the R = 2 * span relative rows, per head: O(N * R * D) per head.
+ */
+export class RelativeScoresKernel extends Kernel {
+  static readonly TILE = wgslConstant(relativeScoresWGSL, 'TILE');
+  /** Token rows per workgroup of the subgroup kernel. */
+  static readonly BLOCK_N = wgslConstant(relativeScoresSubgroupWGSL, 'BLOCK_N');
+
+  /**
+   * strategy 'tiled' (kernels/relative_scores.wgsl: workgroup-memory tiles, any adapter) or
+   * 'subgroup' (kernels/relative_scores_subgroup.wgsl: register tiles fed by subgroup broadcasts,
+   * head dim <= 64, for CPU adapters); default AttentionKernel.defaultStrategy. lanes as AttentionKernel's.
+   */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {}): Promise<RelativeScoresKernel> {
+    if (headDim % 4 !== 0) throw new KernelShapeError(`relative_scores: head dim ${headDim} must be a multiple of 4`);
+    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    let lanes = 0;
+    if (strategy === 'subgroup') {
+      const usable = AttentionKernel.subgroupLanes(device);
+      lanes = options.lanes ?? usable;
+      if (usable === 0 || lanes > usable || (lanes !== 4 && lanes !== 8)) {
+        throw new KernelShapeError(`relative_scores: the subgroup kernel needs the 'subgroups' feature with at least ${lanes || 4} invocations per subgroup (4 or 8 lanes); use strategy 'tiled'`);
+      }
+      if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
+        throw new KernelShapeError(`relative_scores: the subgroup kernel holds head dims up to ${AttentionKernel.SUBGROUP_MAX_HEAD_DIM}, not ${headDim}; use strategy 'tiled'`);
+      }
+    } else {
+      const bytes = 2 * RelativeScoresKernel.TILE * headDim * 4;
+      if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+        throw new KernelShapeError(`relative_scores: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+      }
+    }
+    const name = strategy === 'subgroup' ? `relative_scores.subgroup${lanes === 4 ? '4' : ''}` : 'relative_scores';
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      strategy === 'subgroup' ? relativeScoresSubgroupWGSL : relativeScoresWGSL,
+      ['uniform', 'read', 'read', 'read', 'write', 'read'],
+      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+    );
+    const k = new RelativeScoresKernel(name, device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    k.strategy = strategy;
+    return k;
+  }
+  strategy: 'tiled' | 'subgroup' = 'tiled';
+  private numHeads = 0;
+  private headDim = 0;
+
+  /**
+   * q, k f32 [H, N, D], relProj f32 [2, H, R, D] (Kr, Qr) -> out f32 [2, H, N, R] (c2p, p2c), for
+   * the relative rows [rows[0], rows[1]) only (rows: u32 [4], written per call; see relativeRowWindow).
+   */
+  createDispatch(label: string, q: GPUTensor, k: GPUTensor, relProj: GPUTensor, out: GPUTensor, rows: GPUTensor): Dispatch {
+    const [H, N, D] = q.shape;
+    if (H !== this.numHeads || D !== this.headDim) throw new KernelShapeError(`${this.name}: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
+    requireTensor(this.name, 'q', q, [H, N, D]);
+    requireTensor(this.name, 'k', k, [H, N, D]);
+    const R = relProj.shape[2];
+    requireTensor(this.name, 'relProj', relProj, [2, H, R, D]);
+    requireTensor(this.name, 'out', out, [2, H, N, R]);
+    requireDistinct(this.name, out, [q, k, relProj]);
+    requireTensor(this.name, 'rows', rows, [4]);
+    const T = RelativeScoresKernel.TILE;
+    const groups: [number, number, number] =
+      this.strategy === 'subgroup' ? [Math.ceil(N / RelativeScoresKernel.BLOCK_N), 2 * H, 1] : [Math.ceil(R / T), Math.ceil(N / T), 2 * H];
+    if (Math.max(groups[0], groups[1]) > MAX_WORKGROUPS_PER_DIM) throw new KernelShapeError(`${this.name}: ${N} tokens need ${groups.join(' x ')} workgroups, over ${MAX_WORKGROUPS_PER_DIM} per dimension`);
+    return this.dispatch(label, packParams([N, R]), [q.buffer, k.buffer, relProj.buffer, out.buffer, rows.buffer], groups);
+  }
+}
+
+/**
+ * DeBERTa-v2/v3 disentangled attention (kernels/attention_disentangled.wgsl): the tiled online-softmax
+ * attention plus c2p and p2c gathered per (query, key) at the relative index of bucketTable.
+ */
+export class DisentangledAttentionKernel extends Kernel {
+  /**
+   * strategy 'tiled' (kernels/attention_disentangled.wgsl, workgroup memory, any adapter) or
+   * 'subgroup' (kernels/attention_disentangled_subgroup.wgsl: attention_subgroup.wgsl's register
+   * tiles, head dim <= 64, for CPU adapters); default AttentionKernel.defaultStrategy. lanes as
+   * AttentionKernel's.
+   */
+  static async create(device: GPUDevice, numHeads: number, headDim: number, options: { strategy?: 'tiled' | 'subgroup'; lanes?: 4 | 8 } = {}): Promise<DisentangledAttentionKernel> {
+    if (headDim % 4 !== 0) throw new KernelShapeError(`attention_disentangled: head dim ${headDim} must be a multiple of 4`);
+    const strategy = options.strategy ?? AttentionKernel.defaultStrategy(device, headDim);
+    let lanes = 0;
+    if (strategy === 'subgroup') {
+      const usable = AttentionKernel.subgroupLanes(device);
+      lanes = options.lanes ?? usable;
+      if (usable === 0 || lanes > usable || (lanes !== 4 && lanes !== 8)) {
+        throw new KernelShapeError(`attention_disentangled: the subgroup kernel needs the 'subgroups' feature with at least ${lanes || 4} invocations per subgroup (4 or 8 lanes); use strategy 'tiled'`);
+      }
+      if (headDim > AttentionKernel.SUBGROUP_MAX_HEAD_DIM) {
+        throw new KernelShapeError(`attention_disentangled: the subgroup kernel holds head dims up to ${AttentionKernel.SUBGROUP_MAX_HEAD_DIM}, not ${headDim}; use strategy 'tiled'`);
+      }
+    } else {
+      const bytes = AttentionKernel.workgroupBytes(headDim);
+      if (bytes > device.limits.maxComputeWorkgroupStorageSize) {
+        throw new KernelShapeError(`attention_disentangled: head dim ${headDim} needs ${bytes} bytes of workgroup memory, over this device's ${device.limits.maxComputeWorkgroupStorageSize}`);
+      }
+    }
+    const name = strategy === 'subgroup' ? `attention_disentangled.subgroup${lanes === 4 ? '4' : ''}` : 'attention_disentangled';
+    const { pipeline, layout } = await Kernel.build(
+      device,
+      name,
+      strategy === 'subgroup' ? attentionDisentangledSubgroupWGSL : attentionDisentangledWGSL,
+      ['uniform', 'read', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
+      strategy === 'subgroup' ? { HEAD_DIM: headDim, NUM_HEADS: numHeads, LANES: lanes } : { HEAD_DIM: headDim, NUM_HEADS: numHeads },
+    );
+    const k = new DisentangledAttentionKernel(name, device, pipeline, layout);
+    k.numHeads = numHeads;
+    k.headDim = headDim;
+    k.strategy = strategy;
+    return k;
+  }
+  strategy: 'tiled' | 'subgroup' = 'tiled';
+  private numHeads = 0;
+  private headDim = 0;
+
+  /**
+   * q, k, v f32 [H, N, D], keyMask u32 [N], tiles u32 [maxTiles, 4] (AttentionKernel.tileTable),
+   * rel f32 [2, H, N, R] (RelativeScoresKernel), bucketTable u32 [T] (debertaBucketTable) -> out
+   * f32 [N, H*D]; scores scaled by `scale` (1 / sqrt(3 D) with c2p and p2c).
+   */
+  createDispatch(
+    label: string,
+    q: GPUTensor,
+    k: GPUTensor,
+    v: GPUTensor,
+    keyMask: GPUTensor,
+    tiles: GPUTensor,
+    rel: GPUTensor,
+    bucketTable: GPUTensor,
+    out: GPUTensor,
+    scale: number,
+  ): Dispatch {
+    const [H, N, D] = q.shape;
+    if (H !== this.numHeads || D !== this.headDim) throw new KernelShapeError(`${this.name}: q has ${H} heads of ${D}, kernel built for ${this.numHeads} of ${this.headDim}`);
+    for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) requireTensor(this.name, name, t, [H, N, D]);
+    requireTensor(this.name, 'keyMask', keyMask, [N]);
+    const maxTiles = tiles.shape[0];
+    requireTensor(this.name, 'tiles', tiles, [maxTiles, 4]);
+    const R = rel.shape[3];
+    if (!(R >= 2 && R % 2 === 0)) throw new KernelShapeError(`${this.name}: rel (${rel.label}) has ${R} relative rows; expected an even count >= 2 (2 * span)`);
+    requireTensor(this.name, 'rel', rel, [2, H, N, R]);
+    const T = bucketTable.shape[0];
+    if (!(T >= 1)) throw new KernelShapeError(`${this.name}: bucket table (${bucketTable.label}) is empty`);
+    requireTensor(this.name, 'bucketTable', bucketTable, [T]);
+    requireTensor(this.name, 'out', out, [N, H * D]);
+    if (!(scale > 0)) throw new KernelShapeError(`${this.name}: scale ${scale} must be > 0`);
+    return this.dispatch(
+      label,
+      packParams([N, scale, R / 2, T], new Set([1])),
+      [q.buffer, k.buffer, v.buffer, keyMask.buffer, tiles.buffer, out.buffer, rel.buffer, bucketTable.buffer],
       [maxTiles, H, 1],
     );
   }

@@ -146,7 +146,8 @@ export function matmulRef(
 
 // Host tables shared with the runtime (src/tables.ts): one definition, used by both.
 export { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
-import { ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
+import { debertaLogBucket, ropeTable, paddedSequences, tokenPositions, type SequenceRange } from './tables';
+export { debertaLogBucket };
 
 /**
  * qkv [N, H, 3, D] -> q, k, v [H, N, D], RoPE (adjacent pairs) at positions[t] on q and k; with
@@ -225,13 +226,14 @@ export function attentionRef(
   sequences: SequenceRange[],
   numHeads: number,
   headDim: number,
-  options: { window?: number } = {},
+  options: { window?: number; relativeBias?: Float32Array } = {},
 ): Float32Array {
   const tokens = q.length / (numHeads * headDim);
   const out = new Float32Array(tokens * numHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
   const w = options.window ?? Infinity;
   const acc = new Float64Array(headDim);
+  const bias = options.relativeBias;
   for (const { start, length: L } of sequences) {
     const scores = new Float64Array(L);
     for (let h = 0; h < numHeads; h++) {
@@ -247,7 +249,7 @@ export function attentionRef(
           }
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot += q[(base + i) * headDim + d] * k[(base + j) * headDim + d];
-          scores[j] = dot * scale;
+          scores[j] = dot * scale + (bias ? bias[mpnetRelativeBucket(i - j) * numHeads + h] : 0);
           max = Math.max(max, scores[j]);
         }
         if (max === -Infinity) continue; // no key to attend: zeros
@@ -265,6 +267,110 @@ export function attentionRef(
           for (let d = 0; d < headDim; d++) acc[d] += p * v[row + d];
         }
         for (let d = 0; d < headDim; d++) out[dst + d] = acc[d] / sum;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * MPNet's relative position bucket of n = query index - key index: T5's bidirectional bucket with
+ * 32 buckets and max_distance 128, written as MPNetEncoder.relative_position_bucket computes it
+ * (the log in float32): keys after the query (n < 0) use buckets 16..31.
+ */
+export function mpnetRelativeBucket(n: number, numBuckets = 32, maxDistance = 128): number {
+  const f = Math.fround;
+  const half = numBuckets / 2;
+  let bucket = n < 0 ? half : 0;
+  const distance = Math.abs(n);
+  const maxExact = half / 2;
+  if (distance < maxExact) return bucket + distance;
+  const large = maxExact + Math.trunc(f(f(f(Math.log(f(distance / maxExact))) / f(Math.log(f(maxDistance / maxExact)))) * (half - maxExact)));
+  bucket += Math.min(large, half - 1);
+  return bucket;
+}
+
+/**
+ * DeBERTa disentangled attention, as transformers writes it: per head, scores[i, j] = (q_i . k_j
+ * + q_i . Kr[idx] + k_j . Qr[idx]) * scale with idx = clamp(delta + span, 0, 2 span - 1), delta =
+ * debertaLogBucket(i - j) (or i - j when bucketSize <= 0), span = relProj rows / 2; softmax over the
+ * unmasked keys (a sequence without one gives zeros), times v. relProj [2, H, R, D] holds Kr then
+ * Qr; q, k, v [H, N, D]; out [N, H*D].
+ */
+export function disentangledAttentionRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  relProj: Float32Array,
+  keyMask: ArrayLike<number>,
+  sequences: SequenceRange[],
+  numHeads: number,
+  headDim: number,
+  options: { bucketSize: number; maxPosition: number; scale: number },
+): Float32Array {
+  const D = headDim;
+  const tokens = q.length / (numHeads * D);
+  const R = relProj.length / (2 * numHeads * D);
+  const span = R / 2;
+  const out = new Float32Array(tokens * numHeads * D);
+  const dot = (a: Float32Array, ai: number, b: Float32Array, bi: number) => {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += a[ai + d] * b[bi + d];
+    return s;
+  };
+  for (const { start, length: L } of sequences) {
+    const scores = new Float64Array(L);
+    for (let h = 0; h < numHeads; h++) {
+      const base = h * tokens + start;
+      const kr = h * R;
+      const qr = (numHeads + h) * R;
+      for (let i = 0; i < L; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < L; j++) {
+          if (!keyMask[start + j]) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          const delta = options.bucketSize > 0 ? debertaLogBucket(i - j, options.bucketSize, options.maxPosition) : i - j;
+          const idx = Math.min(Math.max(delta + span, 0), 2 * span - 1);
+          const c2p = dot(q, (base + i) * D, relProj, (kr + idx) * D);
+          const p2c = dot(k, (base + j) * D, relProj, (qr + idx) * D);
+          scores[j] = (dot(q, (base + i) * D, k, (base + j) * D) + c2p + p2c) * options.scale;
+          max = Math.max(max, scores[j]);
+        }
+        if (max === -Infinity) continue;
+        let sum = 0;
+        for (let j = 0; j < L; j++) {
+          scores[j] = Math.exp(scores[j] - max);
+          sum += scores[j];
+        }
+        const dst = ((start + i) * numHeads + h) * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += scores[j] * v[(base + j) * D + d];
+          out[dst + d] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** relative_scores.wgsl: out [2, H, N, R] = (q Kr^T, k Qr^T) per head; q, k [H, N, D], relProj [2, H, R, D]. */
+export function relativeScoresRef(q: Float32Array, k: Float32Array, relProj: Float32Array, numHeads: number, headDim: number): Float32Array {
+  const D = headDim;
+  const N = q.length / (numHeads * D);
+  const R = relProj.length / (2 * numHeads * D);
+  const out = new Float32Array(2 * numHeads * N * R);
+  for (let w = 0; w < 2; w++) {
+    const a = w === 0 ? q : k;
+    for (let h = 0; h < numHeads; h++) {
+      for (let n = 0; n < N; n++) {
+        for (let r = 0; r < R; r++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += a[(h * N + n) * D + d] * relProj[((w * numHeads + h) * R + r) * D + d];
+          out[((w * numHeads + h) * N + n) * R + r] = s;
+        }
       }
     }
   }

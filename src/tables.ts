@@ -1,3 +1,5 @@
+import { CheckpointError } from './errors';
+
 // Host-side tables the runtime writes for the kernels: token ranges of sequences, position ids,
 // RoPE cos/sin. (src/reference.ts, the CPU oracle, uses the same ones.)
 
@@ -100,4 +102,46 @@ export function ropeTableFromFrequencies(rows: number, invFreq: Float32Array): F
     }
   }
   return table;
+}
+
+/**
+ * DeBERTa-v2's make_log_bucket_position for a relative position d = query - key: exact within
+ * bucketSize / 2, then log-spaced (the log in float32 as the reference), sign kept. maxPosition
+ * is max_relative_positions resolved (max_position_embeddings when -1).
+ */
+export function debertaLogBucket(d: number, bucketSize: number, maxPosition: number): number {
+  const f = Math.fround;
+  const mid = bucketSize >> 1;
+  const abs = Math.abs(d);
+  if (abs <= mid) return d;
+  const logPos = Math.ceil(f(f(f(Math.log(f(abs / mid))) / f(Math.log(f((maxPosition - 1) / mid)))) * (mid - 1))) + mid;
+  return Math.sign(d) * logPos;
+}
+
+/**
+ * attention_disentangled.wgsl's bucketTable: entry n = min(|b(n)|, span) for relative distance n,
+ * b = debertaLogBucket (bucketSize > 0, span = bucketSize) or the plain distance (span =
+ * maxPosition), up to the first distance where it reaches span (every later one clamps the same).
+ */
+export function debertaBucketTable(bucketSize: number, maxPosition: number): { table: Uint32Array<ArrayBuffer>; span: number } {
+  const span = bucketSize > 0 ? bucketSize : maxPosition;
+  const entries: number[] = [];
+  for (let n = 0; ; n++) {
+    const b = Math.min(Math.abs(bucketSize > 0 ? debertaLogBucket(n, bucketSize, maxPosition) : n), span);
+    entries.push(b);
+    if (b >= span) break;
+    if (n > 1 << 20) throw new CheckpointError(`DeBERTa relative positions: buckets ${bucketSize} / max position ${maxPosition} never reach the span ${span}`);
+  }
+  return { table: Uint32Array.from(entries), span };
+}
+
+/**
+ * relative_scores.wgsl's row window: the relative rows [first, end) that sequences of at most
+ * `maxLength` tokens reach (idx = span + b for keys before the query, span - b after, |b| the
+ * bucket of the distance, at most maxLength - 1), from debertaBucketTable's table and span.
+ */
+export function relativeRowWindow(table: Uint32Array, span: number, maxLength: number): Uint32Array<ArrayBuffer> {
+  const distance = Math.max(0, maxLength - 1);
+  const b = table[Math.min(distance, table.length - 1)];
+  return Uint32Array.from([span - Math.min(b, span), span + Math.min(b, span - 1) + 1, 0, 0]);
 }

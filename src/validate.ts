@@ -61,7 +61,8 @@ export function validatePackedSequences(config: EncoderConfig, sequences: ArrayL
 
 /** Token type ids must be below the model's type_vocab_size (and only 0 for a model without types). */
 export function checkTypeIds(config: EncoderConfig, typeIds: ArrayLike<number>, name: (i: number) => string): void {
-  const limit = config.zeroesTokenTypes ? Number.MAX_SAFE_INTEGER : Math.max(1, config.typeVocabSize);
+  // GTE (type_vocab_size 1) zeroes any id; DeBERTa-v3 (type_vocab_size 0) accepts the pair tokenizer's 0 / 1 and ignores them, as transformers does.
+  const limit = config.zeroesTokenTypes ? Number.MAX_SAFE_INTEGER : Math.max(1, config.typeVocabSize, config.ignoredTokenTypes ?? 0);
   for (let i = 0; i < typeIds.length; i++) {
     const t = typeIds[i];
     if (!Number.isInteger(t) || t < 0 || t >= limit) {

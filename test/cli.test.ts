@@ -121,6 +121,37 @@ describe('forward', () => {
   });
 });
 
+describe('forward on relative-position fixtures (../shared/fixtures/mpnet, deberta-v2)', () => {
+  it.each([
+    ['mpnet/mpnet-st-f16', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'sentence_embedding']],
+    ['deberta-v2/deberta-v3-cls-pairs-f32', ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'pooler_output', 'logits']],
+  ])('%s: writes every output of expected.safetensors (rel L2 < 1e-4 on real tokens)', async (caseName, outputs) => {
+    const dir = path.join(ENCODER_FIXTURES_DIR, caseName);
+    const output = path.join(tmp, `${caseName.replace('/', '-')}.safetensors`);
+    const result = await runCli(['forward', '--model', dir, '--input', path.join(dir, 'expected.safetensors'), '--output', output]);
+    expect(result.code, result.stderr).toBe(0);
+    const expected = await readSafetensors(path.join(dir, 'expected.safetensors'));
+    const got = await readSafetensors(output);
+    expect(got.names().sort()).toEqual([...outputs].sort());
+    const mask = expected.toInt32('attention_mask');
+    const report: string[] = [];
+    for (const name of outputs) {
+      expect(got.entry(name).shape, name).toEqual(expected.entry(name).shape);
+      let [g, r] = [got.toFloat32(name), expected.toFloat32(name)];
+      if (expected.entry(name).shape.length === 3) {
+        const C = expected.entry(name).shape[2];
+        const real = (a: Float32Array) => Float32Array.from(Array.from(mask).flatMap((m, i) => (m ? Array.from(a.subarray(i * C, (i + 1) * C)) : [])));
+        [g, r] = [real(g), real(r)];
+      }
+      const stats = compareArrays(g, r, { atol: 0, rtol: 0, label: name });
+      report.push(`${name} rel L2 ${stats.relL2.toExponential(2)}`);
+      expect(g.every(Number.isFinite), `${name} finite`).toBe(true);
+      expect(stats.relL2, `${name}\n${stats.lines.join('\n')}`).toBeLessThan(1e-4);
+    }
+    console.log(`[cli forward] ${caseName}: ${report.join(', ')}`);
+  });
+});
+
 describe('tokenize (bundled model)', () => {
   it('reproduces the reference ids of the tokenizer fixture cases, one JSON array per line', async () => {
     const cases: { text: string; input_ids: number[] }[] = JSON.parse(

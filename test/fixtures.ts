@@ -67,7 +67,7 @@ const NON_MODEL_FAMILIES: ReadonlySet<string> = new Set(['tokenizers', 'tokenize
  * must be REFUSED (a CheckpointError), and the test fails once one loads, so this list stays true.
  * Delete a family here in the change that registers its architecture.
  */
-export const NOT_YET_SUPPORTED: readonly string[] = ['mpnet', 'deberta-v2'];
+export const NOT_YET_SUPPORTED: readonly string[] = [];
 
 export interface ModelFixture {
   /** `<family>/<case>`, e.g. "bert/bert-base-pooler-f32". */

@@ -95,6 +95,32 @@ describe('MiniLM (BERT WordPiece)', () => {
   });
 });
 
+describe('all-mpnet-base-v2 (MPNet WordPiece, <s> A </s>)', () => {
+  const cases = casesOf('all-mpnet-base-v2');
+  it('has 47 texts + 3 pairs', () => {
+    expect(cases.length).toBe(50);
+    expect(cases.filter((c) => c.text_pair !== undefined).length).toBe(3);
+  });
+  const files = { tokenizerConfig: read('all-mpnet-base-v2', 'tokenizer_config.json'), specialTokensMap: read('all-mpnet-base-v2', 'special_tokens_map.json') };
+  const fromJson = EncoderTokenizer.fromFiles({ tokenizerJson: read('all-mpnet-base-v2', 'tokenizer.json'), ...files });
+  const fromVocab = EncoderTokenizer.fromFiles({ vocabTxt: read('all-mpnet-base-v2', 'vocab.txt'), ...files });
+  describe('tokenizer.json', () => checkCases(fromJson, cases));
+  // vocab.txt alone is the slow MPNetTokenizer: the tokenizer.json's normalized added token <unk>
+  // (id 3, matched after lowercasing) is not in it, so that one case is the tokenizer.json's only.
+  describe('vocab.txt + tokenizer_config.json', () => checkCases(fromVocab, cases.filter((c) => !/<unk>/i.test(c.text))));
+
+  it('[CLS], [SEP], [MASK] in a text are plain words; <mask> is the mask token (lstrip)', () => {
+    for (const tok of [fromJson, fromVocab]) {
+      expect(tok.tokenize('[CLS] [SEP] [MASK]')).toEqual(['[', 'cl', '##s', ']', '[', 'sep', ']', '[', 'mask', ']']);
+      expect(tok.encode('a <mask> b')).toEqual([0, tok.encode('a')[1], 30526, tok.encode('b')[1], 2]);
+      expect([tok.clsId, tok.sepId, tok.padId, tok.unkId, tok.maskId]).toEqual([0, 2, 1, 104, 30526]);
+      expect(tok.maskToken).toBe('<mask>');
+      expect(tok.pairTypeIds).toBe(false);
+      expect(tok.encodePair('a', 'b').ids).toEqual([0, tok.encode('a')[1], 2, 2, tok.encode('b')[1], 2]);
+    }
+  });
+});
+
 describe('roberta-base (byte-level BPE)', () => {
   const cases = casesOf('roberta-base');
   it('has 44 texts + 3 pairs', () => expect(cases.length).toBe(47));

@@ -25,6 +25,7 @@ export const EMBEDDERS: HubModel[] = [
     note: 'BERT, trained with "query: " and "passage: " prompts (the page adds them)',
     prompts: { query: 'query: ', passage: 'passage: ' },
   },
+  { id: 'sentence-transformers/all-mpnet-base-v2', size: '438 MB', note: 'MPNet (relative position bias), the best-known sentence embedder after MiniLM' },
   { id: 'chandar-lab/NeoBERT', size: '981 MB', note: 'the real NeoBERT, with its MLM head for fill in the blank' },
   {
     id: 'nomic-ai/nomic-embed-text-v1.5',
@@ -47,5 +48,11 @@ export const CLASSIFIERS: HubModel[] = [
   { id: 'distilbert/distilbert-base-uncased-finetuned-sst-2-english', size: '268 MB', note: 'DistilBERT, the classic SST-2 sentiment classifier (NEGATIVE / POSITIVE)' },
 ];
 
+/** Sequence classifiers for the guardrail panel: the prompt-injection detectors deployed in production. */
+export const GUARDRAILS: HubModel[] = [
+  { id: 'protectai/deberta-v3-base-prompt-injection-v2', size: '738 MB', note: 'DeBERTa-v3, SAFE / INJECTION (English)' },
+  { id: 'meta-llama/Prompt-Guard-86M', size: '1.11 GB', note: 'mDeBERTa-v3 (251k vocabulary), BENIGN / INJECTION / JAILBREAK; gated: accept its license on the Hub first' },
+];
+
 /** The catalog entry of a Hub id, if the page knows it. */
-export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS, ...CLASSIFIERS].find((m) => m.id === id);
+export const known = (id: string): HubModel | undefined => [...EMBEDDERS, ...RERANKERS, ...GUARDRAILS, ...CLASSIFIERS].find((m) => m.id === id);

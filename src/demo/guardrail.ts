@@ -1,10 +1,9 @@
-// The guardrail panel: a sequence classifier (the guardrail classifier: a
-// ModernBertForSequenceClassification checkpoint such as a prompt-injection classifier, or any
-// BERT-family classifier) in its own worker. guard() gives each query the probability of the
+// The guardrail panel: a sequence classifier (a prompt-injection detector: the DeBERTa-v3 ones in
+// GUARDRAILS, a ModernBERT one, or any BERT-family classifier) in its own worker. guard() gives each query the probability of the
 // block labels and blocks at or above the threshold. Changing the threshold or the block labels
 // re-decides the queries already shown from their label probabilities, without running the model.
 import type { GuardDecision, LabelScore } from '../index';
-import { CLASSIFIERS } from './catalog';
+import { CLASSIFIERS, GUARDRAILS } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, el, lines, modelFacts, ms, showFacts, withData } from './ui';
 
@@ -157,7 +156,7 @@ async function runBatch(): Promise<void> {
 }
 
 export function initGuardrail(): void {
-  guardrail.init(CLASSIFIERS);
+  guardrail.init([...GUARDRAILS, ...CLASSIFIERS]);
   const slider = $<HTMLInputElement>('guard-threshold');
   const number = $<HTMLInputElement>('guard-threshold-value');
   slider.addEventListener('input', () => {

@@ -371,8 +371,11 @@ export async function uploadPostLNLayers(arena: WeightArena, dims: PostLNDims, l
   return out;
 }
 
-/** The kernels of the post-LN layer stack with FFN activation `activation` (specs for WeightArena.kernels). */
-export function postLNKernelSpecs(arena: WeightArena, dims: PostLNDims, activation: MatmulActivation) {
+/**
+ * The kernels of the post-LN layer stack with FFN activation `activation` (specs for WeightArena.kernels).
+ * attention.relativeBias: MPNet's bucketed relative bias compiled into the attention kernel.
+ */
+export function postLNKernelSpecs(arena: WeightArena, dims: PostLNDims, activation: MatmulActivation, attention: { relativeBias?: boolean } = {}) {
   const { device, dtype: weightDtype, options } = arena;
   const arithmetic = modelArithmetic(device, options);
   const m = { weightDtype, strategy: options.matmulStrategy, arithmetic };
@@ -382,7 +385,7 @@ export function postLNKernelSpecs(arena: WeightArena, dims: PostLNDims, activati
     matmulBiasResidual: MatmulKernel.create(device, { ...m, bias: true, residual: true }),
     matmulBiasAct: MatmulKernel.create(device, { ...m, bias: true, activation }), // hidden_act epilogue
     split: RopeQkvKernel.create(device, dims.numHeads, dims.headDim, { rope: false, outputDtype: arithmetic }), // qkv -> q, k, v head-major, no rotation
-    attention: AttentionKernel.create(device, dims.numHeads, dims.headDim, { arithmetic }),
+    attention: AttentionKernel.create(device, dims.numHeads, dims.headDim, { arithmetic, relativeBias: attention.relativeBias }),
     pooling: PoolingKernel.create(device),
     l2norm: L2NormKernel.create(device),
   };
@@ -417,7 +420,8 @@ export function allocPostLNBuffers(alloc: PlanBuilder['alloc'], N: number, dims:
 
 /**
  * The layer stack on `buf.xA` (N, C), the LayerNormed embeddings; the last layer writes buf.last.
- * Post-LN: x = LN(x + attn(x)); x = LN(x + W2 act(W1 x + b1) + b2).
+ * Post-LN: x = LN(x + attn(x)); x = LN(x + W2 act(W1 x + b1) + b2). attention.relativeBias: the
+ * [32, H] table every layer's attention adds (MPNet; a kernel compiled with it).
  */
 export function postLNLayerDispatches(
   d: Dispatch[],
@@ -426,6 +430,7 @@ export function postLNLayerDispatches(
   buf: ReturnType<typeof allocPostLNBuffers>,
   inputs: { attentionMask: GPUTensor; attentionTiles: GPUTensor },
   eps: number,
+  attention: { relativeBias?: GPUTensor } = {},
 ): void {
   const { xA, xB, sum, qkv, q, k: kk, v, attn, inter, last } = buf;
   layers.forEach((w, i) => {
@@ -433,7 +438,7 @@ export function postLNLayerDispatches(
     const out = i === layers.length - 1 ? last : xA;
     d.push(k.matmulBias.createDispatch(`${L}.qkv`, xA, w.qkv, qkv, { bias: w.qkvBias })); // (N, 3C)
     d.push(k.split.createDispatch(`${L}.split`, qkv, null, null, q, kk, v)); // (H, N, D) x3
-    d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, inputs.attentionMask, inputs.attentionTiles, attn)); // (N, C)
+    d.push(k.attention.createDispatch(`${L}.attention`, q, kk, v, inputs.attentionMask, inputs.attentionTiles, attn, attention)); // (N, C)
     d.push(k.matmulBiasResidual.createDispatch(`${L}.attention_out`, attn, w.attentionOut, sum, { bias: w.attentionOutBias, residual: xA })); // (N, C) xA + o Wo^T + bo
     d.push(k.layerNorm.createDispatch(`${L}.attention_norm`, sum, w.attentionNorm, w.attentionNormBias, xB, eps)); // (N, C)
     d.push(k.matmulBiasAct.createDispatch(`${L}.intermediate`, xB, w.intermediate, inter, { bias: w.intermediateBias })); // (N, I)

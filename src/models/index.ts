@@ -10,12 +10,14 @@ import { electra } from './electra';
 import { jinaXlmRoberta } from './jina-xlm-roberta';
 import { gte } from './gte';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
+import { debertaV2 } from './deberta-v2';
 import { neobert } from './neobert';
 import { nomicBert } from './nomic-bert';
 import type { Architecture, EncoderConfig } from './types';
 
 /** Every architecture file, in the order its name appears in messages. */
-export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra, jinaXlmRoberta, nomicBert, gte]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const ARCHITECTURES: readonly Architecture<any, any>[] = [neobert, bert, modernbert, distilbert, electra, jinaXlmRoberta, nomicBert, gte, mpnet, debertaV2]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every supported config.json model_type. */
 export function supportedModelTypes(): string[] {
@@ -28,6 +30,8 @@ const CLASS_PREFIXES: [RegExp, string][] = [
   [/^XLMRoberta/, 'xlm-roberta'],
   [/^Roberta/, 'roberta'],
   [/^ModernBert/, 'modernbert'],
+  [/^MPNet/, 'mpnet'],
+  [/^DebertaV2/, 'deberta-v2'],
   [/^Bert/, 'bert'],
   [/^DistilBert/, 'distilbert'],
   [/^Electra/, 'electra'],

@@ -30,6 +30,8 @@ export interface EncoderConfig {
   padTokenId: number;
   /** Token type (segment) ids the model accepts: 0 when it takes none. */
   typeVocabSize: number;
+  /** Token type ids below this are accepted and ignored (DeBERTa-v3: its tokenizer types pairs 0 / 1, the model has no type embeddings). */
+  ignoredTokenTypes?: number;
   /** Set for sequence classifiers only. */
   numLabels: number | null;
   /** Label names by class index, from config.json id2label; null when absent (or not a classifier). */

@@ -35,6 +35,8 @@ export interface TokenizerSettings {
   stripAccents?: boolean | null;
   addPrefixSpace?: boolean;
   cleanUpTokenizationSpaces?: boolean;
+  /** tokenizer_config.json tokenizer_class, e.g. "MPNetTokenizer" (its vocab.txt template is `<s> A </s></s> B </s>`). */
+  tokenizerClass?: string;
 }
 
 const TOKEN_KEYS = ['cls_token', 'sep_token', 'pad_token', 'mask_token', 'unk_token', 'bos_token', 'eos_token'] as const;
@@ -70,6 +72,7 @@ export function readSettings(tokenizerConfig: unknown, specialTokensMap: unknown
     stripAccents: stripAccents as boolean | null | undefined,
     addPrefixSpace: bool('add_prefix_space'),
     cleanUpTokenizationSpaces: bool('clean_up_tokenization_spaces'),
+    tokenizerClass: typeof cfg.tokenizer_class === 'string' ? cfg.tokenizer_class : undefined,
   };
 }
 
@@ -116,6 +119,13 @@ export interface BertJsonOptions {
   handleChineseChars?: boolean;
   /** tokenizer_config `strip_accents`; default null (follow lowercase). */
   stripAccents?: boolean | null;
+  /**
+   * The special tokens when tokenizer_config.json / special_tokens_map.json name them (default:
+   * BERT's [CLS] [SEP] [PAD] [UNK] [MASK]): cls and sep build the template, `all` are matched whole
+   * in the text (`lstrip` ones with the spaces before them), pairStyle 'roberta' is MPNetTokenizer's
+   * `cls A sep sep B sep` with type ids 0.
+   */
+  specials?: { cls: string; sep: string; unk?: string; all: string[]; lstrip?: string[]; pairStyle: 'bert' | 'roberta' };
 }
 
 /**
@@ -128,13 +138,22 @@ export function buildBertTokenizerJson(vocabLines: string[], opts: BertJsonOptio
   vocabLines.forEach((t, i) => {
     vocab[t] = i;
   });
-  const cls = vocab['[CLS]'];
-  const sep = vocab['[SEP]'];
+  // The special tokens: BERT's five, or those tokenizer_config.json names (MPNet: <s> </s> <pad> <mask> [UNK]).
+  const named = opts.specials;
+  const clsToken = named?.cls ?? '[CLS]';
+  const sepToken = named?.sep ?? '[SEP]';
+  const cls = vocab[clsToken];
+  const sep = vocab[sepToken];
+  const specials = named ? named.all.filter((t) => vocab[t] !== undefined) : [...SPECIAL_TOKENS];
+  const added = [...new Set(specials)].map((t) => ({ ...specialTokenEntry(t, vocab[t]), lstrip: named?.lstrip?.includes(t) ?? false }));
+  // MPNetTokenizer: cls A sep sep B sep, type ids all 0 (RobertaProcessing); BERT: [CLS] A [SEP] B [SEP], B typed 1.
+  const roberta = named?.pairStyle === 'roberta';
+  const pairB = roberta ? 0 : 1;
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((t) => specialTokenEntry(t, vocab[t])).sort((a, b) => a.id - b.id),
+    added_tokens: added.sort((a, b) => a.id - b.id),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,
@@ -146,26 +165,27 @@ export function buildBertTokenizerJson(vocabLines: string[], opts: BertJsonOptio
     post_processor: {
       type: 'TemplateProcessing',
       single: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { SpecialToken: { id: clsToken, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { SpecialToken: { id: sepToken, type_id: 0 } },
       ],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { SpecialToken: { id: clsToken, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: sepToken, type_id: 0 } },
+        ...(roberta ? [{ SpecialToken: { id: sepToken, type_id: 0 } }] : []),
+        { Sequence: { id: 'B', type_id: pairB } },
+        { SpecialToken: { id: sepToken, type_id: pairB } },
       ],
       special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [cls], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [sep], tokens: ['[SEP]'] },
+        [clsToken]: { id: clsToken, ids: [cls], tokens: [clsToken] },
+        [sepToken]: { id: sepToken, ids: [sep], tokens: [sepToken] },
       },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: {
       type: 'WordPiece',
-      unk_token: '[UNK]',
+      unk_token: named?.unk ?? '[UNK]',
       continuing_subword_prefix: '##',
       max_input_chars_per_word: 100,
       vocab,

@@ -32,6 +32,7 @@ import {
   specialTokenEntry,
   type TokenizerSettings,
 } from './files';
+import { parseSpmModel, SpmUnigram, SPM_PIECE_TYPE } from './spm';
 import { applyTemplate, bertTemplate, longestFirst, parsePostProcessor, robertaTemplate, specialCount, type Template } from './template';
 
 export { SPECIAL_TOKENS, buildBertTokenizerJson, buildRobertaTokenizerJson };
@@ -96,6 +97,10 @@ export interface TokenizerFileTexts {
   vocabTxt?: string | null;
   vocabJson?: string | null;
   mergesTxt?: string | null;
+  /** spm.model bytes (SentencePiece Unigram: DeBERTa-v3, mDeBERTa). */
+  spmModel?: Uint8Array | null;
+  /** added_tokens.json (the slow tokenizers' added tokens, e.g. DeBERTa-v3's [MASK] 128000). */
+  addedTokensJson?: string | null;
   tokenizerConfig?: string | null;
   specialTokensMap?: string | null;
 }
@@ -145,6 +150,8 @@ interface Built {
   vocabSize: number;
   added: AddedEntry[];
   lowerSigma: boolean;
+  /** spm.model: the exact SentencePiece encoder runs each text section (the library model only decodes). */
+  spm?: { unigram: SpmUnigram; lowercase: boolean };
 }
 
 /** Validates a tokenizer.json object and builds the library tokenizer from it. */
@@ -223,7 +230,10 @@ function buildFromJson(parsed: Record<string, unknown>, source: string, settings
     addToken(a.content, a.id, 'added');
     addedJson.push(a);
   }
-  if (modelType === 'WordPiece') {
+  // A file whose added tokens are not BERT's (MPNet: <s> </s> <pad> <mask>, while [CLS] [SEP] [MASK]
+  // are plain vocabulary entries that split as "[", "cl", "##s", "]") keeps its own.
+  const ownSpecials = addedJson.some((a) => a.special === true) && !addedJson.some((a) => a.content === '[CLS]' || a.content === '[SEP]');
+  if (modelType === 'WordPiece' && !ownSpecials) {
     const missing = SPECIAL_TOKENS.filter((t) => !tokenIds.has(t));
     if (missing.length > 0) throw fail(`vocabulary lacks special token(s) ${missing.join(' ')}`);
     // The five specials must be matched whole in the text ("[MASK]" stays one token) even if
@@ -322,6 +332,9 @@ function buildFromJson(parsed: Record<string, unknown>, source: string, settings
   return { tok, modelType, template, ids: { pad, unk, mask }, maskToken, vocabSize, added, lowerSigma: lowercases(parsed.normalizer) };
 }
 
+/** tokenizer_config.json keys of the special tokens a vocab.txt tokenizer matches whole. */
+const TOKEN_KEYS_OF_SPECIALS = ['cls_token', 'sep_token', 'pad_token', 'unk_token', 'mask_token', 'bos_token', 'eos_token'] as const;
+
 export class EncoderTokenizer {
   /** Number of ids (highest id + 1, added tokens included). */
   readonly vocabSize: number;
@@ -358,9 +371,11 @@ export class EncoderTokenizer {
   private readonly normalizedSplitter: AddedTokenSplitter;
   private readonly lowerSigma: boolean;
   private readonly unkOrUndefined: number | undefined;
+  private readonly spm: Built['spm'];
 
   private constructor(b: Built, maxLength: number, source: string) {
     this.tok = b.tok;
+    this.spm = b.spm;
     this.template = b.template;
     this.modelType = b.modelType;
     this.padId = b.ids.pad;
@@ -400,10 +415,25 @@ export class EncoderTokenizer {
     const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
     const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
     const lines = parseVocabTxt(text, source);
+    // Specials named by the config replace BERT's (MPNet's vocab.txt: <s> A </s>, <mask> with lstrip).
+    const t = settings.tokens;
+    const inVocab = (x: string | undefined) => x !== undefined && lines.includes(x);
+    const specials =
+      t.cls_token && t.sep_token && inVocab(t.cls_token.content) && inVocab(t.sep_token.content) && (t.cls_token.content !== '[CLS]' || t.sep_token.content !== '[SEP]')
+        ? {
+            cls: t.cls_token.content,
+            sep: t.sep_token.content,
+            unk: inVocab(t.unk_token?.content) ? t.unk_token!.content : undefined,
+            all: TOKEN_KEYS_OF_SPECIALS.map((k) => t[k]?.content).filter((x): x is string => inVocab(x)),
+            lstrip: TOKEN_KEYS_OF_SPECIALS.filter((k) => t[k]?.lstrip).map((k) => t[k]!.content),
+            pairStyle: /^MPNet/.test(settings.tokenizerClass ?? '') ? ('roberta' as const) : ('bert' as const),
+          }
+        : undefined;
     const json = buildBertTokenizerJson(lines, {
       lowercase: settings.doLowerCase ?? true,
       handleChineseChars: settings.tokenizeChineseChars ?? true,
       stripAccents: settings.stripAccents ?? null,
+      specials,
     }) as Record<string, unknown>;
     return new EncoderTokenizer(buildFromJson(json, source, settings), maxLength, source);
   }
@@ -419,16 +449,104 @@ export class EncoderTokenizer {
     return new EncoderTokenizer(buildFromJson(json, source, settings), maxLength, source);
   }
 
-  /** From a checkpoint's tokenizer files: tokenizer.json first, else vocab.txt, else vocab.json + merges.txt. */
+  /**
+   * From a SentencePiece Unigram `spm.model` (DeBERTa-v3, mDeBERTa) with no tokenizer.json, as
+   * DebertaV2Tokenizer runs it: special tokens in the text are matched whole, every other section
+   * goes through SentencePiece exactly as spm_encode (src/tokenizer/spm.ts); template
+   * `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]` (B typed 1) from cls_token / sep_token, else the
+   * model's bos / eos pieces. A mask token that is not a piece ([MASK] in DeBERTa-v3) gets its id
+   * from added_tokens.json or tokenizer_config.json added_tokens_decoder, else the next id.
+   */
+  static fromSpmModel(bytes: Uint8Array, source = 'spm.model', opts: TokenizerFileOptions & { addedTokensJson?: string | null } = {}): EncoderTokenizer {
+    const maxLength = checkMaxLength(opts.maxLength ?? DEFAULT_MAX_LENGTH, 'maxLength');
+    const settings = readSettings(opts.tokenizerConfig, opts.specialTokensMap);
+    const model = parseSpmModel(bytes, source);
+    const unigram = new SpmUnigram(model, source);
+    const pieceId = new Map(model.pieces.map((p, i) => [p.piece, i] as const));
+    const fail = (msg: string) => new CheckpointError(`${source}: ${msg}`);
+    // Ids of added tokens that are not pieces: added_tokens.json, tokenizer_config added_tokens_decoder.
+    const extraIds = new Map<string, number>();
+    if (opts.addedTokensJson) {
+      for (const [t, id] of Object.entries(parseJsonFile(opts.addedTokensJson, 'added_tokens.json'))) {
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < model.pieces.length) throw new CheckpointError(`added_tokens.json: ${JSON.stringify(t)} has id ${JSON.stringify(id)}, expected an integer >= ${model.pieces.length}`);
+        extraIds.set(t, id);
+      }
+    }
+    const cfg = opts.tokenizerConfig == null ? {} : parseJsonFile(opts.tokenizerConfig, 'tokenizer_config.json');
+    const decoder = cfg.added_tokens_decoder;
+    if (decoder && typeof decoder === 'object') {
+      for (const [id, entry] of Object.entries(decoder as Record<string, { content?: unknown }>)) {
+        if (typeof entry?.content === 'string' && !pieceId.has(entry.content) && Number.isInteger(Number(id))) extraIds.set(entry.content, Number(id));
+      }
+    }
+    const named = (key: string, fallback: number) => {
+      const content = settings.tokens[key]?.content;
+      if (content === undefined) return fallback >= 0 && fallback < model.pieces.length ? model.pieces[fallback].piece : undefined;
+      return content;
+    };
+    const cls = named('cls_token', model.bosId);
+    const sep = named('sep_token', model.eosId);
+    if (cls === undefined || sep === undefined) throw fail('no cls_token / sep_token in tokenizer_config.json and no bos / eos piece to build [CLS] A [SEP] from');
+    // Specials matched whole in the text: the model's control and unknown pieces, and the named tokens.
+    const added: Record<string, unknown>[] = [];
+    const addedIds = new Set<number>();
+    const addSpecial = (content: string, id: number, lstrip = false) => {
+      if (addedIds.has(id)) return;
+      addedIds.add(id);
+      added.push({ id, content, single_word: false, lstrip, rstrip: false, normalized: false, special: true });
+    };
+    model.pieces.forEach((p, id) => {
+      if (p.type === SPM_PIECE_TYPE.control || p.type === SPM_PIECE_TYPE.unknown) addSpecial(p.piece, id);
+    });
+    let nextId = Math.max(model.pieces.length, ...[...extraIds.values()].map((id) => id + 1));
+    for (const key of ['cls_token', 'sep_token', 'pad_token', 'unk_token', 'mask_token', 'bos_token', 'eos_token']) {
+      const t = settings.tokens[key];
+      if (!t) continue;
+      const id = pieceId.get(t.content) ?? extraIds.get(t.content) ?? nextId++;
+      if (id >= model.pieces.length) extraIds.set(t.content, id);
+      addSpecial(t.content, id, t.lstrip);
+    }
+    const idOf = (t: string) => pieceId.get(t) ?? extraIds.get(t);
+    const clsId = idOf(cls);
+    const sepId = idOf(sep);
+    if (clsId === undefined || sepId === undefined) throw fail(`cls / sep tokens ${JSON.stringify(cls)} / ${JSON.stringify(sep)} are not pieces of the model`);
+    const json = {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: added,
+      normalizer: null,
+      pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: model.normalizer.addDummyPrefix ? 'always' : 'never', split: true },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
+        pair: [
+          { SpecialToken: { id: cls, type_id: 0 } },
+          { Sequence: { id: 'A', type_id: 0 } },
+          { SpecialToken: { id: sep, type_id: 0 } },
+          { Sequence: { id: 'B', type_id: 1 } },
+          { SpecialToken: { id: sep, type_id: 1 } },
+        ],
+        special_tokens: { [cls]: { id: cls, ids: [clsId], tokens: [cls] }, [sep]: { id: sep, ids: [sepId], tokens: [sep] } },
+      },
+      decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
+      model: { type: 'Unigram', unk_id: model.unkId, vocab: model.pieces.map((p) => [p.piece, p.score]), byte_fallback: model.byteFallback },
+    };
+    const built = buildFromJson(json, source, settings);
+    return new EncoderTokenizer({ ...built, spm: { unigram, lowercase: settings.doLowerCase ?? false } }, maxLength, source);
+  }
+
+  /** From a checkpoint's tokenizer files: tokenizer.json first, else vocab.txt, else vocab.json + merges.txt, else spm.model. */
   static fromFiles(files: TokenizerFileTexts, opts: TokenizerOptions = {}): EncoderTokenizer {
     const extra = { ...opts, tokenizerConfig: files.tokenizerConfig ?? null, specialTokensMap: files.specialTokensMap ?? null };
     if (files.tokenizerJson != null) return EncoderTokenizer.fromTokenizerJson(files.tokenizerJson, 'tokenizer.json', extra);
     if (files.vocabTxt != null) return EncoderTokenizer.fromVocabTxt(files.vocabTxt, 'vocab.txt', extra);
     if (files.vocabJson != null && files.mergesTxt != null) return EncoderTokenizer.fromVocabJsonAndMerges(files.vocabJson, files.mergesTxt, extra);
+    if (files.spmModel != null) return EncoderTokenizer.fromSpmModel(files.spmModel, 'spm.model', { ...extra, addedTokensJson: files.addedTokensJson ?? null });
     if (files.vocabJson != null || files.mergesTxt != null) {
       throw new CheckpointError(`${files.vocabJson != null ? 'merges.txt' : 'vocab.json'} is missing: a byte-level BPE tokenizer needs both vocab.json and merges.txt`);
     }
-    throw new CheckpointError('no tokenizer files: the checkpoint needs tokenizer.json or vocab.txt (or vocab.json + merges.txt)');
+    throw new CheckpointError('no tokenizer files: the checkpoint needs tokenizer.json or vocab.txt (or vocab.json + merges.txt, or spm.model)');
   }
 
   private normalize(text: string): string {
@@ -449,6 +567,10 @@ export class EncoderTokenizer {
     };
     this.rawSplitter.split(text).forEach((section, sectionIndex) => {
       if (typeof section !== 'string') return emit(section.id, section.content);
+      if (this.spm) {
+        for (const id of this.spm.unigram.encode(this.spm.lowercase ? section.toLowerCase() : section)) emit(id, this.spm.unigram.model.pieces[id].piece);
+        return;
+      }
       const normalized = this.normalize(section);
       if (normalized.length === 0) return;
       for (const sub of this.normalizedSplitter.split(normalized)) {

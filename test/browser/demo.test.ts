@@ -213,9 +213,9 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     expect(await page.isVisible('#untrained')).toBe(true);
     // Real Hub models on offer, with their download size (not fetched here: the test is offline).
     const hub = await page.locator('#hub-models li').allTextContents();
-    expect(hub.join('\n')).toMatch(/all-MiniLM-L6-v2 · 90\.9 MB.*\n.*bge-small-en-v1\.5 · 133 MB.*\n.*e5-small-v2 · 133 MB.*query: .*\n.*NeoBERT · 981 MB.*\n.*nomic-embed-text-v1\.5 · ≈ 547 MB.*search_query: .*\n.*gte-base-en-v1\.5 · ≈ 547 MB/);
+    expect(hub.join('\n')).toMatch(/all-MiniLM-L6-v2 · 90\.9 MB.*\n.*bge-small-en-v1\.5 · 133 MB.*\n.*e5-small-v2 · 133 MB.*query: .*\n.*all-mpnet-base-v2 · 438 MB.*\n.*NeoBERT · 981 MB.*\n.*nomic-embed-text-v1\.5 · ≈ 547 MB.*search_query: .*\n.*gte-base-en-v1\.5 · ≈ 547 MB/);
     expect((await page.locator('#rerank-hub-models li').allTextContents()).join('\n')).toMatch(/ms-marco-MiniLM-L-6-v2 · 90\.9 MB.*\n.*bge-reranker-base · 1\.11 GB.*\n.*gte-multilingual-reranker-base · ≈ 612 MB/);
-    expect((await page.locator('#guard-hub-models li').allTextContents()).join('\n')).toMatch(/distilbert-base-uncased-finetuned-sst-2-english · 268 MB/);
+    expect((await page.locator('#guard-hub-models li').allTextContents()).join('\n')).toMatch(/deberta-v3-base-prompt-injection-v2 · 738 MB.*\n.*Prompt-Guard-86M · 1\.11 GB.*\n.*distilbert-base-uncased-finetuned-sst-2-english · 268 MB/);
     expect(await page.getAttribute('#rerank-section', 'data-state')).toBe('empty');
     expect(await page.getAttribute('#guard-section', 'data-state')).toBe('empty');
     expect(requestsFor('model.safetensors')).toBe(1);
