@@ -24,7 +24,7 @@ export {
   type DType,
 } from './encoder';
 export { NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
-export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
+export { BUNDLED_MLM_MODEL, BUNDLED_MLM_MODEL_PATH, BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
 export {
   loadCheckpoint,
   urlSource,
