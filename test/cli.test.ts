@@ -265,7 +265,7 @@ describe('exit codes', () => {
       [['embed', '--pooling', 'max'], /--pooling must be cls or mean, got "max"/],
       [['embed', '--input', '/no/such/file.txt'], /--input \/no\/such\/file\.txt: no such file/],
       [['rank', '--query', 'q', '--top-k', '0'], /--top-k must be a positive integer/],
-      [['embed', '--max-length', '100000'], /--max-length must be at most 4096 for this model, got "100000"/],
+      [['embed', '--max-length', '100000'], /--max-length must be at most 128 for this model, got "100000"/],
       [['embed', '--prompt-name', 'query'], /--prompt-name must name a prompt of this model \(it has none\), got "query"/],
     ];
     for (const [args, message] of cases) {

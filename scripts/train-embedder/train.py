@@ -44,6 +44,17 @@ HELD_OUT = 2000
 # WordNet
 
 
+def wordnet_licence(root=WORDNET):
+    """The WordNet 3.0 licence and copyright notice, as the data files carry it (it must go with every copy)."""
+    lines = []
+    with open(os.path.join(root, 'data.noun'), encoding='utf-8') as f:
+        for line in f:
+            if not line.startswith('  '):
+                break
+            lines.append(re.sub(r'^\s*\d+ ?', '', line.rstrip()))
+    return '\n'.join(lines).strip()
+
+
 def read_wordnet(root=WORDNET):
     """Every synset of data.{noun,verb,adj,adv}: id, pos, lemmas, definition, examples, hypernyms."""
     synsets = {}
@@ -337,7 +348,7 @@ def stage_data(work):
                     examples=synsets[s]['examples']) for s in sorted(held)]
     os.makedirs(os.path.join(ROOT, 'bench', 'data'), exist_ok=True)
     write_json(os.path.join(ROOT, 'bench', 'data', 'wordnet-heldout.json'), dict(
-        source='Princeton WordNet 3.0 (Debian wordnet-base), WordNet 3.0 licence (see weights/wordnet-mini/README.md)',
+        source='Princeton WordNet 3.0 (Debian wordnet-base)', licence=wordnet_licence(),
         seed=SEED, note='synsets held out of training by scripts/train-embedder/train.py; '
                         'query = definition, answer = lemmas joined with ", "',
         synsets=heldout))
@@ -588,6 +599,7 @@ def stage_export(work, model, cfg, vocab, log, args):
     more = [x['definition'] for x in held] + [lemma_text(x['lemmas']) for x in held]
     write_json(os.path.join(fixture, 'texts.json'), {
         'note': 'texts and the ids scripts/train-embedder/train.py (WordPiece) gives them; the first are expected.safetensors rows',
+        'wordnet_licence': wordnet_licence(),
         'texts': PARITY_TEXTS + more, 'input_ids': seqs + [wp.encode(t) for t in more]})
     n_params = sum(v.size for v in stored.values())
     size = os.path.getsize(os.path.join(out, 'model.safetensors'))
@@ -605,9 +617,9 @@ def main():
     p.add_argument('--heads', type=int, default=4)
     p.add_argument('--intermediate', type=int, default=512)
     p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--steps', type=int, default=320)
+    p.add_argument('--steps', type=int, default=260)
     p.add_argument('--warmup', type=int, default=20)
-    p.add_argument('--lr', type=float, default=2e-3)
+    p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--scale', type=float, default=20.0)
     p.add_argument('--max-len', type=int, default=24)
     p.add_argument('--ckpt-minutes', type=float, default=3.0)
