@@ -397,7 +397,9 @@ def stage_vocab(work, data, max_vocab):
 
 def make_pairs(data, epoch, rng_seed):
     """One pair per training synset, in a seeded order; kinds: definition<->lemmas, lemma<->lemma,
-    example<->definition, lemma<->definition, example<->lemmas."""
+    example<->definition, lemma<->definition, example<->lemmas, and sentence<->sentence pairs (two
+    examples of the synset; an example <-> the same example with its lemma swapped for a synonym),
+    whose in-batch negatives are other sentences: they teach that shared function words say nothing."""
     rng = random.Random(rng_seed * 1000 + epoch)
     order = list(data['train'])
     rng.shuffle(order)
@@ -412,6 +414,11 @@ def make_pairs(data, epoch, rng_seed):
             kinds += ['syn-syn'] * 3
         if ex and d:
             kinds += ['ex-def'] * 2 + ['ex-lemmas']
+        if len(ex) >= 2:
+            kinds += ['ex-ex'] * 2
+        swaps = [(e, l) for e in ex for l in L if re.search(r'\b' + re.escape(l) + r'\b', e, re.I)] if len(L) >= 2 else []
+        if swaps:
+            kinds += ['ex-swap'] * 2
         if not kinds:
             continue
         k = rng.choice(kinds)
@@ -424,6 +431,13 @@ def make_pairs(data, epoch, rng_seed):
             pairs.append((a, b, s))
         elif k == 'ex-def':
             pairs.append((rng.choice(ex), d, s))
+        elif k == 'ex-ex':
+            a, b = rng.sample(ex, 2)
+            pairs.append((a, b, s))
+        elif k == 'ex-swap':
+            e, l = rng.choice(swaps)
+            other = rng.choice([x for x in L if x != l])
+            pairs.append((re.sub(r'\b' + re.escape(l) + r'\b', lambda _: other, e, count=1, flags=re.I), e, s))
         else:
             pairs.append((rng.choice(ex), lemma_text(L), s))
     return pairs
@@ -477,6 +491,7 @@ def config_for(vocab_size, args):
 
 
 def lr_at(step, total, peak, warmup):
+    """Linear warm-up, then cosine decay to 0 at `total`."""
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
@@ -496,7 +511,8 @@ def stage_train(work, data, vocab, args):
         opt.load_state_dict(state['opt'])
         step, log = state['step'], state['log']
         print(f'resumed at step {step}', flush=True)
-    if step >= args.steps or args.export_only:
+    total = args.steps
+    if step >= total or args.export_only:
         return model, cfg, log
     # epoch e holds batches [start, start + len(epoch_batches)) of the run: the same on a resume
     epoch, start = 0, 0
@@ -504,7 +520,7 @@ def stage_train(work, data, vocab, args):
     t0, last_ckpt = time.time(), time.time()
     elapsed_before = log[-1]['elapsed_s'] if log else 0.0
     model.train()
-    while step < args.steps:
+    while step < total:
         while step >= start + len(epoch_batches):
             start += len(epoch_batches)
             epoch += 1
@@ -513,7 +529,7 @@ def stage_train(work, data, vocab, args):
         a_ids, a_mask = pad([wp.encode(a, args.max_len) for a, _ in batch], wp.pad)
         b_ids, b_mask = pad([wp.encode(b, args.max_len) for _, b in batch], wp.pad)
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, args.steps, args.lr, args.warmup)
+            g['lr'] = lr_at(step, total, args.lr, args.warmup)
         _, _, ea = model.embed(a_ids, a_mask)
         _, _, eb = model.embed(b_ids, b_mask)
         logits = args.scale * ea @ eb.T
@@ -528,9 +544,9 @@ def stage_train(work, data, vocab, args):
         elapsed = elapsed_before + time.time() - t0
         log.append(dict(step=step, epoch=epoch, loss=round(loss.item(), 4), acc=round(acc, 4), elapsed_s=round(elapsed, 1)))
         if step % 10 == 0 or step <= 5:
-            print(f'step {step}/{args.steps} epoch {epoch} loss {loss.item():.4f} in-batch acc {acc:.3f} '
+            print(f'step {step}/{total} epoch {epoch} loss {loss.item():.4f} in-batch acc {acc:.3f} '
                   f'lr {opt.param_groups[0]["lr"]:.2e} {elapsed:.0f}s', flush=True)
-        if time.time() - last_ckpt > args.ckpt_minutes * 60 or step == args.steps:
+        if time.time() - last_ckpt > args.ckpt_minutes * 60 or step == total:
             torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, log=log), ckpt + '.tmp')
             os.replace(ckpt + '.tmp', ckpt)
             last_ckpt = time.time()
@@ -616,13 +632,13 @@ def main():
     p.add_argument('--layers', type=int, default=2)
     p.add_argument('--heads', type=int, default=4)
     p.add_argument('--intermediate', type=int, default=512)
-    p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--steps', type=int, default=260)
-    p.add_argument('--warmup', type=int, default=20)
+    p.add_argument('--batch', type=int, default=256)
+    p.add_argument('--steps', type=int, default=400)
+    p.add_argument('--warmup', type=int, default=50)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--scale', type=float, default=20.0)
     p.add_argument('--max-len', type=int, default=24)
-    p.add_argument('--ckpt-minutes', type=float, default=3.0)
+    p.add_argument('--ckpt-minutes', type=float, default=1.5)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--export-only', action='store_true', help='export the checkpoint in --work as it is')
     p.add_argument('--smoke', action='store_true', help='a few steps into --work/smoke, no export')
