@@ -1,25 +1,27 @@
 // Demo page (index.html + src/demo/main.ts). `npm start` serves the repository root, so the
-// bundled checkpoint is at /weights/neobert-mini/; `vite build` writes dist-demo/ and copies the
-// checkpoint there too (the Node library build, scripts/build.mjs, owns dist/).
+// bundled checkpoints are at /weights/wordnet-mini/ (the embedder) and /weights/neobert-mini/ (the
+// untrained MLM); `vite build` writes dist-demo/ and copies the checkpoints there too (the Node library build, scripts/build.mjs, owns dist/).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
-const BUNDLED = 'weights/neobert-mini';
+const BUNDLED = ['weights/wordnet-mini', 'weights/neobert-mini'];
 
-/** Copies weights/neobert-mini into the build output, where the page loads it from. */
+/** Copies the bundled checkpoints into the build output, where the page loads them from. */
 function bundledCheckpoint(): Plugin {
   return {
     name: 'neobert-bundled-checkpoint',
     apply: 'build',
     generateBundle() {
       // Sub-folders too (1_Pooling/config.json of its sentence-transformers config).
-      for (const entry of readdirSync(path.join(root, BUNDLED), { recursive: true, withFileTypes: true })) {
-        if (!entry.isFile()) continue;
-        const file = path.relative(path.join(root, BUNDLED), path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
-        this.emitFile({ type: 'asset', fileName: `${BUNDLED}/${file}`, source: readFileSync(path.join(root, BUNDLED, file)) });
+      for (const folder of BUNDLED) {
+        for (const entry of readdirSync(path.join(root, folder), { recursive: true, withFileTypes: true })) {
+          if (!entry.isFile() || entry.name === 'README.md') continue;
+          const file = path.relative(path.join(root, folder), path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
+          this.emitFile({ type: 'asset', fileName: `${folder}/${file}`, source: readFileSync(path.join(root, folder, file)) });
+        }
       }
     },
   };

@@ -1,5 +1,7 @@
-// Generates weights/neobert-mini: the small checkpoint bundled so the CLI, demo and tests run
-// with no download. NeoBERT architecture and tensor names (NeoBERTLMHead export), the real
+// Generates weights/neobert-mini ('bundled-mlm'): the small NeoBERT checkpoint with an MLM head
+// bundled so fill-mask, the demo's fill-mask panel and the NeoBERT-path tests run with no download
+// (the bundled embedder, weights/wordnet-mini, is trained by scripts/train-embedder/train.py).
+// NeoBERT architecture and tensor names (NeoBERTLMHead export), the real
 // bert-base-uncased vocabulary, F16 storage, deterministic random weights.
 //
 // The weights are not trained. They are scaled so that the residual stream stays dominated by

@@ -64,7 +64,7 @@ commands (every architecture: NeoBERT, BERT, RoBERTa, XLM-RoBERTa):
 
 common options:
   --model DIR|URL|FILE   checkpoint folder (config.json + model.safetensors), Hub-style URL, or
-                         its model.safetensors; default: the bundled weights/neobert-mini
+                         its model.safetensors; default: the bundled weights/wordnet-mini
   --dtype f32|f16        matmul weight precision (f16: half the weight memory; f32 arithmetic)
   -h, --help`;
 

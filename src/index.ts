@@ -26,7 +26,7 @@ export {
   type PredictOptions,
 } from './encoder';
 export { EncoderWorker, NeoBERTWorker, type WorkerLoadOptions } from './worker-client';
-export { BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
+export { BUNDLED_MLM_MODEL, BUNDLED_MLM_MODEL_PATH, BUNDLED_MODEL, BUNDLED_MODEL_PATH, HUB_ENDPOINT, hubModelUrl, isHubModelId, resolveSource, type ModelSource } from './source';
 export { loadCheckpoint, type LoadedCheckpoint, type TokenizerFiles } from './checkpoint';
 export { urlSource, clearModelCache, DEFAULT_CACHE_NAME, type UrlSourceOptions } from './sources/url';
 export { filesSource } from './sources/files';

@@ -7,18 +7,34 @@ import type { CheckpointSource, NamedBlob } from './sources/types';
 import { urlSource } from './sources/url';
 import { CheckpointError } from './errors';
 
-/** Pass this to NeoBERT.load for the small bundled checkpoint (untrained weights, real vocabulary). */
+/**
+ * Pass this to NeoBERT.load for the bundled embedder: weights/wordnet-mini, a small BERT sentence
+ * embedder trained on WordNet (see its README.md), the offline default.
+ */
 export const BUNDLED_MODEL = 'bundled';
 
 /**
- * Where the page serves the bundled checkpoint, relative to the document's base URL (Vite serves
- * the repository's weights/neobert-mini/ there, and copies it into the demo build).
+ * Pass this to NeoBERT.load for the bundled MLM checkpoint: weights/neobert-mini, NeoBERT with an MLM
+ * head, untrained (random weights, real vocabulary): it exercises fill-mask and the NeoBERT path.
  */
-export const BUNDLED_MODEL_PATH = 'weights/neobert-mini/';
+export const BUNDLED_MLM_MODEL = 'bundled-mlm';
+
+/**
+ * Where the page serves the bundled checkpoints, relative to the document's base URL (Vite serves
+ * the repository's weights/ folders there, and copies them into the demo build).
+ */
+export const BUNDLED_MODEL_PATH = 'weights/wordnet-mini/';
+export const BUNDLED_MLM_MODEL_PATH = 'weights/neobert-mini/';
+
+/** The page-relative folder of a bundled source name, or null for any other source. */
+export function bundledModelPath(source: string): string | null {
+  return source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source === BUNDLED_MLM_MODEL ? BUNDLED_MLM_MODEL_PATH : null;
+}
 
 /**
  * A checkpoint to load:
- * - `'bundled'` (BUNDLED_MODEL): the small checkpoint shipped with the package;
+ * - `'bundled'` (BUNDLED_MODEL): the small embedder shipped with the package (weights/wordnet-mini);
+ * - `'bundled-mlm'` (BUNDLED_MLM_MODEL): the untrained NeoBERT MLM checkpoint shipped with it (weights/neobert-mini);
  * - a Hub model id (`'sentence-transformers/all-MiniLM-L6-v2'`, at `revision`, default main);
  * - a Hub-style folder URL (`https://huggingface.co/<repo>/resolve/main/`), absolute or, in a
  *   browser, relative to the page (write relative folders as `./models/x/`, or they read as Hub ids);
@@ -111,10 +127,10 @@ export async function resolveSource(source: ModelSource, options: ResolveOptions
       const node = await nodeEntry();
       // A local folder of that name wins over the Hub, as in transformers.
       if (isHubModelId(source) && !(await node.pathExists(source))) return urlSource(hubModelUrl(source, options.revision), { cache });
-      return node.sourceFor(source === BUNDLED_MODEL ? node.BUNDLED_MODEL_DIR : source);
+      return node.sourceFor(source === BUNDLED_MODEL ? node.BUNDLED_MODEL_DIR : source === BUNDLED_MLM_MODEL ? node.BUNDLED_MLM_MODEL_DIR : source);
     }
     if (isHubModelId(source)) return urlSource(hubModelUrl(source, options.revision), { cache });
-    return urlSource(browserUrl(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source), { cache });
+    return urlSource(browserUrl(bundledModelPath(source) ?? source), { cache });
   }
   if (isCheckpointSource(source)) return source;
   if (isBlobList(source)) {

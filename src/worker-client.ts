@@ -25,7 +25,7 @@ import type {
 import { ModelDisposedError } from './encoder';
 import type { ForwardRequest, ForwardResult } from './runner';
 import type { TokenizerFiles } from './checkpoint';
-import { BUNDLED_MODEL, BUNDLED_MODEL_PATH, baseHref, isCheckpointSource, isHubModelId, type ModelSource } from './source';
+import { baseHref, bundledModelPath, isCheckpointSource, isHubModelId, type ModelSource } from './source';
 import { deserializeError, type CallMessage, type ReplyMessage, type WorkerEndpoint, type WorkerMethod } from './worker-protocol';
 
 export type { WorkerEndpoint } from './worker-protocol';
@@ -64,7 +64,7 @@ function transferableSource(source: ModelSource): string | unknown[] {
     if (/^https?:\/\//i.test(source) || isHubModelId(source)) return source; // a Hub id resolves in the worker
     const base = baseHref();
     // The worker's own location is not the page's: resolve relative URLs here.
-    return base ? new URL(source === BUNDLED_MODEL ? BUNDLED_MODEL_PATH : source, base).href : source;
+    return base ? new URL(bundledModelPath(source) ?? source, base).href : source;
   }
   if (isCheckpointSource(source)) {
     throw new EncoderError('a CheckpointSource object cannot be sent to a worker: pass a URL, "bundled" or the picked Files');

@@ -10,7 +10,7 @@ import { createGPU } from '../src/gpu';
 import { pipelineStats } from '../src/kernels';
 import { InputError } from '../src/errors';
 import { DeviceLostError, ModelDisposedError, NeoBERT, type RunTimings } from '../src/encoder';
-import { BUNDLED_MODEL_DIR } from '../src/node/index';
+import { BUNDLED_MLM_MODEL_DIR } from '../src/node/index';
 import { TokenLimitError } from '../src/tokenizer';
 import { NeoBERTWorker, type WorkerEndpoint } from '../src/worker-client';
 import { serveNeoBERT } from '../src/worker';
@@ -63,7 +63,7 @@ let cls: NeoBERT;
 beforeAll(async () => {
   const gpu = await testGPU();
   [bundled, tiny, cls] = await Promise.all([
-    NeoBERT.load('bundled', { gpu }),
+    NeoBERT.load('bundled-mlm', { gpu }),
     NeoBERT.load(TINY, { gpu }),
     NeoBERT.load(SMALL_CLS, { gpu }),
   ]);
@@ -74,8 +74,8 @@ afterAll(async () => {
 });
 
 describe('load', () => {
-  it('takes "bundled", a folder path, and reports the checkpoint', () => {
-    expect(bundled.info().label).toBe(BUNDLED_MODEL_DIR);
+  it('takes "bundled-mlm", a folder path, and reports the checkpoint', () => {
+    expect(bundled.info().label).toBe(BUNDLED_MLM_MODEL_DIR);
     expect(bundled.info()).toMatchObject({ head: 'mlm', tokenizer: 'tokenizer.json', labels: null });
     expect(tiny.info()).toMatchObject({ head: 'mlm', tokenizer: 'vocab.txt' });
     expect(cls.info()).toMatchObject({ head: 'classification', tokenizer: null, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'] });
@@ -425,7 +425,7 @@ describe('NeoBERTWorker (worker protocol over a MessageChannel)', () => {
     channel = new MessageChannel();
     serveNeoBERT(channel.port1 as unknown as WorkerEndpoint, { gpu: await testGPU() });
     const progress: Progress[] = [];
-    remote = await NeoBERTWorker.load('bundled', { worker: channel.port2 as unknown as WorkerEndpoint, onProgress: (p) => progress.push(p) });
+    remote = await NeoBERTWorker.load('bundled-mlm', { worker: channel.port2 as unknown as WorkerEndpoint, onProgress: (p) => progress.push(p) });
     expect(progress.some((p) => p.file === 'model.safetensors' && p.loaded === p.total)).toBe(true);
   });
   afterAll(() => {
@@ -434,7 +434,7 @@ describe('NeoBERTWorker (worker protocol over a MessageChannel)', () => {
   });
 
   it('has the same methods and results as NeoBERT, with timings and batch progress', async () => {
-    expect(remote.info()).toMatchObject({ head: 'mlm', label: BUNDLED_MODEL_DIR });
+    expect(remote.info()).toMatchObject({ head: 'mlm', label: BUNDLED_MLM_MODEL_DIR });
     let timings: RunTimings | undefined;
     const batches: number[] = [];
     const [viaWorker, direct] = await Promise.all([

@@ -152,7 +152,7 @@ describe('forward on relative-position fixtures (../shared/fixtures/mpnet, deber
   });
 });
 
-describe('tokenize (bundled model)', () => {
+describe('tokenize (weights/neobert-mini: the bert-base-uncased vocabulary)', () => {
   it('reproduces the reference ids of the tokenizer fixture cases, one JSON array per line', async () => {
     const cases: { text: string; input_ids: number[] }[] = JSON.parse(
       await readFile(path.join(TOKENIZER_FIXTURES_DIR, 'cases.json'), 'utf8'),
@@ -160,7 +160,7 @@ describe('tokenize (bundled model)', () => {
     // Plain, punctuation, accents, whitespace/newlines, CJK, emoji, [MASK].
     const picked = [0, 1, 3, 6, 7, 8, 12, 15].map((i) => cases[i]);
     const stdin = picked.map((c) => JSON.stringify(c.text)).join('\n') + '\n';
-    const result = await runCli(['tokenize'], stdin);
+    const result = await runCli(['tokenize', '--model', path.join(ROOT, 'weights', 'neobert-mini')], stdin);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(picked.length);
@@ -183,7 +183,7 @@ describe('embed (bundled model)', () => {
       .map((line) => JSON.parse(line));
   }
 
-  it('--pooling mean --normalize: one unit-norm 64-d JSONL line per input line, in input order, batch invariant', async () => {
+  it('--pooling mean --normalize: one unit-norm 256-d JSONL line per input line, in input order, batch invariant', async () => {
     const flags = ['embed', '--jsonl', '--pooling', 'mean', '--normalize', '--batch-size', '2'];
     const batched = await runCli(flags, texts.map((text) => JSON.stringify({ text })).join('\n') + '\n');
     expect(batched.code, batched.stderr).toBe(0);
@@ -191,7 +191,7 @@ describe('embed (bundled model)', () => {
     const rows = parseEmbeddings(batched.stdout);
     expect(rows.map((row) => row.index)).toEqual([0, 1, 2]);
     for (const { embedding } of rows) {
-      expect(embedding).toHaveLength(64);
+      expect(embedding).toHaveLength(256);
       expect(embedding.every(Number.isFinite)).toBe(true);
       expect(Math.abs(Math.hypot(...embedding) - 1)).toBeLessThan(1e-5);
     }
@@ -260,8 +260,10 @@ describe('info (bundled model)', () => {
     const result = await runCli(['info']);
     expect(result.code, result.stderr).toBe(0);
     const info = JSON.parse(result.stdout);
-    expect(info.config.hiddenSize).toBe(64);
-    expect(info.head).toBe('mlm');
+    // the default model: the bundled embedder, weights/wordnet-mini (BERT, no MLM head)
+    expect(info.config.hiddenSize).toBe(256);
+    expect(info.config.modelType).toBe('bert');
+    expect(info.head).toBe('none');
     // Which adapter, and whether it names its vendor (browsers may not), is reported, not asserted.
     for (const field of ['vendor', 'architecture', 'description']) expect(typeof info.adapter[field], field).toBe('string');
     expect(Array.isArray(info.adapter.features)).toBe(true);
@@ -294,7 +296,7 @@ describe('exit codes', () => {
       [['embed', '--pooling', 'max'], /--pooling must be cls or mean, got "max"/],
       [['embed', '--input', '/no/such/file.txt'], /--input \/no\/such\/file\.txt: no such file/],
       [['rank', '--query', 'q', '--top-k', '0'], /--top-k must be a positive integer/],
-      [['embed', '--max-length', '100000'], /--max-length must be at most 4096 for this model, got "100000"/],
+      [['embed', '--max-length', '100000'], /--max-length must be at most 128 for this model, got "100000"/],
       [['embed', '--prompt-name', 'query'], /--prompt-name must name a prompt of this model \(it has none\), got "query"/],
     ];
     for (const [args, message] of cases) {

@@ -48,7 +48,7 @@ await check('node sourceFor /nonexistent', () => node.sourceFor('/nonexistent'))
 await check('malformed tokenizer.json', () => lib.NeoBERT.load(copy((d) => writeFileSync(path.join(d, 'tokenizer.json'), '{"model": 3'))));
 await check('malformed vocab.txt', () => lib.NeoBERT.load(copy((d) => { rmSync(path.join(d, 'tokenizer.json')); writeFileSync(path.join(d, 'vocab.txt'), '[PAD]\n\n[CLS]\n'); })));
 await check('config.json is a folder', () => lib.NeoBERT.load(copy((d) => { rmSync(path.join(d, 'config.json')); mkdirSync(path.join(d, 'config.json')); })));
-const model = await lib.NeoBERT.load('bundled');
+const model = await lib.NeoBERT.load('bundled-mlm');
 for (const v of [0, -1, 1e9, NaN, '16']) await check('maxLength ' + JSON.stringify(v) + ' ' + String(v), () => model.embed(['x'], { maxLength: v }));
 await check('batchSize 0', () => model.embed(['x'], { batchSize: 0 }));
 await check('pooling max', () => model.embed(['x'], { pooling: 'max' }));
@@ -64,7 +64,7 @@ worker.serveEncoder(channel.port1);
 await check('worker load /nonexistent', () => lib.EncoderWorker.load('/nonexistent', { worker: channel.port2 }));
 const channel2 = new MessageChannel();
 worker.serveEncoder(channel2.port1);
-const remote = await lib.EncoderWorker.load('bundled', { worker: channel2.port2 });
+const remote = await lib.EncoderWorker.load('bundled-mlm', { worker: channel2.port2 });
 await check('worker maxLength 0', () => remote.embed(['x'], { maxLength: 0 }));
 await remote.dispose();
 channel.port1.close(); channel.port2.close(); channel2.port1.close(); channel2.port2.close();

@@ -61,14 +61,14 @@ describe.each(fixtureCases())('fixture %s', (caseName) => {
   });
 });
 
-describe('a 4096-token sequence (max_length) on the bundled checkpoint', () => {
+describe('a 4096-token sequence (max_length) on the bundled MLM checkpoint', () => {
   // The CPU reference's 4096 x 4096 attention is most of this test's time (its MLM head, not
   // compared here, is skipped).
   it('matches the CPU reference and stays finite', { timeout: 600_000 }, async () => {
-    const { BUNDLED_MODEL_DIR } = await import('../src/node/index');
+    const { BUNDLED_MLM_MODEL_DIR } = await import('../src/node/index');
     const { referenceForward } = await import('../src/reference');
     const { device } = await testGPU();
-    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(BUNDLED_MODEL_DIR));
+    const checkpoint = await loadCheckpoint<NeoBERTConfig, NeoBERTWeights>(folderSource(BUNDLED_MLM_MODEL_DIR));
     const model = await NeoBERTModel.create(device, checkpoint.config, checkpoint.weights);
     const runner = new Runner(model);
     const L = checkpoint.config.maxLength;

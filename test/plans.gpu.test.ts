@@ -24,7 +24,7 @@ const randomIds = (random: () => number, length: number) => Array.from({ length 
 
 let bundled: NeoBERT;
 beforeAll(async () => {
-  bundled = await NeoBERT.load('bundled', { gpu: await testGPU() });
+  bundled = await NeoBERT.load('bundled-mlm', { gpu: await testGPU() });
 });
 afterAll(async () => {
   await bundled?.dispose();
@@ -94,7 +94,7 @@ describe('ownership: plans, kernels and dispose() free everything they create', 
     };
     let model: NeoBERT;
     try {
-      model = await NeoBERT.load('bundled', { device });
+      model = await NeoBERT.load('bundled-mlm', { device });
       const random = rng(3);
       for (let call = 0; call < 40; call++) {
         const inputs = Array.from({ length: 1 + Math.floor(random() * 3) }, () => randomIds(random, 1 + Math.floor(random() * 300)));

@@ -42,7 +42,7 @@ describe(`soak: ${CALLS} mixed calls on two models sharing a device`, () => {
     let mlm: NeoBERT | undefined;
     let cls: NeoBERT | undefined;
     try {
-      [mlm, cls] = await Promise.all([NeoBERT.load('bundled', { device }), NeoBERT.load(path.join(FIXTURES_DIR, 'small-cls-f32'), { device })]);
+      [mlm, cls] = await Promise.all([NeoBERT.load('bundled-mlm', { device }), NeoBERT.load(path.join(FIXTURES_DIR, 'small-cls-f32'), { device })]);
       const r = rng(7);
       const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
       const text = (words: number) => Array.from({ length: words }, () => pick(WORDS)).join(' ');

@@ -2,12 +2,13 @@
 // (for classification checkpoints) classify. Pooling and normalisation are the model's own
 // (a sentence-transformers folder's Pooling module, else the engine's default), unless the pooling
 // selector overrides them; scores are cosine similarities (embeddings L2-normalised).
-import { BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type EncoderWorker } from '../index';
+import { BUNDLED_MLM_MODEL, BUNDLED_MODEL, type EmbedOptions, type ModelInfo, type EncoderWorker } from '../index';
 import { EMBEDDERS, known } from './catalog';
 import { PanelModel } from './panel-model';
 import { $, badge, bar, el, lines, modelFacts, showFacts, withData, type FactRow, type Timed } from './ui';
 
-export const BUNDLED_NAME = 'neobert-mini (bundled)';
+export const BUNDLED_NAME = 'wordnet-mini (bundled)';
+export const BUNDLED_MLM_NAME = 'neobert-mini (bundled, untrained)';
 
 const taskButtons = () => ['search', 'compare', 'fill', 'classify'].map((id) => $<HTMLButtonElement>(id));
 
@@ -19,7 +20,7 @@ let prompts: { query: EmbedOptions; passage: EmbedOptions } = { query: {}, passa
 export const embedder = new PanelModel('', {
   stateTarget: document.body,
   taskButtons,
-  extraLoadButtons: () => [$<HTMLButtonElement>('load-bundled')],
+  extraLoadButtons: () => [$<HTMLButtonElement>('load-bundled'), $<HTMLButtonElement>('load-bundled-mlm')],
   onUnload: () => {
     corpusCache = null;
   },
@@ -50,11 +51,12 @@ export const embedder = new PanelModel('', {
       ['Features', badge('shader-f16', has('shader-f16')), badge('subgroups', has('subgroups')), badge('timestamp-query', has('timestamp-query'))],
     );
     showFacts($('facts'), modelFacts(info, name, extra));
-    $('untrained').hidden = embedder.loadedFrom !== BUNDLED_MODEL;
+    $('bundled-note').hidden = embedder.loadedFrom !== BUNDLED_MODEL;
+    $('untrained').hidden = embedder.loadedFrom !== BUNDLED_MLM_MODEL;
     const canFill = info.head === 'mlm' && info.tokenizer !== null;
     $('fill-unavailable').hidden = canFill;
     $('fill-unavailable').textContent =
-      info.head !== 'mlm' ? 'This checkpoint has no MLM head, so it cannot fill in [MASK].' : 'This checkpoint has no tokenizer, so it cannot read text.';
+      info.head !== 'mlm' ? 'This checkpoint has no MLM head, so it cannot fill in [MASK] (the untrained MLM checkpoint above has one).' : 'This checkpoint has no tokenizer, so it cannot read text.';
     $('fill-controls').hidden = !canFill;
     $('classify-section').hidden = info.head !== 'classification' || info.tokenizer === null;
   },
@@ -206,6 +208,7 @@ async function classify(): Promise<void> {
 export function initEmbedder(): void {
   embedder.init(EMBEDDERS);
   $('load-bundled').addEventListener('click', () => embedder.load(BUNDLED_MODEL, BUNDLED_NAME));
+  $('load-bundled-mlm').addEventListener('click', () => embedder.load(BUNDLED_MLM_MODEL, BUNDLED_MLM_NAME));
   $('search').addEventListener('click', search);
   $('query').addEventListener('keydown', (e) => e.key === 'Enter' && search());
   $('pooling').addEventListener('change', () => (corpusCache = null));

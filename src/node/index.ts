@@ -26,17 +26,19 @@ export {
   TokenLimitError,
 } from '../errors';
 
-/** weights/neobert-mini of this package, found upwards from this module (src/node/, dist/, dist/node/). */
-export const BUNDLED_MODEL_DIR = findBundledModel();
+/** weights/wordnet-mini of this package ('bundled': the embedder), found upwards from this module (src/node/, dist/, dist/node/). */
+export const BUNDLED_MODEL_DIR = findBundledModel('wordnet-mini');
+/** weights/neobert-mini of this package ('bundled-mlm': the untrained NeoBERT MLM checkpoint). */
+export const BUNDLED_MLM_MODEL_DIR = findBundledModel('neobert-mini');
 
-function findBundledModel(): string {
+function findBundledModel(name: string): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
-    const candidate = path.join(dir, 'weights', 'neobert-mini');
+    const candidate = path.join(dir, 'weights', name);
     if (existsSync(path.join(candidate, 'config.json'))) return candidate;
     dir = path.dirname(dir);
   }
-  return path.join(dir, 'weights', 'neobert-mini'); // reported as missing when used
+  return path.join(dir, 'weights', name); // reported as missing when used
 }
 
 /**

@@ -65,6 +65,7 @@ let context: BrowserContext;
 let page: Page;
 let baseUrl: string;
 let node: NeoBERT;
+let nodeMlm: NeoBERT;
 const consoleProblems: string[] = [];
 /** Temporary checkpoint folders for the rerank and guardrail panels (fixture + tiny vocab.txt). */
 let fixturesDir: string;
@@ -175,7 +176,7 @@ beforeAll(async () => {
   });
   page = await context.newPage();
   watchConsole(page, 'demo');
-  node = await NeoBERT.load('bundled', { gpu: await testGPU() });
+  [node, nodeMlm] = await Promise.all([NeoBERT.load('bundled', { gpu: await testGPU() }), NeoBERT.load('bundled-mlm', { gpu: await testGPU() })]);
   fixturesDir = await mkdtemp(path.join(os.tmpdir(), 'neobert-demo-fixtures-'));
   crossEncoderDir = await fixtureFolder('cross-encoder', path.join('bert', 'bert-cross-encoder-f32'));
   classifierDir = await fixtureFolder('classifier', path.join('modernbert', 'modernbert-cls-bias-f32'));
@@ -185,6 +186,7 @@ afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.httpServer.close(() => resolve()) : resolve()));
   await node?.dispose();
+  await nodeMlm?.dispose();
   if (outDir) await rm(outDir, { recursive: true, force: true });
   if (fixturesDir) await rm(fixturesDir, { recursive: true, force: true });
 });
@@ -196,7 +198,7 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     await waitUntilReady(page);
     console.log(`[browser] bundled model ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const facts = await page.textContent('#facts');
-    expect(facts).toMatch(/2 layers × 64 hidden/);
+    expect(facts).toMatch(/BERT, 2 layers × 256 hidden/);
     // Which adapter and which optional features it has are adapter facts: reported. What must hold
     // on any adapter: one badge per optional feature, marked present exactly where the browser's
     // own adapter reports it.
@@ -210,7 +212,9 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     });
     console.log(`[adapter] browser: ${facts?.match(/Adapter.*?(?=Features|$)/)?.[0] ?? facts}; features shown ${present.join(', ') || 'none'}`);
     expect(present).toEqual(names.filter((f) => offered.includes(f)));
-    expect(await page.isVisible('#untrained')).toBe(true);
+    expect(await page.isVisible('#bundled-note')).toBe(true);
+    expect(await page.isVisible('#untrained')).toBe(false);
+    expect(await page.isVisible('#fill-unavailable')).toBe(true);
     // Real Hub models on offer, with their download size (not fetched here: the test is offline).
     const hub = await page.locator('#hub-models li').allTextContents();
     expect(hub.join('\n')).toMatch(/all-MiniLM-L6-v2 · 90\.9 MB.*\n.*bge-small-en-v1\.5 · 133 MB.*\n.*e5-small-v2 · 133 MB.*query: .*\n.*all-mpnet-base-v2 · 438 MB.*\n.*NeoBERT · 981 MB.*\n.*nomic-embed-text-v1\.5 · ≈ 547 MB.*search_query: .*\n.*gte-base-en-v1\.5 · ≈ 547 MB/);
@@ -280,18 +284,26 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     await page.selectOption('#dims', '');
   });
 
-  it('draws the similarity heatmap and fills a [MASK] like the Node path', async () => {
+  it('draws the similarity heatmap, then loads the bundled MLM checkpoint and fills a [MASK] like the Node path', async () => {
     await runTask(page, 'compare', 'similarity-section');
     const sentences = (await page.inputValue('#sentences')).split('\n').filter((s) => s.trim());
     const cells = await page.locator('#heatmap td').allTextContents();
     expect(cells).toHaveLength(sentences.length ** 2);
     sentences.forEach((_, i) => expect(cells[i * sentences.length + i]).toBe('1.00'));
 
+    // The bundled embedder has no MLM head; the untrained NeoBERT checkpoint has one.
+    await page.click('#load-bundled-mlm');
+    await page.waitForFunction(() => /NeoBERT/.test(document.getElementById('facts')?.textContent ?? '') || document.body.dataset.state === 'error', null, { timeout: 240_000 });
+    await waitUntilReady(page);
+    expect(await page.textContent('#facts')).toMatch(/NeoBERT, 2 layers × 64 hidden/);
+    expect(await page.isVisible('#untrained')).toBe(true);
+    expect(await page.isVisible('#bundled-note')).toBe(false);
+
     const masked = 'the cat sat on the [MASK].';
     await page.fill('#masked', masked);
     await runTask(page, 'fill', 'fill-section');
     const shown = await page.$$eval('#fill-results li', (items) => items.map((li) => ({ token: li.dataset.token!, score: Number(li.dataset.score) })));
-    const [expected] = await node.fillMask(masked, { topK: 5 });
+    const [expected] = await nodeMlm.fillMask(masked, { topK: 5 });
     expect(shown).toHaveLength(5);
     shown.forEach((p, i) => {
       expect(Math.abs(p.score - expected[i].score), `score ${i}`).toBeLessThan(SCORE_TOLERANCE);
@@ -438,9 +450,9 @@ describe('demo page in Chromium (WebGPU on SwiftShader)', () => {
     const after = requests.slice(before);
     // The checkpoint's files come from Cache Storage. Optional files it lacks (modules.json,
     // tokenizer_config.json) are asked for again: a 404 is not cached.
-    const present = new Set(readdirSync(path.join(ROOT, 'weights', 'neobert-mini')));
+    const present = new Set(readdirSync(path.join(ROOT, 'weights', 'wordnet-mini')));
     expect(after.filter((url) => url.includes('/weights/') && present.has(path.basename(url))), `checkpoint requests on reload: ${after.join(', ')}`).toEqual([]);
-    expect(requestsFor('model.safetensors')).toBe(1);
+    expect(requestsFor('wordnet-mini/model.safetensors')).toBe(1);
     await runTask(page, 'search', 'search-section');
     expect(await page.locator('#results li').count()).toBeGreaterThan(0);
   });
