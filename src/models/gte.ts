@@ -16,7 +16,7 @@ import { drainUploads } from '../gpu';
 import { ntkInverseFrequencies, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
 import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { embeddingDispatches, matmulDispatch, maxTokensForWidth, mlmTransformDispatches, modelArithmetic, PlanBuilder, poolerDispatch, pooledOutputs, WeightArena, type EmbeddingTable, type LinearTensors, type RowChunkedLinear } from './common';
-import { rotaryAttentionKernels, rotaryQkvRows } from './rotary';
+import { rotaryAttentionBuffers, rotaryAttentionKernels, rotaryQkvRows } from './rotary';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -370,11 +370,7 @@ export class GteModel implements EncoderModel {
     const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
     const xB = alloc('residual_b', [N, C]); // (N, C) after attn_ln
     const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its norm
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
-    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const { qkv, q, k: kk, v, attn } = rotaryAttentionBuffers(alloc, N, H, D); // qkv (N, 3C); q, k, v (H, N, D); attention_out (N, C)
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(gate) * up
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const norm = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) =>

@@ -11,7 +11,7 @@ import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkNoExtraLayer, checkTable, detectHead, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
 import { embeddingDispatches, matmulDispatch, maxTokensForWidth, mlmTransformDispatches, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type LinearTensors, type RowChunkedLinear } from './common';
-import { rotaryAttentionKernels, rotaryQkvRows } from './rotary';
+import { rotaryAttentionBuffers, rotaryAttentionKernels, rotaryQkvRows } from './rotary';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -339,11 +339,7 @@ export class ModernBertModel implements EncoderModel {
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
     const normed = alloc('normed', [N, C]); // (N, C) LN(x) before attention / MLP
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
-    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const { qkv, q, k: kk, v, attn } = rotaryAttentionBuffers(alloc, N, H, D); // qkv (N, 3C); q, k, v (H, N, D); attention_out (N, C)
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(input) * gate
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const halfWindow = Math.floor(localAttention / 2);

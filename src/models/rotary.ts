@@ -1,7 +1,7 @@
 // Pieces the rotary encoders (ModernBERT, NomicBERT, GTE) share: the rope_qkv layout of a fused
 // [q; k; v] projection, and the kernels around rotary attention. Each architecture's forward
 // stays an explicit function in its own file; only the identical logic lives here.
-import { AttentionKernel, L2NormKernel, PoolingKernel, RopeQkvKernel } from '../kernels';
+import { AttentionKernel, L2NormKernel, PoolingKernel, RopeQkvKernel, type GPUTensor } from '../kernels';
 import type { Arithmetic } from '../capabilities';
 import { interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
 
@@ -26,5 +26,17 @@ export function rotaryAttentionKernels(device: GPUDevice, numHeads: number, head
     attention: AttentionKernel.create(device, numHeads, headDim, { arithmetic }),
     pooling: PoolingKernel.create(device),
     l2norm: L2NormKernel.create(device),
+  };
+}
+
+/** A rotary encoder layer's attention buffers, N tokens of H heads of D (C = H D). */
+export function rotaryAttentionBuffers(alloc: (label: string, shape: number[]) => GPUTensor, N: number, H: number, D: number) {
+  const C = H * D;
+  return {
+    qkv: alloc('qkv', [N, 3 * C]), // (N, H*3*D) per-head interleaved
+    q: alloc('q', [H, N, D]), // (H, N, D) after RoPE
+    k: alloc('k', [H, N, D]), // (H, N, D) after RoPE
+    v: alloc('v', [H, N, D]), // (H, N, D)
+    attn: alloc('attention_out', [N, C]), // (N, H*D)
   };
 }
