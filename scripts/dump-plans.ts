@@ -13,7 +13,7 @@ import { Runner, type OutputName } from '../src/runner';
 import { parseSafetensors } from '../src/safetensors';
 import { readFileSync } from 'node:fs';
 
-const [out = '/tmp/plans.json', familyList = 'neobert,bert,roberta,xlm-roberta,modernbert'] = process.argv.slice(2);
+const [out = '/tmp/plans.json', familyList = 'neobert,bert,roberta,xlm-roberta,modernbert,nomic-bert,gte,jina-xlm-roberta,distilbert,electra'] = process.argv.slice(2);
 const fixtures = path.resolve(process.env.NEOBERT_SHARED_DIR ?? path.join(process.cwd(), '..', 'shared'), 'fixtures');
 const gpu = await createGPU();
 const hash = (a: Float32Array | undefined) => (a ? createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16) : null);

@@ -2,41 +2,14 @@
 // process (forward on fixtures, tokenize, embed, info, exit codes). Each launch of a GPU command
 // compiles its shaders again, so launches are kept few.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, FIXTURES_DIR, FIXTURE_INPUTS, TOKENIZER_FIXTURES_DIR, oneFixturePerFamily, safetensorsNames } from './fixtures';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], stdin = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // a command that exits without reading stdin
-    child.stdin.end(stdin);
-  });
-}
+import { buildDist, CLI, ROOT, runCli } from './cli-harness';
 
 /** The CLI's own stderr lines (Dawn may add "Warning: ..." lines of its own). */
 function neobertLines(stderr: string): string[] {
@@ -52,8 +25,7 @@ const ALL_OUTPUTS = ['last_hidden_state', 'pooled_cls', 'pooled_mean', 'logits']
 let tmp: string;
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed (${build.status}):\n${build.stdout}\n${build.stderr}`);
+  buildDist();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'neobert-cli-'));
 });
 

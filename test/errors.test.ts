@@ -2,12 +2,10 @@
 // and failing forwards through the CLI (which writes files), bad batches and broken checkpoint
 // folders through the library on one shared GPU device.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CheckpointError } from '../src/errors';
 import { InputError } from '../src/errors';
 import { NeoBERT } from '../src/encoder';
@@ -15,33 +13,13 @@ import { folderSource } from '../src/sources/folder';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type SerializableTensor } from '../src/safetensors';
 import { FIXTURES_DIR } from './fixtures';
 import { testGPU } from './gpu-context';
+import { buildDist, runCli as runCliWith, type CliResult } from './cli-harness';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+/** The CLI with no stdin. */
+const runCli = (args: string[]): Promise<CliResult> => runCliWith(args, null);
+
 const TINY = path.join(FIXTURES_DIR, 'tiny-mlm-f32'); // vocab 30522, max_length 4096, 3 x 17 tokens
 const SMALL_CLS = path.join(FIXTURES_DIR, 'small-cls-f32'); // 3 MB, 3 layers, classification head
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A failed CLI run: exit 1, exactly one "neobert: ..." line matching `reason`, no stack trace. */
 function expectCliFailure(result: CliResult, reason: RegExp): void {
@@ -90,8 +68,7 @@ async function freshCase(input: Uint8Array): Promise<{ input: string; outDir: st
 }
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed (${build.status}):\n${build.stdout}\n${build.stderr}`);
+  buildDist();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'neobert-errors-'));
 });
 

@@ -3,36 +3,14 @@
 // (sentence_embedding and logits included, matryoshka_* aside: not a forward output), each within
 // rel L2 1e-4 on real tokens; tokenize gives the fixture's ids for the folders with tokenizer files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseSafetensors, type SafetensorsFile } from '../src/safetensors';
 import { compareArrays } from './compare';
 import { ENCODER_FIXTURES_DIR, encoderFixtureCases } from './fixtures';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
-  });
-}
+import { buildDist, runCli } from './cli-harness';
 
 const read = async (file: string): Promise<SafetensorsFile> => parseSafetensors(new Uint8Array(await readFile(file)), file);
 
@@ -45,8 +23,7 @@ const INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
 let tmp: string;
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed (${build.status}):\n${build.stdout}\n${build.stderr}`);
+  buildDist();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'neobert-rotary-cli-'));
 });
 

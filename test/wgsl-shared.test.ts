@@ -77,7 +77,7 @@ function kernelSources(): { file: string; source: string }[] {
 // Where each block must be (a marker removed by accident is a failure too).
 const EXPECTED: Record<string, string[]> = {
   'matmul-params': ['matmul.wgsl', 'matmul_f16.wgsl', 'matmul_subgroup.wgsl'],
-  'matmul-activation': ['matmul.wgsl', 'matmul_f16.wgsl', 'matmul_subgroup.wgsl'],
+  'matmul-activation': ['lora.wgsl', 'matmul.wgsl', 'matmul_f16.wgsl', 'matmul_subgroup.wgsl'],
   'attention-params': ['attention.wgsl', 'attention_f16.wgsl', 'attention_subgroup.wgsl'],
   'attention-tables': ['attention.wgsl', 'attention_f16.wgsl', 'attention_subgroup.wgsl'],
   'attention-window-rule': ['attention.wgsl', 'attention_f16.wgsl'],

@@ -311,3 +311,50 @@ export function pooledOutputs(
   d.push(k.l2norm.createDispatch('normalize_mean', pooledMean, pooledMeanNormalized)); // (S, C)
   return { pooledCls, pooledMean, pooledClsNormalized, pooledMeanNormalized };
 }
+
+/** A matmul's weight and optional bias on the GPU, as WeightArena.linear uploads them. */
+export type LinearTensors = { weight: GPUTensor; bias: GPUTensor | null };
+
+/** x W^T (+ bias when the linear has one) (+ residual when given) into out: one matmul dispatch. */
+export function matmulDispatch(label: string, kernel: MatmulKernel, x: GPUTensor, w: LinearTensors, out: GPUTensor, residual?: GPUTensor): Dispatch {
+  return kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
+}
+
+/**
+ * The MLM transform head (BertPredictionHeadTransform and its decoder): the rows the head reads
+ * (logitRowsInput), act(x Wd^T + bd) by `dense`, its norm, then the row-chunked decoder into
+ * (M, V) logits. The labels are the architecture's (its dispatches and buffers keep its names).
+ */
+export function mlmTransformDispatches(
+  p: { alloc: (label: string, shape: number[]) => GPUTensor; dispatches: Dispatch[] },
+  k: { gather: EmbeddingKernel; dense: MatmulKernel; decoder: MatmulKernel },
+  norm: (label: string, x: GPUTensor, out: GPUTensor) => Dispatch,
+  head: { dense: LinearTensors; decoder: RowChunkedLinear },
+  last: GPUTensor,
+  logitRows: number | undefined,
+  labels: { dense: string; denseOut: string; norm: string; normOut: string; decoder: string },
+): { logits: GPUTensor; logitRows: GPUTensor | null } {
+  const { alloc, dispatches: d } = p;
+  const rows = logitRowsInput(alloc, d, k.gather, last, logitRows); // (M = N or R, C)
+  const [M, C] = rows.input.shape;
+  const t = alloc(labels.denseOut, [M, C]); // (M, C) act(x Wd^T + bd)
+  const tn = alloc(labels.normOut, [M, C]); // (M, C)
+  const logits = alloc('logits', [M, head.decoder.rows]); // (M, V)
+  d.push(matmulDispatch(labels.dense, k.dense, rows.input, head.dense, t));
+  d.push(norm(labels.norm, t, tn));
+  d.push(...linearDispatches(k.decoder, labels.decoder, tn, head.decoder, logits)); // (M, V)
+  return { logits, logitRows: rows.rows };
+}
+
+/** The BERT pooler, tanh(cls Wp^T + bp) into (S, C) `pooler_output`, when the model has one. */
+export function poolerDispatch(
+  p: { alloc: (label: string, shape: number[]) => GPUTensor; dispatches: Dispatch[] },
+  kernel: MatmulKernel | null,
+  pooledCls: GPUTensor,
+  pooler: LinearTensors | null,
+): GPUTensor | null {
+  if (!pooler) return null;
+  const out = p.alloc('pooler_output', [...pooledCls.shape]); // (S, C)
+  p.dispatches.push(matmulDispatch('pooler', kernel!, pooledCls, pooler, out));
+  return out;
+}

@@ -10,24 +10,13 @@
 // load the same. This file is the whole architecture: config, checkpoint table, forward plan.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
-import {
-  AttentionKernel,
-  EmbeddingKernel,
-  L2NormKernel,
-  LayerNormKernel,
-  MatmulKernel,
-  PoolingKernel,
-  RMSNormKernel,
-  RopeQkvKernel,
-  type Dispatch,
-  type GPUTensor,
-  type MatmulActivation,
-} from '../kernels';
-import { interleaveGateUp, interleaveQkvHeads, permuteRotateHalf, swapHalves } from '../weight-layout';
+import { EmbeddingKernel, LayerNormKernel, MatmulKernel, RMSNormKernel, type GPUTensor, type MatmulActivation } from '../kernels';
+import { interleaveGateUp, swapHalves } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ntkInverseFrequencies, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
 import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { embeddingDispatches, matmulDispatch, maxTokensForWidth, mlmTransformDispatches, modelArithmetic, PlanBuilder, poolerDispatch, pooledOutputs, WeightArena, type EmbeddingTable, type LinearTensors, type RowChunkedLinear } from './common';
+import { rotaryAttentionBuffers, rotaryAttentionKernels, rotaryQkvRows } from './rotary';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +252,7 @@ export function loadGteWeights(config: GteConfig, lookup: TensorLookup) {
 // ---------------------------------------------------------------------------------------------
 // The model on the GPU
 
-type Tensor2 = { weight: GPUTensor; bias: GPUTensor | null };
+type Tensor2 = LinearTensors;
 
 interface LayerTensors {
   /** (3C, C) per-head [q_h; k_h; v_h] rows, q and k rows of each head in adjacent-pair order; + (3C) bias. */
@@ -316,13 +305,8 @@ export class GteModel implements EncoderModel {
     const kernels = await createKernels(arena, config, { head: weights.head.kind, pooler: weights.pooler !== null });
     const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: arena.tensor(label, n.weight, [C]), bias: n.bias && arena.tensor(`${label}.bias`, n.bias, [C]) });
     const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
-    // qkv rows [q | k | v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
-    // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the kernel's
-    // adjacent-pair RoPE (q.k is unchanged by a permutation q and k share).
-    const qkvRows = (w: Float32Array, K: number) => {
-      const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
-      return interleaveQkvHeads(permuteRotateHalf(q, H, D, K), permuteRotateHalf(k, H, D, K), v, H, D, K);
-    };
+    // qkv rows [q | k | v] -> per-head, rotate-half q/k rows reordered for the kernel's adjacent-pair RoPE (rotaryQkvRows).
+    const qkvRows = (w: Float32Array, K: number) => rotaryQkvRows(w, H, D, K);
     const layers: LayerTensors[] = [];
     for (const [i, w] of weights.layers.entries()) {
       const L = `layer${i}`;
@@ -386,17 +370,12 @@ export class GteModel implements EncoderModel {
     const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
     const xB = alloc('residual_b', [N, C]); // (N, C) after attn_ln
     const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its norm
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
-    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const { qkv, q, k: kk, v, attn } = rotaryAttentionBuffers(alloc, N, H, D); // qkv (N, 3C); q, k, v (H, N, D); attention_out (N, C)
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(gate) * up
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const norm = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) =>
       n.bias ? k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps) : k.rmsNorm!.createDispatch(label, x, n.weight, out, eps);
-    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
-      kernel!.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
+    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) => matmulDispatch(label, kernel!, x, w, out, residual);
 
     const typeIds = tokenTypeIds ?? zeroTypes;
     const typeExtras = e.types && typeIds ? { typeIds, typeTable: e.types } : {};
@@ -415,25 +394,16 @@ export class GteModel implements EncoderModel {
       d.push(norm(`${L}.mlp_ln`, sum, w.mlpNorm, out)); // (N, C)
     });
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
-    let poolerOutput: GPUTensor | null = null;
-    if (this.pooler) {
-      poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(mm('pooler', k.matmulBiasTanh, pooled.pooledCls, this.pooler, poolerOutput));
-    }
+    const poolerOutput = poolerDispatch(p, k.matmulBiasTanh, pooled.pooledCls, this.pooler); // (S, C) tanh(cls Wp^T + bp)
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
-      logitRows = rows.rows;
-      const M = rows.input.shape[0];
-      const t = alloc('lm_head_dense', [M, C]); // (M, C) act(last Wd^T + bd)
-      const tn = alloc('lm_head_norm', [M, C]); // (M, C)
-      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(mm('lm_head.dense', k.head, rows.input, head.dense, t));
-      d.push(norm('lm_head.norm', t, head.norm, tn));
-      d.push(...linearDispatches(k.matmulBias, 'lm_head.decoder', tn, head.decoder, logits)); // (M, V)
+      // (M = N or R rows, C) -> act(x Wd^T + bd) -> LayerNorm -> (M, V)
+      const labels = { dense: 'lm_head.dense', denseOut: 'lm_head_dense', norm: 'lm_head.norm', normOut: 'lm_head_norm', decoder: 'lm_head.decoder' };
+      const mlm = { gather: k.gather!, dense: k.head!, decoder: k.matmulBias };
+      ({ logits, logitRows } = mlmTransformDispatches(p, mlm, (label, x, out) => norm(label, x, head.norm, out), head, last, options.logitRows, labels));
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels) classifier(pooler_output)
       d.push(mm('classifier', k.matmulBias, poolerOutput!, head.classifier, logits));
@@ -465,10 +435,7 @@ function createKernels(arena: WeightArena, config: GteConfig, has: { head: HeadK
     glu: MatmulKernel.create(device, { ...m, glu: config.gluActivation }), // up_gate_proj
     head: mlm ? MatmulKernel.create(device, { ...m, bias: true, activation: config.headActivation }) : null, // lm_head.dense
     matmulBiasTanh: has.pooler ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null, // pooler
-    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-    pooling: PoolingKernel.create(device),
-    l2norm: L2NormKernel.create(device),
+    ...rotaryAttentionKernels(device, config.numHeads, config.headDim, arithmetic),
   });
 }
 

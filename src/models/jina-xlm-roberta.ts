@@ -20,7 +20,7 @@ import {
   RopeQkvKernel,
   type GPUTensor,
 } from '../kernels';
-import { interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
+import { rotaryQkvRows } from './rotary';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkNoExtraLayer, checkTable, detectPrefix, lazySection, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
@@ -337,10 +337,7 @@ export class JinaXlmRobertaModel implements EncoderModel {
     // Wqkv rows [q; k; v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
     // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the kernel's
     // adjacent-pair RoPE. Wqkv's bias and its adapters' B (out rows) get the same order.
-    const qkvRows = (w: Float32Array, K: number) => {
-      const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
-      return interleaveQkvHeads(permuteRotateHalf(q, H, D, K), permuteRotateHalf(k, H, D, K), v, H, D, K);
-    };
+    const qkvRows = (w: Float32Array, K: number) => rotaryQkvRows(w, H, D, K);
     const upLinear = (label: string, l: Linear, N: number, K: number, rows?: (w: Float32Array, K: number) => Float32Array): LinearTensors => {
       const order = rows ?? ((w: Float32Array) => w);
       const base = { weight: arena.weight(label, order(l.weight, K), [N, K]), bias: arena.tensor(`${label}.bias`, order(l.bias, 1), [N]) };

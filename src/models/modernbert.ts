@@ -5,23 +5,13 @@
 // This file is the whole architecture: config, checkpoint table, forward plan.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
-import {
-  AttentionKernel,
-  EmbeddingKernel,
-  L2NormKernel,
-  LayerNormKernel,
-  MatmulKernel,
-  PoolingKernel,
-  RopeQkvKernel,
-  type Dispatch,
-  type GPUTensor,
-  type MatmulActivation,
-} from '../kernels';
-import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf } from '../weight-layout';
+import { EmbeddingKernel, LayerNormKernel, MatmulKernel, type GPUTensor, type MatmulActivation } from '../kernels';
+import { interleaveGateUp, interleaveGateUpBias } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { ropeTable } from '../tables';
 import { checkNoExtraLayer, checkTable, detectHead, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec as spec, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { embeddingDispatches, matmulDispatch, maxTokensForWidth, mlmTransformDispatches, modelArithmetic, pooledOutputs, PlanBuilder, WeightArena, type EmbeddingTable, type LinearTensors, type RowChunkedLinear } from './common';
+import { rotaryAttentionBuffers, rotaryAttentionKernels, rotaryQkvRows } from './rotary';
 import type { Architecture, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -232,7 +222,7 @@ export function loadModernBertWeights(config: ModernBertConfig, lookup: TensorLo
 // ---------------------------------------------------------------------------------------------
 // The model on the GPU
 
-type Tensor2 = { weight: GPUTensor; bias: GPUTensor | null };
+type Tensor2 = LinearTensors;
 
 interface LayerTensors {
   attnNorm: Tensor2 | null;
@@ -284,13 +274,8 @@ export class ModernBertModel implements EncoderModel {
     const kernels = await createKernels(arena, config, weights.head.kind);
     const upNorm = (label: string, n: Norm): Tensor2 => ({ weight: arena.tensor(label, n.weight, [C]), bias: n.bias && arena.tensor(`${label}.bias`, n.bias, [C]) });
     const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
-    // Wqkv rows [q; k; v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads), with q and k rows of
-    // each head reordered (i, i + D/2) -> (2i, 2i + 1): rotate-half RoPE then is the adjacent-pair
-    // RoPE of the kernel, and q.k is unchanged because q and k share the permutation.
-    const qkvRows = (w: Float32Array, K: number) => {
-      const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
-      return interleaveQkvHeads(permuteRotateHalf(q, H, D, K), permuteRotateHalf(k, H, D, K), v, H, D, K);
-    };
+    // Wqkv rows [q; k; v] -> per-head, rotate-half q/k rows reordered for the kernel's adjacent-pair RoPE (rotaryQkvRows).
+    const qkvRows = (w: Float32Array, K: number) => rotaryQkvRows(w, H, D, K);
     const layers: LayerTensors[] = [];
     for (const [i, w] of weights.layers.entries()) {
       const L = `layer${i}`;
@@ -354,18 +339,13 @@ export class ModernBertModel implements EncoderModel {
     const xA = alloc('residual_a', [N, C]); // (N, C) residual stream, ping
     const xB = alloc('residual_b', [N, C]); // (N, C) residual stream, pong
     const normed = alloc('normed', [N, C]); // (N, C) LN(x) before attention / MLP
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
-    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const { qkv, q, k: kk, v, attn } = rotaryAttentionBuffers(alloc, N, H, D); // qkv (N, 3C); q, k, v (H, N, D); attention_out (N, C)
     const glu = alloc('glu_out', [N, I]); // (N, I) gelu(input) * gate
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const halfWindow = Math.floor(localAttention / 2);
     // The config fixes which variants exist (norm_bias, attention_bias, mlp_bias, classifier_bias).
     const ln = (label: string, x: GPUTensor, n: Tensor2, out: GPUTensor) => k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps);
-    const mm = (label: string, kernel: MatmulKernel, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
-      kernel.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
+    const mm = matmulDispatch;
 
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, this.embeddings, xB)); // (N, C)
     d.push(ln('embedding_norm', xB, this.embeddingNorm, xA)); // (N, C)
@@ -391,15 +371,10 @@ export class ModernBertModel implements EncoderModel {
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.embedding, last, options.logitRows); // (M = N or R, C)
-      logitRows = rows.rows;
-      const M = rows.input.shape[0];
-      const t = alloc('head_dense', [M, C]); // (M, C) act(last Wd^T)
-      const tn = alloc('head_norm', [M, C]); // (M, C)
-      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(mm('head.dense', k.head!, rows.input, head.dense, t));
-      d.push(ln('head.norm', t, head.norm, tn));
-      d.push(...linearDispatches(k.matmulBias!, 'decoder', tn, head.decoder, logits)); // (M, V)
+      // (M = N or R rows, C) -> act(x Wd^T) -> LayerNorm -> (M, V)
+      const labels = { dense: 'head.dense', denseOut: 'head_dense', norm: 'head.norm', normOut: 'head_norm', decoder: 'decoder' };
+      const mlm = { gather: k.embedding, dense: k.head!, decoder: k.matmulBias! };
+      ({ logits, logitRows } = mlmTransformDispatches(p, mlm, (label, x, out) => ln(label, x, head.norm, out), head, last, options.logitRows, labels));
     } else if (options.logits && head.kind === 'classification') {
       const pooledRow = this.config.classifierPooling === 'mean' ? pooled.pooledMean : pooled.pooledCls; // (S, C)
       const t = alloc('head_dense', [S, C]); // (S, C)
@@ -436,10 +411,7 @@ function createKernels(arena: WeightArena, config: ModernBertConfig, head: HeadK
     mlpResidual: MatmulKernel.create(device, { ...m, bias: config.mlpBias, residual: true }), // mlp.Wo
     head: withHead ? MatmulKernel.create(device, { ...m, activation: config.classifierActivation, bias: config.classifierBias }) : null, // head.dense
     matmulBias: withHead ? MatmulKernel.create(device, { ...m, bias: true }) : null, // decoder, classifier
-    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-    pooling: PoolingKernel.create(device),
-    l2norm: L2NormKernel.create(device),
+    ...rotaryAttentionKernels(device, config.numHeads, config.headDim, arithmetic),
   });
 }
 

@@ -8,23 +8,13 @@
 // (pooler + classifier). This file is the whole architecture: config, checkpoint table, plan.
 import { ConfigReader } from '../config';
 import { CheckpointError } from '../errors';
-import {
-  AttentionKernel,
-  EmbeddingKernel,
-  L2NormKernel,
-  LayerNormKernel,
-  MatmulKernel,
-  PoolingKernel,
-  RopeQkvKernel,
-  type Dispatch,
-  type GPUTensor,
-  type MatmulActivation,
-} from '../kernels';
-import { interleaveGateUp, interleaveGateUpBias, interleaveQkvHeads, permuteRotateHalf, stackRows } from '../weight-layout';
+import { EmbeddingKernel, LayerNormKernel, MatmulKernel, type GPUTensor, type MatmulActivation } from '../kernels';
+import { interleaveGateUp, interleaveGateUpBias, stackRows } from '../weight-layout';
 import { drainUploads } from '../gpu';
 import { dynamicNtkBase, ropeInverseFrequencies, ropeTableFromFrequencies } from '../tables';
 import { checkTable, detectHead, detectPrefix, lazySection, linearSpec, normSpec, specsOf, tensorSpec, type TensorLookup, type TensorSpec } from '../tensor-table';
-import { embeddingDispatches, linearDispatches, logitRowsInput, maxTokensForWidth, modelArithmetic, PlanBuilder, pooledOutputs, WeightArena, type EmbeddingTable, type RowChunkedLinear } from './common';
+import { embeddingDispatches, matmulDispatch, maxTokensForWidth, mlmTransformDispatches, modelArithmetic, PlanBuilder, poolerDispatch, pooledOutputs, WeightArena, type EmbeddingTable, type LinearTensors, type RowChunkedLinear } from './common';
+import { rotaryAttentionBuffers, rotaryAttentionKernels, rotaryQkvRows } from './rotary';
 import type { Architecture, BatchLayout, EncoderConfig, EncoderModel, ForwardPlan, HeadKind, ModelDtype, ModelOptions, PlanOptions } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +231,7 @@ export function loadNomicBertWeights(config: NomicBertConfig, lookup: TensorLook
 // ---------------------------------------------------------------------------------------------
 // The model on the GPU
 
-type Tensor2 = { weight: GPUTensor; bias: GPUTensor | null };
+type Tensor2 = LinearTensors;
 type NormTensors = { weight: GPUTensor; bias: GPUTensor };
 
 interface LayerTensors {
@@ -294,15 +284,8 @@ export class NomicBertModel implements EncoderModel {
     const kernels = await createKernels(arena, config, { mlm: weights.head.kind === 'mlm', pooler: weights.pooler !== null });
     const upNorm = (label: string, n: Norm): NormTensors => ({ weight: arena.tensor(label, n.weight, [C]), bias: arena.tensor(`${label}.bias`, n.bias, [C]) });
     const upLinear = (label: string, l: Linear, shape: [number, number]): Tensor2 => arena.linear(label, l.weight, l.bias, shape);
-    // Wqkv rows [q; k; v] -> per-head [q_h; k_h; v_h] (what rope_qkv reads). Rotate-half RoPE
-    // (pairs (i, i + D/2)) becomes the kernel's adjacent-pair RoPE by reordering the q and k rows
-    // of each head (permuteRotateHalf; q.k is unchanged by a shared permutation); interleaved
-    // RoPE already pairs adjacent channels.
-    const rotate = (w: Float32Array, K: number) => (config.ropeInterleaved ? w : permuteRotateHalf(w, H, D, K));
-    const qkvRows = (w: Float32Array, K: number) => {
-      const [q, k, v] = [0, 1, 2].map((j) => w.subarray(j * C * K, (j + 1) * C * K));
-      return interleaveQkvHeads(rotate(q, K), rotate(k, K), v, H, D, K);
-    };
+    // Wqkv rows [q; k; v] -> per-head, rotate-half q/k rows reordered for the kernel's adjacent-pair RoPE (rotaryQkvRows).
+    const qkvRows = (w: Float32Array, K: number) => rotaryQkvRows(w, H, D, K, { interleaved: config.ropeInterleaved });
     const layers: LayerTensors[] = [];
     for (const [i, w] of weights.layers.entries()) {
       const L = `layer${i}`;
@@ -372,17 +355,12 @@ export class NomicBertModel implements EncoderModel {
     const xA = alloc('residual_a', [N, C]); // (N, C) layer input / output
     const xB = alloc('residual_b', [N, C]); // (N, C) after norm1
     const sum = alloc('residual_sum', [N, C]); // (N, C) x + sublayer(x), before its LayerNorm
-    const qkv = alloc('qkv', [N, 3 * C]); // (N, H*3*D) per-head interleaved
-    const q = alloc('q', [H, N, D]); // (H, N, D) after RoPE
-    const kk = alloc('k', [H, N, D]); // (H, N, D) after RoPE
-    const v = alloc('v', [H, N, D]); // (H, N, D)
-    const attn = alloc('attention_out', [N, C]); // (N, H*D)
+    const { qkv, q, k: kk, v, attn } = rotaryAttentionBuffers(alloc, N, H, D); // qkv (N, 3C); q, k, v (H, N, D); attention_out (N, C)
     const glu = alloc('glu_out', [N, I]); // (N, I) fc11(x) * silu(fc12(x))
     const last = alloc('last_hidden_state', [N, C]); // (N, C)
     const ln = (label: string, x: GPUTensor, n: NormTensors, out: GPUTensor) => k.layerNorm.createDispatch(label, x, n.weight, n.bias, out, eps);
     // The config fixes which variants exist (qkv_proj_bias, mlp_fc1_bias, mlp_fc2_bias).
-    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) =>
-      kernel!.createDispatch(label, x, w.weight, out, { ...(w.bias ? { bias: w.bias } : {}), ...(residual ? { residual } : {}) });
+    const mm = (label: string, kernel: MatmulKernel | null, x: GPUTensor, w: Tensor2, out: GPUTensor, residual?: GPUTensor) => matmulDispatch(label, kernel!, x, w, out, residual);
 
     const typeExtras = e.types && tokenTypeIds ? { typeIds: tokenTypeIds, typeTable: e.types } : {};
     d.push(...embeddingDispatches(k.embedding, 'embedding', inputIds, e.word, sum, typeExtras)); // (N, C) word + type
@@ -400,25 +378,16 @@ export class NomicBertModel implements EncoderModel {
       d.push(ln(`${L}.norm2`, sum, w.norm2, out)); // (N, C)
     });
     const pooled = pooledOutputs(alloc, d, k, last, attentionMask, sequenceTable); // (S, C) x4
-    let poolerOutput: GPUTensor | null = null;
-    if (this.pooler) {
-      poolerOutput = alloc('pooler_output', [S, C]); // (S, C) tanh(cls Wp^T + bp)
-      d.push(mm('pooler', k.matmulBiasTanh, pooled.pooledCls, this.pooler, poolerOutput));
-    }
+    const poolerOutput = poolerDispatch(p, k.matmulBiasTanh, pooled.pooledCls, this.pooler); // (S, C) tanh(cls Wp^T + bp)
 
     let logits: GPUTensor | null = null;
     let logitRows: GPUTensor | null = null;
     const head = this.head;
     if (options.logits && head.kind === 'mlm') {
-      const rows = logitRowsInput(alloc, d, k.gather!, last, options.logitRows); // (M = N or R, C)
-      logitRows = rows.rows;
-      const M = rows.input.shape[0];
-      const t = alloc('mlm_transform', [M, C]); // (M, C) silu(last Wd^T)
-      const tn = alloc('mlm_transform_norm', [M, C]); // (M, C)
-      logits = alloc('logits', [M, this.config.vocabSize]); // (M, V)
-      d.push(mm('mlm_dense', k.head, rows.input, head.dense, t));
-      d.push(ln('mlm_layer_norm', t, head.norm, tn));
-      d.push(...linearDispatches(k.matmulBias!, 'mlm_decoder', tn, head.decoder, logits)); // (M, V)
+      // (M = N or R rows, C) -> silu(x Wd^T) -> LayerNorm -> (M, V)
+      const labels = { dense: 'mlm_dense', denseOut: 'mlm_transform', norm: 'mlm_layer_norm', normOut: 'mlm_transform_norm', decoder: 'mlm_decoder' };
+      const mlm = { gather: k.gather!, dense: k.head!, decoder: k.matmulBias! };
+      ({ logits, logitRows } = mlmTransformDispatches(p, mlm, (label, x, out) => ln(label, x, head.norm, out), head, last, options.logitRows, labels));
     } else if (options.logits && head.kind === 'classification') {
       logits = alloc('logits', [S, this.numLabels]); // (S, labels)
       d.push(mm('classifier', k.matmulBias, poolerOutput!, head.classifier, logits));
@@ -462,10 +431,7 @@ function createKernels(arena: WeightArena, config: NomicBertConfig, has: { mlm: 
     matmulBias: has.mlm || config.numLabels !== null ? MatmulKernel.create(device, { ...m, bias: true }) : null, // MLM decoder, classifier
     head: has.mlm ? MatmulKernel.create(device, { ...m, activation: config.headActivation, bias: config.fc1Bias }) : null,
     matmulBiasTanh: has.pooler ? MatmulKernel.create(device, { ...m, bias: true, activation: 'tanh' }) : null,
-    rope: RopeQkvKernel.create(device, config.numHeads, config.headDim, { outputDtype: arithmetic }),
-    attention: AttentionKernel.create(device, config.numHeads, config.headDim, { arithmetic }),
-    pooling: PoolingKernel.create(device),
-    l2norm: L2NormKernel.create(device),
+    ...rotaryAttentionKernels(device, config.numHeads, config.headDim, arithmetic),
   });
 }
 
