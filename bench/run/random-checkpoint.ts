@@ -118,6 +118,28 @@ export const RANDOM_PRESETS: Record<string, RandomPreset> = {
       torch_dtype: 'float32',
     },
   },
+  // sentence-transformers/all-mpnet-base-v2 (its config.json says MPNetForMaskedLM; the file holds
+  // MPNetModel keys, no prefix: encoder only here, no pooler)
+  'all-mpnet-base-v2': {
+    label: 'all-mpnet-base-v2 dimensions (MPNet 12 x 768, relative bias), random weights',
+    config: {
+      architectures: ['MPNetForMaskedLM'],
+      model_type: 'mpnet',
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      hidden_act: 'gelu',
+      vocab_size: 30527,
+      max_position_embeddings: 514,
+      layer_norm_eps: 1e-5,
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      relative_attention_num_buckets: 32,
+      torch_dtype: 'float32',
+    },
+  },
 };
 
 /** How a tensor is filled: embeddings U(-1, 1), matrices U(+-1/sqrt(K)), biases U(+-0.1), norms 1 / 0. */
@@ -209,6 +231,20 @@ export function hubTensors(config: Record<string, unknown>): TensorPlan[] {
       linear(`${p}.mlp.down_proj`, C, I, true);
       norm(`${p}.mlp_ln`, true);
     }
+  } else if (type === 'mpnet') {
+    t.push({ name: 'embeddings.word_embeddings.weight', shape: [V, C], fill: 'embedding' });
+    t.push({ name: 'embeddings.position_embeddings.weight', shape: [num(config, 'max_position_embeddings'), C], fill: 'embedding' });
+    norm('embeddings.LayerNorm', true);
+    for (let i = 0; i < L; i++) {
+      const p = `encoder.layer.${i}`;
+      for (const n of ['q', 'k', 'v', 'o']) linear(`${p}.attention.attn.${n}`, C, C, true);
+      norm(`${p}.attention.LayerNorm`, true);
+      linear(`${p}.intermediate.dense`, I, C, true);
+      linear(`${p}.output.dense`, C, I, true);
+      norm(`${p}.output.LayerNorm`, true);
+    }
+    // One table for every layer, [buckets, heads]; U(-1, 1) like an embedding.
+    t.push({ name: 'encoder.relative_attention_bias.weight', shape: [num(config, 'relative_attention_num_buckets'), num(config, 'num_attention_heads')], fill: 'embedding' });
   } else throw new Error(`random checkpoint: model_type ${String(type)} is not known here`);
   return t;
 }
