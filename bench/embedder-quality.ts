@@ -6,11 +6,14 @@
 //    when they share no word with it, distractor = another held-out synset's lemmas that share a
 //    word with it; the fraction where the paraphrase is closer;
 //  - hand-written sentence triplets (anchor; a paraphrase sharing no word with it; a distractor
-//    sharing words but not meaning), written before the model was trained, checked for that here.
+//    sharing words but not meaning; bench/data/sentence-triplets.json, both rules checked here): a dev
+//    set the training script also scores, and a test set written before the shipped model was trained
+//    and scored only here.
 // Models: weights/wordnet-mini ('bundled', trained on WordNet), weights/neobert-mini ('bundled-mlm',
 // random weights) with its mean pooling + normalisation, and a TF-IDF baseline (lowercased words,
 // sublinear tf, smooth idf over the evaluated texts, cosine).
-//   node scripts/build.mjs --run bench/embedder-quality.ts [--json FILE]
+// --also DIR adds another model folder (an earlier checkpoint, say) to the same run.
+//   node scripts/build.mjs --run bench/embedder-quality.ts [--json FILE] [--also DIR]...
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Encoder } from '../src/encoder';
@@ -24,24 +27,12 @@ interface Synset {
   definition: string;
 }
 
-const SENTENCE_TRIPLETS: [anchor: string, paraphrase: string, distractor: string][] = [
-  ['the cat sat on the mat', 'a kitten rested upon a rug', 'the gym mat sat on the floor of the hall'],
-  ['the doctor treated the patient', 'a physician cured a sick person', 'the patient gardener treated the lawn with fertilizer'],
-  ['he bought a new car', 'she purchased an automobile', 'he bought a new novel at the bookshop'],
-  ['heavy rain fell all night', 'a downpour lasted until morning', 'heavy metal music played all night'],
-  ['the boat sank in the sea', 'a ship was wrecked offshore', 'the sea of faces in the crowd sank into silence'],
-  ['she is a good teacher', 'he was an excellent instructor', 'she is a good runner in races'],
-  ['the meal was delicious', 'this food tasted wonderful', 'the meal ticket was lost'],
-  ['buy cheap shoes', 'purchase inexpensive footwear', 'buy cheap flights to paris'],
-  ['the house is enormous', 'that home seems huge', 'the house of commons is in session'],
-  ['the student passed the exam', 'a pupil succeeded at that test', 'the student passed the salt at dinner'],
-  ['the baby is sleeping', 'an infant slumbers', 'the baby grand piano is in the hall'],
-  ['begin the journey', 'start a trip', 'the journey of a river ends at the sea'],
-  ['a large dog barked', 'the big hound howled', 'a large bank loan was approved'],
-  ['the lawyer won the case', 'an attorney triumphed in court', 'the pencil case was won at the fair'],
-  ['the professor gave a lecture', 'an academic spoke to students', 'the lecture hall gave way under the snow'],
-  ['the car is fast', 'that automobile goes quickly', 'the car park is closed on sundays'],
-];
+type Triplet = [anchor: string, paraphrase: string, distractor: string];
+// dev: written before the first training run and used since to choose between runs; test: written
+// before the second run and never used to choose anything (bench/data/sentence-triplets.json)
+const TRIPLETS = JSON.parse(readFileSync('bench/data/sentence-triplets.json', 'utf8')) as Record<'dev' | 'test', { triplets: Triplet[] }>;
+const SENTENCE_SETS = { dev: TRIPLETS.dev.triplets, test: TRIPLETS.test.triplets };
+const SENTENCE_TRIPLETS = [...SENTENCE_SETS.dev, ...SENTENCE_SETS.test];
 
 const words = (t: string) => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 const STOP = new Set('a an the of to in on at for by with from and or is are was were be as that this it its into upon'.split(' '));
@@ -56,6 +47,7 @@ for (const [a, p, d] of SENTENCE_TRIPLETS) {
 
 const args = process.argv.slice(2);
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
+const also = args.flatMap((a, i) => (a === '--also' && args[i + 1] ? [args[i + 1]] : []));
 const data = JSON.parse(readFileSync('bench/data/wordnet-heldout.json', 'utf8')) as { synsets: Synset[] };
 const synsets = data.synsets;
 const queries = synsets.map((s) => s.definition);
@@ -125,17 +117,22 @@ async function evaluate(name: string, embed: Embedder) {
   const flat = SENTENCE_TRIPLETS.flat();
   const s = await embed(flat);
   const sentence = SENTENCE_TRIPLETS.map((_, t) => dot(s[3 * t], s[3 * t + 1]) > dot(s[3 * t], s[3 * t + 2]));
+  const nDev = SENTENCE_SETS.dev.length;
+  const closer = (xs: boolean[]) => xs.filter(Boolean).length;
   const n = queries.length;
   const result = {
     model: name,
     retrieval: { queries: n, candidates: c.length, recallAt1: r1 / n, recallAt10: r10 / n, mrr: mrr / n },
     wordnetTriplets: { count: wordnetTriplets.length, paraphraseCloser: wn },
-    sentenceTriplets: { count: SENTENCE_TRIPLETS.length, paraphraseCloser: sentence.filter(Boolean).length, perTriplet: sentence },
+    sentenceTriplets: {
+      dev: { count: nDev, paraphraseCloser: closer(sentence.slice(0, nDev)), perTriplet: sentence.slice(0, nDev) },
+      test: { count: SENTENCE_SETS.test.length, paraphraseCloser: closer(sentence.slice(nDev)), perTriplet: sentence.slice(nDev) },
+    },
     seconds: (performance.now() - started) / 1000,
   };
   console.log(
     `${name.padEnd(44)} R@1 ${(result.retrieval.recallAt1 * 100).toFixed(1).padStart(5)}%  R@10 ${(result.retrieval.recallAt10 * 100).toFixed(1).padStart(5)}%  ` +
-      `MRR ${result.retrieval.mrr.toFixed(3)}  WordNet triplets ${wn}/${wordnetTriplets.length}  sentence triplets ${result.sentenceTriplets.paraphraseCloser}/${SENTENCE_TRIPLETS.length}`,
+      `MRR ${result.retrieval.mrr.toFixed(3)}  WordNet triplets ${wn}/${wordnetTriplets.length}  sentence triplets dev ${result.sentenceTriplets.dev.paraphraseCloser}/${nDev} test ${result.sentenceTriplets.test.paraphraseCloser}/${SENTENCE_SETS.test.length}`,
   );
   return result;
 }
@@ -145,8 +142,9 @@ const results = [];
 let adapter = '';
 for (const [name, source] of [
   ['weights/wordnet-mini (bundled, trained)', 'weights/wordnet-mini'],
+  ...also.map((dir) => [dir, dir]),
   ['weights/neobert-mini (bundled-mlm, random)', 'weights/neobert-mini'],
-] as const) {
+]) {
   // the folders 'bundled' and 'bundled-mlm' load, from the repository (this script runs bundled elsewhere)
   const model = await Encoder.load(folderSource(path.resolve(source)), { gpu });
   const a = model.info().adapter;

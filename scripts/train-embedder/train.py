@@ -13,7 +13,9 @@ Stages (each skipped when its output exists in --work, so a rerun resumes):
      pieces the training text uses (ties in frequency broken by the original id), every single
      character piece kept.
   3. train: BertModel (post-LN, GELU, absolute positions) + mean pooling + L2 normalisation;
-     symmetric InfoNCE over the batch (scale 20). Checkpoint every --ckpt-minutes; the batch order
+     InfoNCE (scale 20) over (anchor, positive, hard negative) triples: word pairs, sentence pairs
+     and WordNet paraphrases, negatives sharing words but not meaning (augment.py); two cosine
+     learning-rate cycles, the second weighted to sentences (--steps, --phase2-steps). Checkpoint every --ckpt-minutes; the batch order
      is a function of (seed, epoch), so a resumed run sees the same batches.
   4. export: model.safetensors (F16), config.json, vocab.txt, tokenizer_config.json, the
      sentence-transformers files; test/fixtures/wordnet-mini/expected.safetensors: this file's
@@ -34,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from augment import Lexicon, Negatives, Paraphraser
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 WORDNET = '/usr/share/wordnet'
@@ -395,63 +399,101 @@ def stage_vocab(work, data, max_vocab):
     return vocab
 
 
-def make_pairs(data, epoch, rng_seed):
-    """One pair per training synset, in a seeded order; kinds: definition<->lemmas, lemma<->lemma,
-    example<->definition, lemma<->definition, example<->lemmas, and sentence<->sentence pairs (two
-    examples of the synset; an example <-> the same example with its lemma swapped for a synonym),
-    whose in-batch negatives are other sentences: they teach that shared function words say nothing."""
+def make_pairs(data, epoch, rng_seed, aug, phase=1):
+    """One (anchor, positive, hard negative) triple per training synset, in a seeded order.
+    Kinds: definition<->lemmas, definition<->one lemma, lemma<->lemma (synonyms), example<->definition,
+    example<->lemmas, sentence<->sentence (two examples of the synset; an example and the same example
+    with its lemma swapped for a synonym; an example or a definition and its WordNet paraphrase, most
+    words replaced by synonyms and function words swapped), lemmas<->hypernym lemmas.
+    The hard negative shares words with the anchor but not its meaning: another synset's text holding
+    one of its content words (the same word in another sense, or another topic), or for a sentence
+    the same sentence with its key word swapped for a random word of that part of speech. With the
+    in-batch negatives, these teach that shared words are not similarity.
+    Phase 2 (the second learning-rate cycle) draws sentence kinds three times as often, swaps the
+    key word of a sentence for the hard negative more often, and replaces more words in paraphrases."""
+    w = 3 if phase == 2 else 1
     rng = random.Random(rng_seed * 1000 + epoch)
     order = list(data['train'])
     rng.shuffle(order)
-    pairs = []
+    synsets = data['synsets']
+    para, neg = aug['paraphraser'], aug['negatives']
+    triples = []
     for s in order:
-        ss = data['synsets'][s]
+        ss = synsets[s]
         L, d, ex = ss['lemmas'], ss['definition'], ss['examples']
+        hyper = [h for h in ss['hypernyms'] if h in aug['train']]
         kinds = []
         if d:
-            kinds += ['def-lemmas'] * 4 + ['def-lemma'] * 2
+            kinds += ['def-lemmas'] * 4 + ['def-lemma'] * 2 + ['def-para'] * 2 * w
         if len(L) >= 2:
             kinds += ['syn-syn'] * 3
         if ex and d:
-            kinds += ['ex-def'] * 2 + ['ex-lemmas']
+            kinds += ['ex-def'] * 2 * w + ['ex-lemmas']
         if len(ex) >= 2:
-            kinds += ['ex-ex'] * 2
-        swaps = [(e, l) for e in ex for l in L if re.search(r'\b' + re.escape(l) + r'\b', e, re.I)] if len(L) >= 2 else []
-        if swaps:
-            kinds += ['ex-swap'] * 2
+            kinds += ['ex-ex'] * 2 * w
+        own = [(e, l) for e in ex for l in L if re.search(r'\b' + re.escape(l) + r'\b', e, re.I)]
+        if own and len(L) >= 2:
+            kinds += ['ex-swap'] * 2 * w
+        if ex:
+            kinds += ['ex-para'] * 3 * w
+        if hyper:
+            kinds += ['hyper']
         if not kinds:
             continue
         k = rng.choice(kinds)
+        b_kind = 'sent'
         if k == 'def-lemmas':
-            pairs.append((d, lemma_text(L), s))
+            a, b, b_kind = d, lemma_text(L), 'lemmas'
         elif k == 'def-lemma':
-            pairs.append((d, rng.choice(L), s))
+            a, b, b_kind = d, rng.choice(L), 'lemmas'
+        elif k == 'def-para':
+            b, n = para.paraphrase(d, rng, p_content=0.8 if phase == 1 else 0.95)
+            if n == 0:
+                continue
+            a = d
         elif k == 'syn-syn':
             a, b = rng.sample(L, 2)
-            pairs.append((a, b, s))
+            b_kind = 'lemmas'
         elif k == 'ex-def':
-            pairs.append((rng.choice(ex), d, s))
+            a, b = rng.choice(ex), d
         elif k == 'ex-ex':
             a, b = rng.sample(ex, 2)
-            pairs.append((a, b, s))
         elif k == 'ex-swap':
-            e, l = rng.choice(swaps)
+            a, l = rng.choice(own)
             other = rng.choice([x for x in L if x != l])
-            pairs.append((re.sub(r'\b' + re.escape(l) + r'\b', lambda _: other, e, count=1, flags=re.I), e, s))
+            b = re.sub(r'\b' + re.escape(l) + r'\b', lambda _: other, a, count=1, flags=re.I)
+        elif k == 'ex-para':
+            a = rng.choice(ex)
+            lemma = next((l for e, l in own if e == a), None)
+            b, n = para.paraphrase(a, rng, own=(s, lemma) if lemma else None, p_content=0.8 if phase == 1 else 0.95)
+            if n == 0:
+                continue
+        elif k == 'hyper':
+            a, b, b_kind = lemma_text(L), lemma_text(synsets[rng.choice(hyper)]['lemmas']), 'lemmas'
         else:
-            pairs.append((rng.choice(ex), lemma_text(L), s))
-    return pairs
+            a, b, b_kind = rng.choice(ex), lemma_text(L), 'lemmas'
+        n = None
+        if b_kind == 'sent' and rng.random() < (0.35 if phase == 1 else 0.7):
+            lemma = next((l for e, l in own if e == a), None)
+            if lemma:
+                n = neg.swapped(a, lemma, ss['pos'], rng)
+        if n is None:
+            n = neg.sharing(a, s, b_kind, rng)
+        if n is None:
+            n = neg.texts[rng.randrange(len(neg.texts))][1]
+        triples.append((a, b, n, s))
+    return triples
 
 
-def batches(pairs, batch_size):
-    """Batches with no repeated text on either side (a repeat would be a false negative)."""
+def batches(triples, batch_size):
+    """Batches with no repeated text anywhere in them (a repeat would be a false negative)."""
     out, cur, seen = [], [], set()
-    for a, b, s in pairs:
-        key_a, key_b = a.lower(), b.lower()
-        if key_a in seen or key_b in seen:
-            continue  # dropped this epoch; another epoch draws another pair for the synset
-        cur.append((a, b))
-        seen.update((key_a, key_b))
+    for a, b, n, s in triples:
+        keys = (a.lower(), b.lower(), n.lower())
+        if len(set(keys)) < 3 or any(k in seen for k in keys):
+            continue  # dropped this epoch; another epoch draws another triple for the synset
+        cur.append((a, b, n))
+        seen.update(keys)
         if len(cur) == batch_size:
             out.append(cur)
             cur, seen = [], set()
@@ -511,30 +553,40 @@ def stage_train(work, data, vocab, args):
         opt.load_state_dict(state['opt'])
         step, log = state['step'], state['log']
         print(f'resumed at step {step}', flush=True)
-    total = args.steps
+    total = args.steps + args.phase2_steps
     if step >= total or args.export_only:
         return model, cfg, log
     # epoch e holds batches [start, start + len(epoch_batches)) of the run: the same on a resume
-    epoch, start = 0, 0
-    epoch_batches = batches(make_pairs(data, epoch, SEED), args.batch)
+    # phase 2 starts its own epochs (numbered from 1000) at step args.steps
+    aug = augmenters(data)
+    phase_of = lambda st: 1 if st < args.steps else 2
+    epoch, start = (0, 0) if phase_of(step) == 1 else (1000, args.steps)
+    epoch_batches = batches(make_pairs(data, epoch, SEED, aug, phase_of(step)), args.batch)
     t0, last_ckpt = time.time(), time.time()
     elapsed_before = log[-1]['elapsed_s'] if log else 0.0
     model.train()
     while step < total:
+        if step == args.steps and epoch < 1000:
+            epoch, start = 1000, step
+            epoch_batches = batches(make_pairs(data, epoch, SEED, aug, 2), args.batch)
         while step >= start + len(epoch_batches):
             start += len(epoch_batches)
             epoch += 1
-            epoch_batches = batches(make_pairs(data, epoch, SEED), args.batch)
+            epoch_batches = batches(make_pairs(data, epoch, SEED, aug, phase_of(step)), args.batch)
         batch = epoch_batches[step - start]
-        a_ids, a_mask = pad([wp.encode(a, args.max_len) for a, _ in batch], wp.pad)
-        b_ids, b_mask = pad([wp.encode(b, args.max_len) for _, b in batch], wp.pad)
+        a_ids, a_mask = pad([wp.encode(a, args.max_len) for a, _, _ in batch], wp.pad)
+        b_ids, b_mask = pad([wp.encode(b, args.max_len) for _, b, _ in batch], wp.pad)
+        n_ids, n_mask = pad([wp.encode(n, args.max_len) for _, _, n in batch], wp.pad)
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, total, args.lr, args.warmup)
+            g['lr'] = (lr_at(step, args.steps, args.lr, args.warmup) if step < args.steps else
+                       lr_at(step - args.steps, args.phase2_steps, args.lr / 2, args.warmup))
         _, _, ea = model.embed(a_ids, a_mask)
         _, _, eb = model.embed(b_ids, b_mask)
-        logits = args.scale * ea @ eb.T
+        _, _, en = model.embed(n_ids, n_mask)
+        # anchor -> every positive and every hard negative of the batch; positive -> every anchor
+        logits = args.scale * ea @ torch.cat([eb, en]).T
         target = torch.arange(len(batch))
-        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, :len(batch)].T, target)) / 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -547,10 +599,48 @@ def stage_train(work, data, vocab, args):
             print(f'step {step}/{total} epoch {epoch} loss {loss.item():.4f} in-batch acc {acc:.3f} '
                   f'lr {opt.param_groups[0]["lr"]:.2e} {elapsed:.0f}s', flush=True)
         if time.time() - last_ckpt > args.ckpt_minutes * 60 or step == total:
+            scores = evaluate(model, wp, data)
+            log[-1]['eval'] = scores
+            print(f'eval at step {step}: {scores}', flush=True)
+            model.train()
             torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, log=log), ckpt + '.tmp')
             os.replace(ckpt + '.tmp', ckpt)
             last_ckpt = time.time()
     return model, cfg, log
+
+
+def augmenters(data):
+    t = time.time()
+    lex = Lexicon(WORDNET, data['synsets'], data['train'])
+    aug = dict(train=set(data['train']), paraphraser=Paraphraser(lex),
+               negatives=Negatives(data['synsets'], data['train'], lemma_text))
+    print(f'augmenters ready in {time.time() - t:.0f}s', flush=True)
+    return aug
+
+
+@torch.no_grad()
+def evaluate(model, wp, data, batch=256):
+    """Held-out gloss -> lemma recall@1 and MRR (as bench/embedder-quality.ts computes them) and the
+    dev sentence triplets (bench/data/sentence-triplets.json: dev only; the test set is the bench's)."""
+    model.eval()
+
+    def embed(texts):
+        out = []
+        for i in range(0, len(texts), batch):
+            ids, mask = pad([wp.encode(t) for t in texts[i:i + batch]], wp.pad)
+            out.append(model.embed(ids, mask)[2])
+        return torch.cat(out)
+
+    held = [data['synsets'][s] for s in data['held_out']]
+    q = embed([h['definition'] for h in held])
+    c = embed([lemma_text(h['lemmas']) for h in held])
+    sims = q @ c.T
+    rank = (sims > sims.diagonal()[:, None]).sum(1) + 1
+    dev = json.load(open(os.path.join(ROOT, 'bench', 'data', 'sentence-triplets.json')))['dev']['triplets']
+    e = embed([t for triplet in dev for t in triplet]).view(len(dev), 3, -1)
+    closer = ((e[:, 0] * e[:, 1]).sum(-1) > (e[:, 0] * e[:, 2]).sum(-1)).sum().item()
+    return dict(r1=round((rank == 1).float().mean().item(), 4), mrr=round((1.0 / rank.float()).mean().item(), 4),
+                dev_triplets=f'{closer}/{len(dev)}')
 
 
 PARITY_TEXTS = [
@@ -633,12 +723,13 @@ def main():
     p.add_argument('--heads', type=int, default=4)
     p.add_argument('--intermediate', type=int, default=512)
     p.add_argument('--batch', type=int, default=256)
-    p.add_argument('--steps', type=int, default=400)
+    p.add_argument('--steps', type=int, default=900)
     p.add_argument('--warmup', type=int, default=50)
+    p.add_argument('--phase2-steps', type=int, default=400, help='a second cosine cycle (lr / 2), sentence kinds weighted up')
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--scale', type=float, default=20.0)
     p.add_argument('--max-len', type=int, default=24)
-    p.add_argument('--ckpt-minutes', type=float, default=1.5)
+    p.add_argument('--ckpt-minutes', type=float, default=4)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--export-only', action='store_true', help='export the checkpoint in --work as it is')
     p.add_argument('--smoke', action='store_true', help='a few steps into --work/smoke, no export')
